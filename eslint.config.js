@@ -33,6 +33,23 @@ module.exports = tseslint.config(
     },
   },
   {
+    // Every child of the shim goes through the one exit monitor (shim/reaper/monitor.ts): a child
+    // started elsewhere would be reaped by the reaper and its exit never reported by libuv.
+    files: ['shim/**/*.ts'],
+    ignores: ['shim/reaper/monitor.ts', 'shim/manager/start.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['child_process', 'node:child_process'].map((name) => ({
+            name,
+            message: 'start children through the ProcessMonitor (shim/reaper/monitor.ts)',
+          })),
+        },
+      ],
+    },
+  },
+  {
     files: entryPoints,
     rules: { 'no-restricted-properties': 'off' },
   },

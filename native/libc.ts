@@ -1,0 +1,124 @@
+/**
+ * libc loaded once through koffi, with the raw prototypes the wrappers call. Internal to native/:
+ * nothing outside this folder sees koffi. Loading also checks our struct offsets against the C ABI
+ * layouts koffi computes from C-shaped declarations (native/structs.ts).
+ */
+import type * as KoffiModule from 'koffi' with { 'resolution-mode': 'import' };
+import { CMSGHDR, IOVEC, MSGHDR, SIGINFO, SOCKADDR_UN, UCRED, WINSIZE, checkLayout } from './structs';
+
+// koffi is an ES module package whose CommonJS entry (index.cjs) has the same API; its one .d.ts is
+// typed as ESM, so the types come through an import-mode type import and the value through require.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const koffi = require('koffi') as typeof KoffiModule;
+
+/** A declared C function: returns a number (int/long results) or bigint. */
+type CFunction = (...args: unknown[]) => number;
+
+function declareLayouts(): void {
+  const sigchld = koffi.struct('tsrunc_sigchld', { si_pid: 'int', si_uid: 'uint', si_status: 'int', si_utime: 'long', si_stime: 'long' });
+  const sifields = koffi.union('tsrunc_sifields', { _pad: koffi.array('int', 28), _sigchld: sigchld, _addr: 'void *' });
+  const siginfo = koffi.struct('tsrunc_siginfo', { si_signo: 'int', si_errno: 'int', si_code: 'int', _sifields: sifields });
+  const inSigchld = new Set(['si_pid', 'si_uid', 'si_status']);
+  checkLayout('siginfo_t', SIGINFO, koffi.sizeof(siginfo), (f) =>
+    inSigchld.has(f) ? koffi.offsetof(siginfo, '_sifields') + koffi.offsetof(sigchld, f) : koffi.offsetof(siginfo, f),
+  );
+
+  const ucred = koffi.struct('tsrunc_ucred', { pid: 'int', uid: 'uint', gid: 'uint' });
+  checkLayout('ucred', UCRED, koffi.sizeof(ucred), (f) => koffi.offsetof(ucred, f));
+
+  const winsize = koffi.struct('tsrunc_winsize', { ws_row: 'ushort', ws_col: 'ushort', ws_xpixel: 'ushort', ws_ypixel: 'ushort' });
+  checkLayout('winsize', WINSIZE, koffi.sizeof(winsize), (f) => koffi.offsetof(winsize, f));
+
+  const iovec = koffi.struct('tsrunc_iovec', { iov_base: 'void *', iov_len: 'size_t' });
+  checkLayout('iovec', IOVEC, koffi.sizeof(iovec), (f) => koffi.offsetof(iovec, f));
+
+  const msghdr = koffi.struct('tsrunc_msghdr', {
+    msg_name: 'void *',
+    msg_namelen: 'uint',
+    msg_iov: 'void *',
+    msg_iovlen: 'size_t',
+    msg_control: 'void *',
+    msg_controllen: 'size_t',
+    msg_flags: 'int',
+  });
+  checkLayout('msghdr', MSGHDR, koffi.sizeof(msghdr), (f) => koffi.offsetof(msghdr, f));
+
+  const cmsghdr = koffi.struct('tsrunc_cmsghdr', { cmsg_len: 'size_t', cmsg_level: 'int', cmsg_type: 'int' });
+  checkLayout('cmsghdr', CMSGHDR, koffi.sizeof(cmsghdr), (f) => koffi.offsetof(cmsghdr, f));
+
+  const sockaddrUn = koffi.struct('tsrunc_sockaddr_un', { sun_family: 'ushort', sun_path: koffi.array('char', 108) });
+  checkLayout('sockaddr_un', SOCKADDR_UN, koffi.sizeof(sockaddrUn), (f) => koffi.offsetof(sockaddrUn, f));
+}
+
+/** The libc functions we call, by name. */
+export interface Libc {
+  prctl: CFunction;
+  waitid: CFunction;
+  pidfd_open: CFunction;
+  pidfd_send_signal: CFunction;
+  pipe2: CFunction;
+  mkfifo: CFunction;
+  fcntl: CFunction;
+  dup2: CFunction;
+  eventfd: CFunction;
+  read: CFunction;
+  splice: CFunction;
+  getsockopt: CFunction;
+  recvmsg: CFunction;
+  sendmsg: CFunction;
+  socketpair: CFunction;
+  socket: CFunction;
+  bind: CFunction;
+  listen: CFunction;
+  accept4: CFunction;
+  ioctl: CFunction;
+  mount: CFunction;
+  umount2: CFunction;
+  close: CFunction;
+  /** errno of the last call made through koffi on this thread. */
+  errno(): number;
+  /** The address of a Buffer's memory, for pointer fields we fill in ourselves. */
+  address(buffer: Buffer): bigint;
+  /** koffi's libuv poll handle on one fd. */
+  poll: typeof KoffiModule.node.poll;
+}
+
+let libc: Libc | undefined;
+
+/** Loads libc and declares everything (once). */
+export function loadLibc(): Libc {
+  if (libc) return libc;
+  if (process.platform !== 'linux') throw new Error(`native: Linux only (this is ${process.platform})`);
+  declareLayouts();
+  const lib = koffi.load('libc.so.6');
+  const fn = (decl: string): CFunction => lib.func(decl) as CFunction;
+  libc = {
+    prctl: fn('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
+    waitid: fn('int waitid(int idtype, uint id, _Inout_ void *infop, int options)'),
+    pidfd_open: fn('int pidfd_open(int pid, uint flags)'),
+    pidfd_send_signal: fn('int pidfd_send_signal(int pidfd, int sig, void *info, uint flags)'),
+    pipe2: fn('int pipe2(_Out_ void *fds, int flags)'),
+    mkfifo: fn('int mkfifo(const char *path, uint mode)'),
+    fcntl: fn('int fcntl(int fd, int cmd, ...)'),
+    dup2: fn('int dup2(int oldfd, int newfd)'),
+    eventfd: fn('int eventfd(uint initval, int flags)'),
+    read: fn('long read(int fd, _Out_ void *buf, size_t count)'),
+    splice: fn('long splice(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, uint flags)'),
+    getsockopt: fn('int getsockopt(int fd, int level, int name, _Out_ void *value, _Inout_ void *len)'),
+    recvmsg: fn('long recvmsg(int fd, _Inout_ void *msg, int flags)'),
+    sendmsg: fn('long sendmsg(int fd, const void *msg, int flags)'),
+    socketpair: fn('int socketpair(int domain, int type, int protocol, _Out_ void *fds)'),
+    socket: fn('int socket(int domain, int type, int protocol)'),
+    bind: fn('int bind(int fd, const void *addr, uint len)'),
+    listen: fn('int listen(int fd, int backlog)'),
+    accept4: fn('int accept4(int fd, void *addr, void *len, int flags)'),
+    ioctl: fn('int ioctl(int fd, unsigned long request, ...)'),
+    mount: fn('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+    umount2: fn('int umount2(const char *target, int flags)'),
+    close: fn('int close(int fd)'),
+    errno: () => koffi.errno(),
+    address: (buffer) => koffi.address(buffer),
+    poll: koffi.node.poll.bind(koffi.node),
+  };
+  return libc;
+}

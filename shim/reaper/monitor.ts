@@ -1,0 +1,77 @@
+/**
+ * The exit monitor: the one place every child of the shim is started and every exit is learnt.
+ *
+ * - `spawn` starts a child through child_process. Its pid is registered with the reaper as libuv's
+ *   before `spawn` returns, and its exit is a promise created at the same moment — a caller cannot
+ *   subscribe too late (STYLE B.4).
+ * - Exits of processes the shim did not spawn directly (container inits and execs once runc has
+ *   exited, and their orphans) come from the reaper. `subscribe()` collects them from that moment
+ *   on, so a caller can open a window before starting a process and still see an exit that happens
+ *   before its pid is known (containerd's preStart / handleStarted).
+ *
+ * The runc client and everything else that runs a binary receive this monitor by injection; the
+ * lint forbids child_process anywhere else in shim/.
+ */
+import { type ChildProcess, type SpawnOptions, spawn as spawnChild } from 'node:child_process';
+import { constants } from 'node:os';
+import { type Exit, nowNs } from './exit';
+import { type Reaper } from './reaper';
+
+/** A started child and its exit. */
+export interface Spawned {
+  child: ChildProcess;
+  /** Resolves when the child has exited; rejects if it could not be started (e.g. ENOENT). */
+  exit: Promise<Exit>;
+}
+
+/** Exits collected from the moment of subscription until `close()`. */
+export interface ExitSubscription {
+  /** The exits seen so far (and still to come, until closed). */
+  readonly exits: readonly Exit[];
+  /** The exit of `pid` if it was seen. */
+  find(pid: number): Exit | undefined;
+  close(): void;
+}
+
+/** Something that can start children and report every exit. */
+export interface ProcessMonitor {
+  spawn(command: string, args: readonly string[], options?: SpawnOptions): Spawned;
+  subscribe(): ExitSubscription;
+  onExit(listener: (exit: Exit) => void): () => void;
+}
+
+/** The monitor over a real reaper and child_process. */
+export class ExitMonitor implements ProcessMonitor {
+  constructor(private readonly reaper: Reaper) {}
+
+  spawn(command: string, args: readonly string[], options: SpawnOptions = {}): Spawned {
+    const child = spawnChild(command, args, options);
+    const pid = child.pid;
+    if (pid !== undefined) this.reaper.own(pid);
+    const exit = new Promise<Exit>((resolve, reject) => {
+      child.once('error', (err) => {
+        if (pid === undefined) reject(err); // could not start; otherwise 'exit' still follows
+      });
+      child.once('exit', (code, signal) => {
+        if (pid !== undefined) this.reaper.disown(pid);
+        const signo = signal ? constants.signals[signal] : undefined;
+        resolve(signo === undefined ? { pid: pid ?? 0, status: code ?? 0, at: nowNs() } : { pid: pid ?? 0, status: 128 + signo, signal: signo, at: nowNs() });
+      });
+    });
+    return { child, exit };
+  }
+
+  subscribe(): ExitSubscription {
+    const exits: Exit[] = [];
+    const unsubscribe = this.reaper.onExit((exit) => exits.push(exit));
+    return {
+      exits,
+      find: (pid) => exits.find((e) => e.pid === pid),
+      close: unsubscribe,
+    };
+  }
+
+  onExit(listener: (exit: Exit) => void): () => void {
+    return this.reaper.onExit(listener);
+  }
+}

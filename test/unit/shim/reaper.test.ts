@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { FakeNative } from '../../../native/fake';
+import { Reaper } from '../../../shim/reaper';
+
+describe('shim/reaper (fake native)', () => {
+  function setup(children: number[]) {
+    const native = new FakeNative();
+    for (const pid of children) native.addChild(pid);
+    const reaper = new Reaper({ native, listChildren: () => children, now: () => 42n });
+    return { native, reaper };
+  }
+
+  it('reaps only the children libuv does not own, and reports them synchronously in order', () => {
+    const { native, reaper } = setup([10, 11, 12]);
+    const seen: number[] = [];
+    reaper.onExit((e) => seen.push(e.pid));
+    reaper.own(11);
+    native.exitChild(10, 0);
+    native.exitChild(11, 1);
+    native.exitChild(12, 137, 9);
+    const exits = reaper.reap();
+    assert.deepEqual(exits, [
+      { pid: 10, status: 0, at: 42n },
+      { pid: 12, status: 137, signal: 9, at: 42n },
+    ]);
+    assert.deepEqual(seen, [10, 12]);
+    assert.ok(!native.calls.some(([m, pid]) => m === 'waitPid' && pid === 11), 'never waits for an owned pid');
+  });
+
+  it('leaves running children alone and ignores children already gone (ECHILD)', () => {
+    const { native, reaper } = setup([20, 21]);
+    native.exitChild(21, 3);
+    assert.deepEqual(reaper.reap().map((e) => e.pid), [21]);
+    assert.deepEqual(reaper.reap(), [], 'reaped once only: 21 is gone (ECHILD), 20 still runs');
+  });
+
+  it('stops delivering to an unsubscribed listener', () => {
+    const { native, reaper } = setup([30]);
+    const seen: number[] = [];
+    const off = reaper.onExit((e) => seen.push(e.pid));
+    off();
+    native.exitChild(30, 0);
+    reaper.reap();
+    assert.deepEqual(seen, []);
+  });
+});
