@@ -38,12 +38,13 @@ module.exports = tseslint.config(
     files: ['shim/**/*.ts'],
     ignores: ['shim/reaper/monitor.ts', 'shim/manager/start.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           paths: ['child_process', 'node:child_process'].map((name) => ({
             name,
             message: 'start children through the ProcessMonitor (shim/reaper/monitor.ts)',
+            allowTypeImports: true,
           })),
         },
       ],

@@ -177,6 +177,7 @@ export class FakeNative implements Native {
       close: () => {
         set.delete(onEvent);
       },
+      update: () => undefined,
       unref: () => undefined,
     };
   }

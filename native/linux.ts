@@ -39,7 +39,7 @@ export function createLinuxNative(): Native {
     getWindowSize: (f) => tty.getWindowSize(libc, f),
     mount: (source, target, fstype, flags, data) => mount.mount(libc, source, target, fstype, flags, data),
     umount2: (target, flags) => mount.umount2(libc, target, flags),
-    watchFd: (f, onEvent) => watchFd(libc, f, onEvent),
+    watchFd: (f, onEvent, interest) => watchFd(libc, f, onEvent, interest),
     close: (f) => fd.close(libc, f),
   };
 }

@@ -8,9 +8,9 @@
 import { type Libc } from './libc';
 import { type FdEvents, type FdWatch } from './types';
 
-export function watchFd(libc: Libc, fd: number, onEvent: (events: FdEvents) => void): FdWatch {
+export function watchFd(libc: Libc, fd: number, onEvent: (events: FdEvents) => void, interest: { readable?: boolean; writable?: boolean } = { readable: true }): FdWatch {
   // koffi calls back with (status, events); its typings name only the events.
-  const handle = libc.poll(fd, { readable: true, disconnect: true }, ((_status: number, events: FdEvents) => {
+  const callback = ((_status: number, events: FdEvents) => {
     try {
       onEvent(events);
     } catch (err) {
@@ -19,9 +19,16 @@ export function watchFd(libc: Libc, fd: number, onEvent: (events: FdEvents) => v
         throw err;
       });
     }
-  }) as unknown as (ev: FdEvents) => void);
+  }) as unknown as (ev: FdEvents) => void;
+  const options = (i: { readable?: boolean; writable?: boolean }) => ({ readable: i.readable ?? false, writable: i.writable ?? false, disconnect: true });
+  const handle = libc.poll(fd, options(interest), callback);
   let closed = false;
   return {
+    update(next) {
+      if (closed) return;
+      handle.stop();
+      if (next.readable || next.writable) handle.start(options(next), callback);
+    },
     close() {
       if (closed) return;
       closed = true;

@@ -35,9 +35,11 @@ export interface FdEvents {
   disconnect: boolean;
 }
 
-/** A watch on one fd in Node's own event loop (no thread per fd); stop it before closing the fd. */
+/** A watch on one fd in Node's own event loop (no thread per fd); close it before closing the fd. */
 export interface FdWatch {
   close(): void;
+  /** Changes what the watch waits for (e.g. writable only while a destination is full). */
+  update(interest: { readable?: boolean; writable?: boolean }): void;
   /** Lets the process exit while this watch is the only thing left. */
   unref(): void;
 }
@@ -118,10 +120,11 @@ export interface Native {
 
   // --- readiness -------------------------------------------------------------------------------
   /**
-   * Calls `onEvent` whenever `fd` is readable (eventfd counter, pidfd exit, socket data), from
-   * Node's own epoll through a libuv poll handle: no thread per fd, no pool thread at all.
+   * Calls `onEvent` whenever `fd` is ready — readable by default (eventfd counter, pidfd exit,
+   * socket data), or as `interest` says — from Node's own epoll through a libuv poll handle: no
+   * thread per fd, no pool thread at all. Level-triggered: stop or close the watch once handled.
    */
-  watchFd(fd: number, onEvent: (events: FdEvents) => void): FdWatch;
+  watchFd(fd: number, onEvent: (events: FdEvents) => void, interest?: { readable?: boolean; writable?: boolean }): FdWatch;
 
   /** Closes a raw descriptor. */
   close(fd: number): void;

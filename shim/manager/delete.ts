@@ -1,0 +1,100 @@
+/**
+ * The `delete` action (PROTOCOL §4): what containerd runs after every task, and after a dead shim.
+ * It must be idempotent and quick (containerd SIGKILLs it after 5 s):
+ *
+ *  1. `runc delete --force <id>` with the runc binary and root the task was created with
+ *     (`runtime`, `options.json`) — kills whatever a dead daemon left running;
+ *  2. unmount `<bundle>/rootfs` until it is not a mount point;
+ *  3. remove our socket if nothing answers on it any more (a deliberate difference from the 1.6 Go
+ *     shim, which leaves it; a live one may serve the rest of a group and is kept);
+ *  4. print DeleteResponse{pid from init.pid (missing → 2^32−1), exit_status 137, exited_at now}.
+ *
+ * Warnings go to stderr (containerd logs them); the normal case — the task was deleted already —
+ * prints none. koffi is loaded only if there is something to unmount.
+ */
+import { readFileSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadNative } from '../../native';
+import { loadSavedOptions, runcBinary, runcRoot } from '../container/options';
+import { isMountPoint, unmountAll } from '../container/mounts';
+import { type ShimFlags } from '../flags';
+import { ExitMonitor, Reaper } from '../reaper';
+import { isNotExist, RuncError } from '../runc/errors';
+import { Runc } from '../runc/runc';
+import { ProtoWriter } from '../util/proto-lite';
+import { bundlePathProblem, identifierProblem } from '../util/validate';
+import { isListening, socketPath } from './socket';
+
+/** Exit status reported for a task whose shim is gone: 128 + SIGKILL. */
+export const KILLED_STATUS = 137;
+
+/** Runs `delete`; returns the DeleteResponse bytes to print. */
+export async function del(flags: ShimFlags, warn: (message: string) => void): Promise<Uint8Array> {
+  const problem = identifierProblem(flags.namespace) ?? identifierProblem(flags.id);
+  if (problem) throw new Error(`invalid namespace or id: ${problem}`);
+  const bundle = flags.bundle || process.cwd();
+  const bundleProblem = bundlePathProblem(bundle);
+  if (bundleProblem) throw new Error(`invalid bundle "${bundle}": ${bundleProblem}`);
+
+  const options = loadSavedOptions(bundle);
+  // This process never reaps (no subreaper, no SIGCHLD handler): the monitor only spawns runc.
+  const monitor = new ExitMonitor(new Reaper({ native: { waitPid: () => null } }));
+  const runc = new Runc({ binary: runcBinary(options), root: runcRoot(options, flags.namespace), bundle, monitor, systemdCgroup: options.systemdCgroup, ...(options.criuPath ? { criuPath: options.criuPath } : {}) });
+  try {
+    await runc.delete(flags.id, true);
+  } catch (err) {
+    if (!(err instanceof RuncError && isNotExist(err.detail))) warn(`failed to remove runc container: ${(err as Error).message}`);
+  }
+
+  const rootfs = join(bundle, 'rootfs');
+  if (isMountPoint(rootfs)) {
+    try {
+      await unmountAll(loadNative(), rootfs);
+    } catch (err) {
+      warn(`failed to unmount ${rootfs}: ${(err as Error).message}`);
+    }
+  }
+
+  await removeStaleSocket(bundle, warn);
+
+  return deleteResponse(readPid(join(bundle, 'init.pid')), KILLED_STATUS, Date.now());
+}
+
+async function removeStaleSocket(bundle: string, warn: (message: string) => void): Promise<void> {
+  let path: string;
+  try {
+    path = socketPath(readFileSync(join(bundle, 'address'), 'utf8').trim());
+  } catch {
+    return; // no address (or not a filesystem socket): nothing of ours to remove
+  }
+  if (await isListening(path)) return;
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') warn(`failed to remove socket ${path}: ${(err as Error).message}`);
+  }
+}
+
+function readPid(path: string): number {
+  try {
+    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : -1;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * containerd.task.v2.DeleteResponse: 1 pid uint32, 2 exit_status uint32, 3 exited_at Timestamp
+ * {1 seconds int64, 2 nanos int32}. A missing pid (-1) is sent as uint32 4294967295, as Go does.
+ */
+export function deleteResponse(pid: number, exitStatus: number, nowMs: number): Uint8Array {
+  const seconds = Math.floor(nowMs / 1000);
+  const nanos = Math.round((nowMs - seconds * 1000) * 1e6);
+  const timestamp = new ProtoWriter().varint(1, seconds).varint(2, nanos).finish();
+  return new ProtoWriter()
+    .varint(1, pid >>> 0)
+    .varint(2, exitStatus)
+    .bytes(3, timestamp, true)
+    .finish();
+}

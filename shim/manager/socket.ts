@@ -1,0 +1,85 @@
+/**
+ * The shim's socket: where it listens (PROTOCOL §3.1) and how it is created safely (§3.3).
+ *
+ *   unix:///run/containerd/s/<hex sha256(clean_join(containerd address, namespace, group key))>
+ *
+ * so `ctr shim --id X` and a restarted containerd find us exactly where they find Go's shim.
+ * Filesystem sockets only — never the abstract namespace (CVE-2020-15257) — created under a umask
+ * that makes the socket 0600 from the first instant, in a directory made 0600 as Go makes it.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+
+/** containerd's compile-time default state dir: every containerd puts shim sockets here. */
+export const SOCKET_DIR = '/run/containerd/s';
+
+/** The address containerd and `ctr shim` expect for (address, namespace, group key). */
+export function socketAddress(containerdAddress: string, namespace: string, key: string): string {
+  const digest = createHash('sha256').update(join(containerdAddress, namespace, key)).digest('hex');
+  return `unix://${join(SOCKET_DIR, digest)}`;
+}
+
+/** `unix:///path` → `/path`. An address without the scheme would be abstract: refused. */
+export function socketPath(address: string): string {
+  if (!address.startsWith('unix://')) throw new Error(`not a filesystem socket address: ${address}`);
+  return address.slice('unix://'.length);
+}
+
+/** True when something accepts connections on `path` within `timeoutMs`. */
+export function isListening(path: string, timeoutMs = 100): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(path);
+    const done = (live: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(live);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+export type Listener = { server: net.Server; fd: number } | { inUse: true };
+
+/**
+ * Listens on `path`. A live socket (another shim of the same group) is never stolen: the result is
+ * `{ inUse: true }`. A stale one (nothing answers — a shim was SIGKILLed) is unlinked and replaced.
+ */
+export async function listen(path: string): Promise<Listener> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o600 });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await bind(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt > 0) throw err;
+      if (await isListening(path)) return { inUse: true };
+      unlinkSync(path);
+    }
+  }
+}
+
+function bind(path: string): Promise<{ server: net.Server; fd: number }> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    // Node binds a pipe synchronously inside listen(): under this umask the socket is 0600 from
+    // creation (Node would make it 0755 and a chmod would come too late).
+    const previous = process.umask(0o177);
+    try {
+      server.listen({ path, backlog: 1024 }, () => {
+        const handle = (server as unknown as { _handle?: { fd?: number } })._handle;
+      const fd = handle?.fd;
+        if (typeof fd !== 'number' || fd < 0) {
+          reject(new Error('listening socket has no fd'));
+          return;
+        }
+        resolve({ server, fd });
+      });
+    } finally {
+      process.umask(previous);
+    }
+  });
+}

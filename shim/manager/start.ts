@@ -1,0 +1,125 @@
+/**
+ * The `start` action (PROTOCOL §2.4, §2.5): make sure a shim daemon serves this task's group, print
+ * its address, exit. Nothing but the address may reach stdout/stderr (containerd reads both as the
+ * address), and this process starts once per container, so it loads no protobufjs, no logger, no
+ * koffi: node built-ins and a few small modules only.
+ *
+ *  1. group key = annotation io.containerd.runc.v2.group, else io.kubernetes.cri.sandbox-id, else id;
+ *  2. address = unix:///run/containerd/s/<sha256(address/namespace/key)>;
+ *  3. listen (0600); a live socket means a daemon already serves the group: write `address`, print it;
+ *  4. write `address` atomically; spawn the daemon detached (its own session), the listener as fd 3;
+ *  5. ShimCgroup from the runtime options on stdin; oom_score_adj = containerd's + 1;
+ *  6. write `shim.pid` atomically; print the address.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { joinCgroup } from '../cgroups/join';
+import { decodeAny, decodeOptions, type RuncOptions } from '../container/options';
+import { type ShimFlags } from '../flags';
+import { writeFileAtomic } from '../util/atomic-file';
+import { identifierProblem } from '../util/validate';
+import { listen, socketAddress, socketPath } from './socket';
+
+/** Annotations that group containers into one shim, in order of precedence. */
+export const GROUP_ANNOTATIONS = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'] as const;
+
+/** Node options the daemon runs with (see docs/performance.md). */
+export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1'];
+
+/** Runs `start`; returns the address to print. */
+export async function start(flags: ShimFlags, script: string): Promise<string> {
+  for (const [name, value] of [
+    ['namespace', flags.namespace],
+    ['id', flags.id],
+  ] as const) {
+    const problem = identifierProblem(value);
+    if (problem) throw new Error(`invalid ${name} "${value}": ${problem}`);
+  }
+  if (!flags.address) throw new Error('-address is required');
+  const bundle = process.cwd();
+  const key = groupKey(bundle) ?? flags.id;
+  const address = socketAddress(flags.address, flags.namespace, key);
+  const path = socketPath(address);
+
+  const options = readStdinOptions();
+  const listener = await listen(path);
+  if ('inUse' in listener) {
+    writeFileAtomic(join(bundle, 'address'), address);
+    return address;
+  }
+  try {
+    writeFileAtomic(join(bundle, 'address'), address);
+    const pid = spawnDaemon(flags, address, listener.fd, bundle, script);
+    try {
+      if (options.shimCgroup) joinCgroup(pid, options.shimCgroup);
+      adjustOomScore(pid);
+      writeFileAtomic(join(bundle, 'shim.pid'), String(pid));
+    } catch (err) {
+      process.kill(pid, 'SIGKILL');
+      throw err;
+    }
+  } catch (err) {
+    unlinkQuiet(path); // never leave our own stale socket behind
+    throw err;
+  }
+  return address;
+}
+
+/** The group key from the bundle's config.json annotations, if any. */
+export function groupKey(bundle: string): string | undefined {
+  let spec: { annotations?: Record<string, unknown> };
+  try {
+    spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as typeof spec;
+  } catch {
+    return undefined; // no readable spec: the task id is the key (Go does the same)
+  }
+  for (const name of GROUP_ANNOTATIONS) {
+    const value = spec.annotations?.[name];
+    if (typeof value === 'string' && value !== '') {
+      const problem = identifierProblem(value);
+      if (problem) throw new Error(`invalid ${name} annotation "${value}": ${problem}`);
+      return value;
+    }
+  }
+  return undefined;
+}
+
+function readStdinOptions(): RuncOptions {
+  let data: Buffer;
+  try {
+    data = readFileSync(0);
+  } catch {
+    data = Buffer.alloc(0); // no stdin (closed): no options
+  }
+  return decodeOptions(data.length > 0 ? decodeAny(data) : null);
+}
+
+function spawnDaemon(flags: ShimFlags, address: string, listenerFd: number, bundle: string, script: string): number {
+  const args = [...process.execArgv, ...DAEMON_NODE_OPTIONS, script, '-namespace', flags.namespace, '-id', flags.id, '-address', flags.address, '-socket', address];
+  if (flags.debug) args.push('-debug');
+  // detached: setsid, its own session (the shim outlives the terminal or cgroup scope it came from);
+  // stdio /dev/null: containerd waits for EOF on start's stdout/stderr pipe.
+  const child = spawn(process.execPath, args, { cwd: bundle, env: process.env, stdio: ['ignore', 'ignore', 'ignore', listenerFd], detached: true });
+  if (child.pid === undefined) throw new Error(`cannot start the shim daemon (${process.execPath})`);
+  child.unref();
+  return child.pid;
+}
+
+/** containerd's oom_score_adj + 1 (containerd is our parent): the shim dies before containerd. */
+function adjustOomScore(pid: number): void {
+  try {
+    const parent = Number.parseInt(readFileSync(`/proc/${process.ppid}/oom_score_adj`, 'utf8'), 10);
+    writeFileSync(`/proc/${pid}/oom_score_adj`, String(Math.min(parent + 1, 1000)));
+  } catch {
+    // raising the score never needs CAP_SYS_RESOURCE; if /proc refuses anyway, keep the inherited one
+  }
+}
+
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // not there
+  }
+}

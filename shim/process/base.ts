@@ -1,0 +1,107 @@
+/**
+ * What init and exec processes share: identity, stdio, the state (moved only through the table in
+ * state.ts), the exit latch (set once, synchronously, when the exit is applied) and the operation
+ * queue that serialises lifecycle calls on the process.
+ */
+import { type Exit } from '../reaper';
+import { ShimError } from '../util/errors';
+import { Latch, OperationQueue } from './serial';
+import { type ProcessState, type Refusal, type Role, type Transition, type Verb, next, refusal } from './state';
+import { type ProcessIO, type StdioConfig } from './types';
+
+/** The error a refusal becomes. */
+export function refusalError(r: Refusal): ShimError {
+  return new ShimError(r.kind, r.message);
+}
+
+/** Base of InitProcess and ExecProcess. */
+export abstract class BaseProcess {
+  /** 0 until the process exists. */
+  pid = 0;
+  readonly exited = new Latch<Exit>();
+  readonly queue = new OperationQueue();
+  protected io: ProcessIO | undefined;
+  private current: ProcessState;
+
+  protected constructor(
+    /** Container id for an init, exec id for an exec. */
+    readonly id: string,
+    readonly role: Role,
+    readonly stdio: StdioConfig,
+    initial: ProcessState,
+  ) {
+    this.current = initial;
+  }
+
+  get state(): ProcessState {
+    return this.current;
+  }
+
+  /** Throws the refusal when `verb` is not allowed in the current state. */
+  check(verb: Verb): void {
+    const r = refusal(this.role, this.current, verb);
+    if (r) throw refusalError(r);
+  }
+
+  /** Moves along `transition`; a transition that does not apply is a bug, reported as such. */
+  protected transition(t: Transition): void {
+    const to = next(this.current, t);
+    if (to === undefined) throw new ShimError('unknown', `internal: ${t} does not apply to a ${this.current} process`);
+    this.current = to;
+  }
+
+  /** Moves along `transition` if it applies; returns whether it did. */
+  protected tryTransition(t: Transition): boolean {
+    const to = next(this.current, t);
+    if (to === undefined) return false;
+    this.current = to;
+    return true;
+  }
+
+  /**
+   * Applies the exit (synchronously, exactly once): the state becomes stopped, waiters resolve.
+   * Returns false if the exit was already applied.
+   */
+  setExited(exit: Exit): boolean {
+    if (this.exited.done) return false;
+    this.tryTransition('exit');
+    this.exited.set(exit);
+    this.onExited();
+    return true;
+  }
+
+  /** Hook: what a process does when its exit is applied (e.g. a terminal's copier is shut down). */
+  protected onExited(): void {
+    // nothing by default
+  }
+
+  /** Resolves with the exit once applied. */
+  wait(): Promise<Exit> {
+    return this.exited.wait();
+  }
+
+  get exitStatus(): number {
+    return this.exited.current?.status ?? 0;
+  }
+
+  get exitedAt(): bigint | undefined {
+    return this.exited.current?.at;
+  }
+
+  /** ResizePty. */
+  resize(size: { width: number; height: number }): void {
+    this.check('resize');
+    this.io?.resize(size);
+  }
+
+  /** CloseIO: give the process stdin EOF once every client writer is gone. */
+  closeIO(): void {
+    this.check('closeIO');
+    this.io?.closeStdin();
+  }
+
+  /** Marks the process deleted after its own cleanup. */
+  protected markDeleted(): void {
+    this.transition('delete');
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * An exec process: recorded by the Exec RPC (nothing runs yet), started with
+ * `runc exec --detach --pid-file <bundle>/<exec id>.pid`, signalled with kill(2) on its pid (not
+ * through runc), deleted with its pid file. Its stdio is opened at Start.
+ *
+ * Signalling by pid is safe: once runc exec has returned, the process is our child (we are its
+ * subreaper), so its pid cannot be reused before we reap it — and reaping marks it stopped
+ * synchronously, before any later kill can run.
+ */
+import { unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { type Runc } from '../runc/runc';
+import { type IoContext, openIO } from '../stdio/io';
+import { ShimError } from '../util/errors';
+import { BaseProcess } from './base';
+import { DRAIN_TIMEOUT_MS, runcDetail } from './init';
+import { readPidFile } from './pidfile';
+import { type StdioConfig } from './types';
+
+export interface ExecConfig {
+  containerId: string;
+  execId: string;
+  bundle: string;
+  runc: Runc;
+  /** The OCI Process, as JSON (terminal already forced to the request's value). */
+  processJson: string;
+  stdio: StdioConfig;
+  io: IoContext;
+}
+
+/** One exec of a container. */
+export class ExecProcess extends BaseProcess {
+  readonly pidFile: string;
+
+  constructor(private readonly config: ExecConfig) {
+    super(config.execId, 'exec', config.stdio, 'created');
+    this.pidFile = join(config.bundle, `${config.execId}.pid`);
+  }
+
+  /** Opens stdio and runs `runc exec --detach`; the caller moves the state on success. */
+  async start(): Promise<void> {
+    this.check('start');
+    const processFile = join(process.env['XDG_RUNTIME_DIR'] || tmpdir(), `runc-process${randomBytes(8).toString('hex')}`);
+    writeFileSync(processFile, this.config.processJson, { mode: 0o600 });
+    try {
+      this.io = await openIO(this.stdio, this.config.io);
+      await this.config.runc.exec(
+        {
+          id: this.config.containerId,
+          processFile,
+          pidFile: this.pidFile,
+          ...(this.io.consoleSocket ? { consoleSocket: this.io.consoleSocket } : {}),
+        },
+        this.io.runcStdio,
+      );
+      await this.io.containerStarted();
+      this.pid = readPidFile(this.pidFile);
+    } catch (err) {
+      this.io?.close();
+      this.io = undefined;
+      throw new ShimError('unknown', `OCI runtime exec failed: ${runcDetail(err)}`);
+    } finally {
+      try {
+        unlinkSync(processFile);
+      } catch {
+        // already gone
+      }
+    }
+    this.transition('start');
+  }
+
+  /** kill(2) on the exec's pid; `all` does not apply to an exec. */
+  kill(signal: number): Promise<void> {
+    this.check('kill');
+    try {
+      process.kill(this.pid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new ShimError('notFound', 'process already finished');
+      throw new ShimError('unknown', `kill exec ${this.id}: ${(err as Error).message}`);
+    }
+    return Promise.resolve();
+  }
+
+  /** Waits for output, closes stdio, removes the pid file. No runc call, no event. */
+  async delete(): Promise<void> {
+    this.check('delete');
+    await this.io?.drained(DRAIN_TIMEOUT_MS);
+    this.io?.close();
+    try {
+      unlinkSync(this.pidFile);
+    } catch {
+      // never started, or removed already
+    }
+    this.markDeleted();
+  }
+
+  /** Closes stdio without deleting (the container is going away). */
+  releaseIO(): void {
+    this.io?.close();
+  }
+}

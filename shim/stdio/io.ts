@@ -1,0 +1,48 @@
+/**
+ * The stdio of one process, whatever its mode: `openIO` picks the implementation from the stdio
+ * strings and the terminal flag (PROTOCOL §10): pipes to FIFOs or a file, a logging binary, or a
+ * terminal through runc's console socket.
+ */
+import { type Native } from '../../native';
+import { type ProcessMonitor } from '../reaper';
+import { PipeIO } from './pipe-io';
+import { parseStdio, type StdioConfig } from './uri';
+
+/** The stdio of a running process. */
+export interface ProcessIO {
+  /** fds for runc's stdin, stdout, stderr ('ignore' = /dev/null). */
+  readonly runcStdio: [number | 'ignore', number | 'ignore', number | 'ignore'];
+  /** A console socket path for runc (terminal mode). */
+  readonly consoleSocket?: string;
+  /** Called once runc create/exec/restore returned: the container holds its ends now. */
+  containerStarted(): Promise<void>;
+  /** CloseIO. */
+  closeStdin(): void;
+  /** ResizePty; a no-op without a terminal. */
+  resize(size: { width: number; height: number }): void;
+  /** Resolves when output has been copied out (bounded by `timeoutMs`). */
+  drained(timeoutMs: number): Promise<void>;
+  /** Releases everything. Idempotent. */
+  close(): void;
+}
+
+export interface IoContext {
+  native: Native;
+  /** Starts children (the binary:// logger) so the one exit monitor sees them. */
+  monitor: ProcessMonitor;
+  /** For the binary:// logger's environment (CONTAINER_ID, CONTAINER_NAMESPACE). */
+  containerId: string;
+  namespace: string;
+  /** Owner of the container-side ends (IoUid/IoGid). */
+  uid?: number;
+  gid?: number;
+}
+
+/** Opens the stdio of a process. */
+export async function openIO(stdio: StdioConfig, ctx: IoContext): Promise<ProcessIO> {
+  const mode = parseStdio(stdio);
+  if (stdio.terminal) throw new Error('terminal stdio is not supported yet');
+  if (mode.kind === 'binary') throw new Error('binary:// logging is not supported yet');
+  const options = { native: ctx.native, ...(ctx.uid ? { uid: ctx.uid } : {}), ...(ctx.gid ? { gid: ctx.gid } : {}) };
+  return Promise.resolve(PipeIO.open(mode, options));
+}

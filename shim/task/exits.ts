@@ -1,0 +1,193 @@
+/**
+ * Exit bookkeeping: which process a reaped pid was, and when its exit may be applied and published.
+ * The contracts (containerd's `preStart` / `handleStarted` / `handleInitExit`, PROTOCOL §8.3):
+ *
+ * 1. A process's start event is published before its exit event, and an exit is never lost, even
+ *    when the process dies before `runc start`/`runc exec` returns or before its pid is known.
+ *    `beginStart` opens a window (an exit-monitor subscription) before runc runs; for an init
+ *    start the init is taken out of `running`, so its exit is collected instead of applied. After
+ *    runc returned and the start event was queued, `window.end` applies any collected exit of the
+ *    new pid, or registers the pid as running. Everything from the collected check to the
+ *    registration is synchronous, so no exit can slip between them.
+ *
+ * 2. The init's exit is published last: when the init exits while execs of its container run,
+ *    the init's exit is held until every one of them has exited and been published (containerd
+ *    2.x order, a deliberate difference from 1.6). From the moment the init is reaped, new execs are
+ *    refused (`initExited`).
+ *
+ * 3. A container without a pid namespace of its own does not die with its init: before the init's
+ *    exit is applied, every process of the container is killed (`runc kill --all <id> 9`).
+ *
+ * 4. Exactly one exit per process: exits are applied through `process.setExited`, which records
+ *    the first and ignores any other.
+ *
+ * Exits are applied synchronously in the reaper's callback (or right after a window ends).
+ */
+import { type Container } from '../container/container';
+import { type BaseProcess } from '../process/base';
+import { type Exit, type ProcessMonitor } from '../reaper';
+
+/** Publishes a TaskExit (the task layer owns the event queue). */
+export type ExitPublisher = (container: Container, process: BaseProcess, exit: Exit) => void;
+
+interface Tracked {
+  container: Container;
+  process: BaseProcess;
+}
+
+interface ContainerExits {
+  /** Execs starting or started, whose exit has not been applied yet. */
+  runningExecs: number;
+  /** The init's exit, once reaped, until it is applied. */
+  heldInitExit?: Exit | undefined;
+  /** Set while `runc kill --all` runs after the init's exit. */
+  killingAll?: boolean;
+  /** The init has been reaped (held or applied): no new exec may start. */
+  initExited: boolean;
+}
+
+/** The window around one process creation or start. */
+export interface StartWindow {
+  /**
+   * Call after the create/start event was queued (or after the start failed): applies the exits
+   * of `process` collected meanwhile, or registers its pid as running.
+   */
+  end(container: Container, process: BaseProcess): void;
+  /** Closes the window without applying anything (the creation failed: there is no process). */
+  cancel(): void;
+}
+
+/** Routes reaped exits to processes under the rules above. */
+export class ExitTracker {
+  private readonly running = new Map<number, Tracked>();
+  private readonly containers = new Map<Container, ContainerExits>();
+
+  constructor(
+    private readonly monitor: ProcessMonitor,
+    private readonly publishExit: ExitPublisher,
+    private readonly onError: (message: string, err: unknown) => void,
+  ) {}
+
+  /** Subscribes to the monitor; returns the unsubscribe function. */
+  attach(): () => void {
+    return this.monitor.onExit((exit) => this.onReaped(exit));
+  }
+
+  private state(container: Container): ContainerExits {
+    let s = this.containers.get(container);
+    if (!s) {
+      s = { runningExecs: 0, initExited: false };
+      this.containers.set(container, s);
+    }
+    return s;
+  }
+
+  /** True once the container's init has been reaped. */
+  initExited(container: Container): boolean {
+    return this.containers.get(container)?.initExited ?? false;
+  }
+
+  /** Forgets a deleted container. */
+  forget(container: Container): void {
+    this.containers.delete(container);
+    for (const [pid, t] of this.running) if (t.container === container) this.running.delete(pid);
+  }
+
+  private onReaped(exit: Exit): void {
+    const tracked = this.running.get(exit.pid);
+    if (!tracked) return; // an orphan of a container, or a pid inside a start window
+    this.running.delete(exit.pid);
+    this.handleExit(tracked.container, tracked.process, exit);
+  }
+
+  /** Opens the window for creating a container (the init's pid is not known yet). */
+  beginCreate(): StartWindow {
+    return this.window(undefined);
+  }
+
+  /** Opens the window for starting `process` (init or exec). Must be called before runc runs. */
+  beginStart(container: Container, process: BaseProcess): StartWindow {
+    if (process.pid > 0 && this.running.get(process.pid)?.process === process) this.running.delete(process.pid);
+    if (process.role === 'exec') this.state(container).runningExecs++;
+    return this.window(process.role === 'exec' ? container : undefined);
+  }
+
+  private window(execOf: Container | undefined): StartWindow {
+    const subscription = this.monitor.subscribe();
+    let open = true;
+    return {
+      end: (container, process) => {
+        if (!open) return;
+        open = false;
+        const pid = process.pid;
+        const early = pid > 0 ? subscription.exits.filter((e) => e.pid === pid) : [];
+        subscription.close();
+        if (pid > 0 && early.length === 0) {
+          this.running.set(pid, { container, process });
+          return;
+        }
+        for (const exit of early) this.handleExit(container, process, exit);
+        if (pid === 0 && execOf) this.execDone(execOf); // never started: it will not exit
+      },
+      cancel: () => {
+        if (!open) return;
+        open = false;
+        subscription.close();
+        if (execOf) this.execDone(execOf);
+      },
+    };
+  }
+
+  private handleExit(container: Container, process: BaseProcess, exit: Exit): void {
+    if (process.role === 'exec') {
+      this.apply(container, process, exit);
+      this.execDone(container);
+      return;
+    }
+    const s = this.state(container);
+    s.initExited = true;
+    s.heldInitExit = exit;
+    if (container.killAllOnExit && !s.killingAll) {
+      s.killingAll = true;
+      container.init.killAll().then(
+        () => this.afterKillAll(container),
+        (err: unknown) => {
+          this.onError(`container ${container.id}: killing all processes after the init exited`, err);
+          this.afterKillAll(container);
+        },
+      );
+      return;
+    }
+    this.maybeApplyInit(container);
+  }
+
+  private afterKillAll(container: Container): void {
+    const s = this.containers.get(container);
+    if (!s) return;
+    s.killingAll = false;
+    this.maybeApplyInit(container);
+  }
+
+  private execDone(container: Container): void {
+    const s = this.containers.get(container);
+    if (!s) return;
+    s.runningExecs = Math.max(0, s.runningExecs - 1);
+    this.maybeApplyInit(container);
+  }
+
+  private maybeApplyInit(container: Container): void {
+    const s = this.containers.get(container);
+    if (!s?.heldInitExit || s.killingAll || s.runningExecs > 0) return;
+    const exit = s.heldInitExit;
+    s.heldInitExit = undefined;
+    if (container.init.state === 'paused' || container.init.state === 'pausing') {
+      // a paused container cannot be deleted: resume it so it can be cleaned up (as Go does)
+      void container.init.resumeAfterExit();
+    }
+    this.apply(container, container.init, exit);
+  }
+
+  private apply(container: Container, process: BaseProcess, exit: Exit): void {
+    if (process.setExited(exit)) this.publishExit(container, process, exit);
+  }
+}
