@@ -16,7 +16,8 @@ import { FrameType, MAX_MESSAGE_LENGTH, oversizeMessage } from './frame';
 import { FrameReader } from './frame-reader';
 import { FrameWriter } from './frame-writer';
 import { Metadata, type MetadataInit } from './metadata';
-import type { ServiceClient, ServiceDefinition } from './service';
+import { methodsOf } from './registry';
+import type { AnyServiceDefinition, ServiceClient } from './service';
 import { CANCELLED_MESSAGE, Code, DEADLINE_EXCEEDED_MESSAGE, RpcError } from './status';
 import { tracer } from './trace';
 
@@ -195,9 +196,9 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   /** A typed stub: one `(request, options?) => Promise<response>` per method of `definition`. */
-  service<D extends ServiceDefinition>(definition: D): ServiceClient<D, CallOptions> {
+  service<D extends AnyServiceDefinition>(definition: D): ServiceClient<D, CallOptions> {
     const stub: Record<string, (request: unknown, options?: CallOptions) => Promise<unknown>> = {};
-    for (const [local, method] of Object.entries(definition.methods)) {
+    for (const [local, method] of methodsOf(definition)) {
       stub[local] = async (request, options) => {
         const payload = method.requestType.encode(request);
         const bytes = await this.call(definition.name, method.name, payload, options);

@@ -24,6 +24,7 @@ export {
   type MethodDefinition,
   type AnyMethodDefinition,
   type ServiceDefinition,
+  type AnyServiceDefinition,
   type ServiceImplementation,
   type ServiceClient,
   type RequestOf,

@@ -2,7 +2,7 @@
  * The server's service table: registered definitions with their implementations, looked up by wire names.
  * Lookup failures are the exact Go statuses (`service <name>`, `method <name>`, UNIMPLEMENTED).
  */
-import type { AnyMethodDefinition, ServiceDefinition } from './service';
+import type { AnyMethodDefinition, AnyServiceDefinition } from './service';
 import { DuplicateServiceError } from './errors';
 import { Code, RpcError } from './status';
 
@@ -20,11 +20,11 @@ export class ServiceRegistry<Ctx> {
    * Adds a service. Throws DuplicateServiceError if its name is taken (serve one implementation under two
    * names with `renameService`), and TypeError if the implementation lacks a method of the definition.
    */
-  register(definition: ServiceDefinition, implementation: object): void {
+  register(definition: AnyServiceDefinition, implementation: object): void {
     if (this.services.has(definition.name)) throw new DuplicateServiceError(definition.name);
     const impl = implementation as Record<string, unknown>;
     const methods = new Map<string, ResolvedMethod<Ctx>>();
-    for (const [local, method] of Object.entries(definition.methods)) {
+    for (const [local, method] of methodsOf(definition)) {
       const fn = impl[local];
       if (typeof fn !== 'function') {
         throw new TypeError(`ttrpc: implementation of ${definition.name} has no method ${local}`);
@@ -46,4 +46,15 @@ export class ServiceRegistry<Ctx> {
     if (methods === undefined) return new RpcError(Code.UNIMPLEMENTED, `service ${service}`);
     return methods.get(method) ?? new RpcError(Code.UNIMPLEMENTED, `method ${method}`);
   }
+}
+
+/** The method definitions of a service, checked: a generated definition is data, not trusted blindly. */
+export function methodsOf(definition: AnyServiceDefinition): [string, AnyMethodDefinition][] {
+  return Object.entries(definition.methods as Record<string, unknown>).map(([local, m]) => {
+    const method = m as Partial<AnyMethodDefinition> | null;
+    if (typeof method?.name !== 'string' || typeof method.requestType?.decode !== 'function' || typeof method.responseType?.encode !== 'function') {
+      throw new TypeError(`ttrpc: ${definition.name}.${local} is not a method definition`);
+    }
+    return [local, method as AnyMethodDefinition];
+  });
 }

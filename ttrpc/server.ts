@@ -15,7 +15,7 @@ import { ServerClosedError, errorMessage } from './errors';
 import type { Handshake, PeerCredentials } from './handshake';
 import { ServiceRegistry } from './registry';
 import { ServerConnection, type CallContext } from './server-connection';
-import type { ServiceDefinition, ServiceImplementation } from './service';
+import type { AnyServiceDefinition, ServiceImplementation } from './service';
 import { tracer } from './trace';
 
 const trace = tracer('server');
@@ -68,7 +68,7 @@ export class Server extends EventEmitter<ServerEvents> {
    * Serves `implementation` as `definition.name`. Throws DuplicateServiceError if that name is registered
    * already; to serve one implementation under a second name, register `renameService(definition, name)`.
    */
-  register<D extends ServiceDefinition>(definition: D, implementation: ServiceImplementation<D, CallContext>): this {
+  register<D extends AnyServiceDefinition>(definition: D, implementation: ServiceImplementation<D, CallContext>): this {
     this.registry.register(definition, implementation);
     return this;
   }

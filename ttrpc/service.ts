@@ -25,11 +25,19 @@ export interface MethodDefinition<Req, Res> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyMethodDefinition = MethodDefinition<any, any>;
 
-/** A service: its full wire name (e.g. `containerd.task.v2.Task`) and its methods by local name. */
-export interface ServiceDefinition<Methods extends Record<string, AnyMethodDefinition> = Record<string, AnyMethodDefinition>> {
+/**
+ * A service: its full wire name (e.g. `containerd.task.v2.Task`) and its methods by local name.
+ * `Methods` may be any object type whose values are method definitions — generated code declares
+ * it as an interface, which has no index signature, so the constraint is `object` and the server
+ * checks each method definition when it registers the service.
+ */
+export interface ServiceDefinition<Methods extends object = Record<string, AnyMethodDefinition>> {
   readonly name: string;
   readonly methods: Methods;
 }
+
+/** Any service definition, whatever its methods' types. */
+export type AnyServiceDefinition = ServiceDefinition<object>;
 
 /** The request type of a method definition. */
 export type RequestOf<M> = M extends MethodDefinition<infer Req, unknown> ? Req : never;
@@ -40,12 +48,12 @@ export type ResponseOf<M> = M extends MethodDefinition<unknown, infer Res> ? Res
  * The implementation type of a service: one async function per method, called with the decoded
  * request and a context (the server passes its call context, a client stub takes call options).
  */
-export type ServiceImplementation<D extends ServiceDefinition, Ctx> = {
+export type ServiceImplementation<D extends AnyServiceDefinition, Ctx> = {
   [K in keyof D['methods']]: (request: RequestOf<D['methods'][K]>, context: Ctx) => Promise<ResponseOf<D['methods'][K]>>;
 };
 
 /** The same service under another wire name (e.g. `containerd.task.v3.Task` for containerd 2.x). */
-export function renameService<D extends ServiceDefinition>(definition: D, name: string): D {
+export function renameService<D extends AnyServiceDefinition>(definition: D, name: string): D {
   return { ...definition, name };
 }
 
@@ -54,6 +62,6 @@ export function renameService<D extends ServiceDefinition>(definition: D, name: 
  * It is assignable to `ServiceImplementation<D, Options | undefined>`, so a stub can stand in for an
  * in-process implementation.
  */
-export type ServiceClient<D extends ServiceDefinition, Options> = {
+export type ServiceClient<D extends AnyServiceDefinition, Options> = {
   [K in keyof D['methods']]: (request: RequestOf<D['methods'][K]>, options?: Options) => Promise<ResponseOf<D['methods'][K]>>;
 };

@@ -70,6 +70,14 @@ export abstract class BaseProcess {
     return true;
   }
 
+  /**
+   * A start that failed leaves no process to exit: release the waiters with status 0 and no exit
+   * time (as the Go shim does), without moving the state (the process can still be deleted).
+   */
+  failedToStart(): void {
+    this.exited.set({ pid: 0, status: 0, at: 0n });
+  }
+
   /** Hook: what a process does when its exit is applied (e.g. a terminal's copier is shut down). */
   protected onExited(): void {
     // nothing by default

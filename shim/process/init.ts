@@ -6,6 +6,7 @@
  * This class knows nothing of events or other processes: the task layer publishes, and holds exits
  * back while a start is in flight (task/exits.ts).
  */
+import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RuncOptions } from '../container/options';
 import { type Runc } from '../runc/runc';
@@ -15,6 +16,17 @@ import { ShimError } from '../util/errors';
 import { BaseProcess } from './base';
 import { readPidFile } from './pidfile';
 import { type StdioConfig } from './types';
+
+/** Checkpoint settings (decoded CheckpointOptions). */
+export interface CheckpointSettings {
+  exit: boolean;
+  openTcp: boolean;
+  externalUnixSockets: boolean;
+  terminal: boolean;
+  fileLocks: boolean;
+  emptyNamespaces: readonly string[];
+  workPath: string;
+}
 
 export interface InitConfig {
   id: string;
@@ -175,6 +187,30 @@ export class InitProcess extends BaseProcess {
       await this.config.runc.update(this.id, resourcesJson);
     } catch (err) {
       throw new ShimError('unknown', `OCI runtime update failed: ${runcDetail(err)}`);
+    }
+  }
+
+  /**
+   * `runc checkpoint` into `imagePath` (PROTOCOL §7.8). The criu work dir defaults to
+   * <bundle>/work/criu-work and is removed afterwards; on failure criu's dump log is copied to
+   * <bundle>/criu-dump.log and named in the error.
+   */
+  async checkpoint(imagePath: string, o: CheckpointSettings): Promise<void> {
+    this.check('checkpoint');
+    const workPath = o.workPath || join(this.config.bundle, 'work', 'criu-work');
+    try {
+      await this.config.runc.checkpoint({ id: this.id, imagePath, workPath, exit: o.exit, openTcp: o.openTcp, externalUnixSockets: o.externalUnixSockets, terminal: o.terminal, fileLocks: o.fileLocks, emptyNamespaces: o.emptyNamespaces });
+    } catch (err) {
+      const dumpLog = join(this.config.bundle, 'criu-dump.log');
+      try {
+        copyFileSync(join(workPath, 'dump.log'), dumpLog);
+      } catch {
+        // criu did not get far enough to write a log
+      }
+      const first = runcDetail(err).split('\n')[0] ?? '';
+      throw new ShimError('unknown', `${first} path= ${dumpLog}`);
+    } finally {
+      if (!o.workPath) rmSync(workPath, { recursive: true, force: true });
     }
   }
 

@@ -1,0 +1,182 @@
+/**
+ * The shim daemon's composition root (PROTOCOL §5): wires the pieces, serves, and shuts down.
+ *
+ *  - logs to the bundle's `log` FIFO (containerd reads it), which also becomes fd 2 so that a fatal
+ *    Node error lands there too; SIGUSR1 writes a diagnostic report to it; SIGHUP is ignored;
+ *    SIGTERM/SIGINT shut the daemon down (containers keep running);
+ *  - child subreaper, the reaper and the one exit monitor, the exit tracker;
+ *  - events: the ordered queue and the ttrpc publisher to TTRPC_ADDRESS;
+ *  - the Task service under containerd.task.v2.Task and containerd.task.v3.Task on the listener
+ *    inherited as fd 3, with the peer-credential handshake (same uid and gid only);
+ *  - the working directory moves to / once serving: a grouped shim must not pin the first
+ *    member's (later deleted) bundle, and nothing after start-up uses relative paths.
+ *
+ * Shutdown (after a Shutdown RPC with no container left, or a signal): stop accepting and finish
+ * in-flight calls, send every queued event (≤ 5 s), close stdio handles, remove the socket.
+ */
+import { constants, fstatSync, openSync, unlinkSync } from 'node:fs';
+import { Server, renameService, requireSameUser } from 'ttrpc-ts';
+import { loadNative } from '../../native';
+import { TASK_SERVICE_V3, TaskServiceDefinition } from '../../proto';
+import { EventPublisher } from '../events/publisher';
+import { EventQueue } from '../events/queue';
+import { type ShimFlags } from '../flags';
+import { ExitMonitor, Reaper } from '../reaper';
+import { TaskEvents } from '../task/events';
+import { ExitTracker } from '../task/exits';
+import { TaskService } from '../task/service';
+import { CgroupStats } from '../cgroups/stats';
+import { Shutdown } from '../util/shutdown';
+import { type Logger, createLogger, errorMessage } from '../util/log';
+import { identifierProblem } from '../util/validate';
+import { socketPath } from './socket';
+
+const RUNTIME = 'io.containerd.tsrunc.v2';
+const LISTENER_FD = 3;
+const EVENT_DRAIN_MS = 5000;
+
+/** Serves until shut down; resolves with the exit code. */
+export async function serve(flags: ShimFlags): Promise<number> {
+  process.on('SIGHUP', () => undefined); // outlive the terminal or session we came from
+  if (!flags.namespace) throw new Error('shim namespace cannot be empty');
+  const problem = identifierProblem(flags.namespace) ?? identifierProblem(flags.id);
+  if (problem) throw new Error(`invalid namespace or id: ${problem}`);
+
+  const log = openLog(flags);
+  process.on('SIGUSR1', () => writeReport(log));
+
+  const native = loadNative();
+  native.setChildSubreaper(true);
+  const reaper = new Reaper({ native });
+  const monitor = new ExitMonitor(reaper);
+  const shutdown = new Shutdown((name, err) => log.error(`shutdown: ${name} failed`, { error: errorMessage(err) }));
+
+  const eventsLog = log.module('events');
+  const publisher = flags.ttrpcAddress ? new EventPublisher(flags.ttrpcAddress, flags.namespace) : undefined;
+  if (!publisher) log.warn('TTRPC_ADDRESS is not set: events are not published');
+  const queue = new EventQueue({
+    send: publisher ? publisher.send : () => Promise.resolve(),
+    isPermanent: (err) => EventPublisher.isPermanent(err),
+    onDrop: (event, why) => eventsLog.warn('event dropped', { topic: event.topic, reason: why }),
+  });
+  const events = new TaskEvents(queue);
+  const tracker = new ExitTracker(monitor, (c, p, exit) => events.exit(c, p, exit), (message, err) => log.warn(message, { error: errorMessage(err) }));
+
+  const service = new TaskService({
+    namespace: flags.namespace,
+    native,
+    monitor,
+    tracker,
+    events,
+    log: log.module('task'),
+    onShutdown: () => void shutdown.shutdown(),
+    stats: new CgroupStats(),
+  });
+
+  const server = new Server({ handshake: requireSameUser((fd) => native.getPeerCred(fd)) });
+  server.on('refused', (err: unknown) => log.warn('connection refused', { error: errorMessage(err) }));
+  server.register(TaskServiceDefinition, service);
+  server.register(renameService(TaskServiceDefinition, TASK_SERVICE_V3), service);
+
+  reaper.start();
+  const detach = tracker.attach();
+  await listen(server, flags, log);
+  process.chdir('/');
+
+  registerCleanups(shutdown, { server, queue, publisher, service, reaper, detach, flags, log });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      log.info(`${signal}: shutting down (containers keep running)`);
+      void shutdown.shutdown();
+    });
+  }
+  log.debug('serving', { pid: process.pid, socket: flags.socket });
+  await shutdown.done;
+  return 0;
+}
+
+/** Opens the bundle's `log` FIFO write-only, non-blocking, and makes it fd 2 too. */
+function openLog(flags: ShimFlags): Logger {
+  let fd: number | undefined;
+  try {
+    fd = openSync('log', constants.O_WRONLY | constants.O_NONBLOCK);
+    if (fstatSync(fd).isFIFO()) dup2Stderr(fd);
+  } catch {
+    fd = undefined; // no FIFO (run by hand, or containerd not holding it): log nowhere
+  }
+  return createLogger({ fd, debug: flags.debug, fields: { runtime: RUNTIME, namespace: flags.namespace, id: flags.id }, trace: process.env['TSRUNC_TRACE'] ?? '' });
+}
+
+function dup2Stderr(fd: number): void {
+  try {
+    loadNative().dup2(fd, 2);
+  } catch {
+    // keep /dev/null as stderr
+  }
+}
+
+/** Serves on the inherited listener (fd 3), or binds -socket when run by hand without one. */
+async function listen(server: Server, flags: ShimFlags, log: Logger): Promise<void> {
+  if (isSocketFd(LISTENER_FD)) {
+    await server.listen({ fd: LISTENER_FD });
+    return;
+  }
+  if (!flags.socket) throw new Error('no listener on fd 3 and no -socket given');
+  log.info('no inherited listener: binding the socket', { socket: flags.socket });
+  await server.listen({ path: socketPath(flags.socket), unlinkOnClose: true });
+}
+
+function isSocketFd(fd: number): boolean {
+  try {
+    return fstatSync(fd).isSocket();
+  } catch {
+    return false; // not open
+  }
+}
+
+interface Parts {
+  server: Server;
+  queue: EventQueue;
+  publisher: EventPublisher | undefined;
+  service: TaskService;
+  reaper: Reaper;
+  detach: () => void;
+  flags: ShimFlags;
+  log: Logger;
+}
+
+/** Shutdown steps, run last-registered first: the order below is the reverse of execution. */
+function registerCleanups(shutdown: Shutdown, p: Parts): void {
+  shutdown.register('remove socket', () => {
+    if (!p.flags.socket) return;
+    try {
+      unlinkSync(socketPath(p.flags.socket));
+    } catch {
+      // removed already (or by `delete`)
+    }
+  });
+  shutdown.register('stop reaping', () => {
+    p.detach();
+    p.reaper.stop();
+  });
+  shutdown.register('close event connection', () => p.publisher?.close());
+  shutdown.register('send queued events', async () => {
+    if (!(await p.queue.drain(EVENT_DRAIN_MS))) p.log.warn('shutdown: events still queued after 5 s', { pending: p.queue.pending });
+    p.queue.close();
+  });
+  shutdown.register('release stdio', () => {
+    for (const c of p.service.all()) c.releaseIO();
+  });
+  shutdown.register('stop serving', () => p.server.shutdown());
+}
+
+/** SIGUSR1: a diagnostic report (Node's process.report) to the log, as Go's shim dumps its stacks. */
+function writeReport(log: Logger): void {
+  try {
+    const report = JSON.stringify(process.report.getReport());
+    log.info('diagnostic report (SIGUSR1)', { report });
+  } catch (err) {
+    log.warn('SIGUSR1: cannot build a diagnostic report', { error: errorMessage(err) });
+  }
+}
+
