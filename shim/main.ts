@@ -56,6 +56,8 @@ function main(): void {
       break;
     }
     case 'serve': {
+      // the daemon must outlive the terminal or session it came from, from its first instant
+      process.on('SIGHUP', () => undefined);
       const { serve } = require('./manager/serve') as typeof ServeModule;
       serve(flags).then(
         (code) => process.exit(code),

@@ -14,7 +14,9 @@
  * Shutdown (after a Shutdown RPC with no container left, or a signal): stop accepting and finish
  * in-flight calls, send every queued event (≤ 5 s), close stdio handles, remove the socket.
  */
-import { constants, fstatSync, openSync, unlinkSync } from 'node:fs';
+import { constants, fstatSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Server, renameService, requireSameUser } from 'ttrpc-ts';
 import { loadNative } from '../../native';
 import { TASK_SERVICE_V3, TaskServiceDefinition } from '../../proto';
@@ -37,13 +39,11 @@ const EVENT_DRAIN_MS = 5000;
 
 /** Serves until shut down; resolves with the exit code. */
 export async function serve(flags: ShimFlags): Promise<number> {
-  process.on('SIGHUP', () => undefined); // outlive the terminal or session we came from
   if (!flags.namespace) throw new Error('shim namespace cannot be empty');
   const problem = identifierProblem(flags.namespace) ?? identifierProblem(flags.id);
   if (problem) throw new Error(`invalid namespace or id: ${problem}`);
 
   const log = openLog(flags);
-  process.on('SIGUSR1', () => writeReport(log));
 
   const native = loadNative();
   native.setChildSubreaper(true);
@@ -78,6 +78,7 @@ export async function serve(flags: ShimFlags): Promise<number> {
   server.register(TaskServiceDefinition, service);
   server.register(renameService(TaskServiceDefinition, TASK_SERVICE_V3), service);
 
+  process.on('SIGUSR1', () => writeReport(log, () => ({ containers: service.size, pendingEvents: queue.pending })));
   reaper.start();
   const detach = tracker.attach();
   await listen(server, flags, log);
@@ -170,13 +171,19 @@ function registerCleanups(shutdown: Shutdown, p: Parts): void {
   shutdown.register('stop serving', () => p.server.shutdown());
 }
 
-/** SIGUSR1: a diagnostic report (Node's process.report) to the log, as Go's shim dumps its stacks. */
-function writeReport(log: Logger): void {
+/**
+ * SIGUSR1: a diagnostic report, as Go's shim dumps its goroutines. The full Node report (stacks,
+ * heap, libuv handles) is far larger than the log FIFO's 64 KiB, so it goes to a 0600 file in the
+ * temp dir and the log gets a summary line naming it.
+ */
+function writeReport(log: Logger, state: () => Record<string, number>): void {
   try {
-    const report = JSON.stringify(process.report.getReport());
-    log.info('diagnostic report (SIGUSR1)', { report });
+    const path = join(tmpdir(), `tsrunc-shim-${process.pid}-${Date.now()}.report.json`);
+    writeFileSync(path, JSON.stringify(process.report.getReport()), { mode: 0o600 });
+    const mem = process.memoryUsage();
+    log.info('diagnostic report (SIGUSR1)', { report: path, rss: mem.rss, heapUsed: mem.heapUsed, uptime: Math.round(process.uptime()), ...state() });
   } catch (err) {
-    log.warn('SIGUSR1: cannot build a diagnostic report', { error: errorMessage(err) });
+    log.warn('SIGUSR1: cannot write a diagnostic report', { error: errorMessage(err) });
   }
 }
 
