@@ -86,16 +86,19 @@ function ensurePackages(...groups) {
   }
 }
 
+/** True when `path` exists and is at least as new as `than`. */
+function newerOrSame(path, than) {
+  try {
+    return fs.statSync(path).mtimeMs >= fs.statSync(than).mtimeMs;
+  } catch {
+    return false;
+  }
+}
+
 function ensureNodeModules() {
   const marker = path.join(ROOT, 'node_modules', '.package-lock.json');
   const lock = path.join(ROOT, 'package-lock.json');
-  let fresh = false;
-  try {
-    fresh = fs.statSync(marker).mtimeMs >= fs.statSync(lock).mtimeMs;
-  } catch {
-    fresh = false;
-  }
-  if (fresh) return;
+  if (newerOrSame(marker, lock)) return;
   log('installing npm packages (npm ci)');
   mustRun('npm', ['ci', '--no-audit', '--no-fund']);
 }
@@ -108,16 +111,10 @@ function copyGenerated() {
   const dst = path.join(ROOT, 'dist', 'proto', 'gen');
   fs.mkdirSync(dst, { recursive: true });
   for (const f of fs.readdirSync(src)) {
-    if (!f.endsWith('.js')) continue;
+    if (!f.endsWith('.js') && !f.endsWith('.d.ts')) continue;
     const from = path.join(src, f);
     const to = path.join(dst, f);
-    let same = false;
-    try {
-      same = fs.statSync(to).mtimeMs >= fs.statSync(from).mtimeMs;
-    } catch {
-      same = false;
-    }
-    if (!same) fs.copyFileSync(from, to);
+    if (!newerOrSame(to, from)) fs.copyFileSync(from, to);
   }
 }
 
@@ -185,7 +182,10 @@ const TASKS = {
     steps([['soak', ...mocha(['dist/test/soak/**/*.test.js'], ['--timeout', '0'])]]);
   },
   'proto:gen'() {
-    build();
+    // A .proto change may break code that uses the generated types: compile what compiles (tsc emits
+    // despite type errors), regenerate, then build for real.
+    ensureNodeModules();
+    run(bin('tsc'), ['-b']);
     mustRun(process.execPath, ['dist/proto/codegen/generate.js']);
     build();
   },

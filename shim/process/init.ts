@@ -8,7 +8,6 @@
  */
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type RuncOptions } from '../container/options';
 import { type Runc } from '../runc/runc';
 import { RuncError, isNotExist, isProcessDone } from '../runc/errors';
 import { type IoContext, openIO } from '../stdio/io';
@@ -28,11 +27,19 @@ export interface CheckpointSettings {
   workPath: string;
 }
 
+/** The runtime options the init process itself uses. */
+export interface InitOptions {
+  noPivotRoot: boolean;
+  noNewKeyring: boolean;
+  /** criu work dir for restore (default <bundle>/work). */
+  criuWorkPath: string;
+}
+
 export interface InitConfig {
   id: string;
   bundle: string;
   runc: Runc;
-  options: RuncOptions;
+  options: InitOptions;
   stdio: StdioConfig;
   io: IoContext;
   /** A CRIU image directory to restore from at Start (CreateTaskRequest.checkpoint). */

@@ -1,0 +1,115 @@
+/**
+ * Create's inputs: rootfs mounts from an image's snapshot (both runtimes), their rollback and
+ * validation, and runtime options through `ctr run --runtime-config-path` (ours; ctr refuses
+ * --runc-binary for any runtime but io.containerd.runc.v2).
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Code } from 'ttrpc-ts';
+import { Containerd, mountsUnder } from '../helpers/containerd';
+import { buildImage } from '../helpers/image';
+import { sharedRootfs } from '../helpers/rootfs';
+import { OUR_RUNTIME, RUNTIMES, label, uniqueId } from '../helpers/runtimes';
+import { connectTask, rpcError } from '../helpers/shim-client';
+import { fakeBundle, shimAction, shimPid } from '../helpers/shim-process';
+import { requireSystem } from '../helpers/system';
+
+const IMAGE = 'docker.io/library/tsrunc-bb:1';
+
+describe('Create inputs: rootfs mounts and runtime options (real containerd + runc)', function () {
+  this.timeout(60_000);
+  let ct: Containerd;
+  let scratch: string;
+
+  before(async function () {
+    requireSystem(this, ['containerd', 'ctr', 'runc', 'tar']);
+    ct = await Containerd.start();
+    scratch = mkdtempSync('/tmp/tsrunc-opt-');
+    const tarball = buildImage({ name: IMAGE, rootfs: sharedRootfs(), cmd: ['/bin/sh'] }, join(scratch, 'image.tar'));
+    await ct.ctrOk(['images', 'import', tarball]);
+  });
+  after(async () => {
+    await ct?.stop();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  for (const runtime of RUNTIMES) {
+    it(`${label(runtime)}: runs an image, its snapshot mounted into bundle/rootfs and unmounted after`, async () => {
+      const id = uniqueId();
+      await ct.ctrOk(['run', '-d', '--runtime', runtime, IMAGE, id, '/bin/sleep', '1000']);
+      const rootfs = join(ct.bundle(id), 'rootfs');
+      assert.deepEqual(mountsUnder(rootfs), [rootfs], 'the overlay snapshot is mounted on bundle/rootfs');
+      const r = await ct.ctr(['task', 'exec', '--exec-id', 'e1', id, '/bin/cat', '/etc/passwd']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^root:x:0:0/);
+      await ct.ctrOk(['task', 'rm', '-f', id]);
+      assert.deepEqual(mountsUnder(ct.bundle(id)), []);
+      await ct.ctrOk(['container', 'rm', id]);
+    });
+  }
+
+  describe('ours only', () => {
+    it('BinaryName from --runtime-config-path runs a wrapper of runc for every runc call', async () => {
+      const calls = join(scratch, 'calls.log');
+      const wrapper = join(scratch, 'runc-wrapper');
+      writeFileSync(wrapper, `#!/bin/sh\necho "$@" >> ${calls}\nexec runc "$@"\n`);
+      chmodSync(wrapper, 0o755);
+      const runcRoot = join(scratch, 'runc-root');
+      ct.registerRuncRoot(join(runcRoot, ct.namespace));
+      const cfg = join(scratch, 'tsrunc.toml');
+      writeFileSync(cfg, `# runc options for io.containerd.tsrunc.v2\nBinaryName = "${wrapper}"\nRoot = "${runcRoot}"\n`);
+      const id = uniqueId();
+      const r = await ct.ctr(['run', '--rm', '--runtime', OUR_RUNTIME, '--runtime-config-path', cfg, '--rootfs', sharedRootfs(), id, '/bin/echo', 'wrapped']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'wrapped\n');
+      const lines = readFileSync(calls, 'utf8').trim().split('\n');
+      const commands = lines.map((l) => l.split(' ')[6]);
+      assert.deepEqual(commands.slice(0, 2), ['create', 'start']);
+      assert.ok(commands.includes('delete'));
+      for (const line of lines) assert.ok(line.startsWith(`--root ${join(runcRoot, ct.namespace)} --log ${ct.bundle(id)}/log.json --log-format json`), line);
+    });
+
+    it('a bad options file is InvalidArgument with the reason', async () => {
+      const missing = join(scratch, 'missing.toml');
+      const r = await ct.ctr(['run', '--rm', '--runtime', OUR_RUNTIME, '--runtime-config-path', missing, '--rootfs', sharedRootfs(), uniqueId(), '/bin/true']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, new RegExp(`runtime options file ${missing}: no such file: invalid argument`));
+      const typo = join(scratch, 'typo.toml');
+      writeFileSync(typo, 'BinaryNmae = "runc"\n');
+      const r2 = await ct.ctr(['run', '--rm', '--runtime', OUR_RUNTIME, '--runtime-config-path', typo, '--rootfs', sharedRootfs(), uniqueId(), '/bin/true']);
+      assert.match(r2.stderr, /unknown key BinaryNmae: invalid argument/);
+    });
+
+    it('Create rolls rootfs mounts back when one fails, and refuses a bad mount spec before touching anything', async () => {
+      const b = fakeBundle(uniqueId('m'), `ns${uniqueId()}`);
+      try {
+        assert.equal((await shimAction(b, 'start')).code, 0);
+        const { task, close } = await connectTask(b.socket);
+        const base = { id: b.id, bundle: b.bundle, terminal: false, stdin: '', stdout: '', stderr: '', checkpoint: '', parentCheckpoint: '', options: null };
+        const failing = await rpcError(() =>
+          task.create({ ...base, rootfs: [{ type: 'tmpfs', source: 'tmpfs', target: '', options: ['size=1m'] }, { type: 'ext4', source: '/nonexistent-device', target: '', options: [] }] }),
+        );
+        assert.equal(failing.code, Code.UNKNOWN);
+        assert.match(failing.message, /^failed to mount rootfs component 1 \(ext4 \/nonexistent-device\)/);
+        assert.deepEqual(mountsUnder(join(b.bundle, 'rootfs')), [], 'the tmpfs mounted first was rolled back');
+        const invalid = await rpcError(() => task.create({ ...base, rootfs: [{ type: 'bad type', source: 'x', target: '../../etc', options: [] }] }));
+        assert.equal(invalid.code, Code.INVALID_ARGUMENT);
+        assert.match(invalid.message, /rootfs mount 0 \(bad type x\): invalid type "bad type": invalid argument/);
+        const badOptions = await rpcError(() => task.create({ ...base, rootfs: [], options: { typeUrl: 'example.com/Unknown', value: new Uint8Array(0) } }));
+        assert.equal(badOptions.code, Code.INVALID_ARGUMENT);
+        assert.match(badOptions.message, /unsupported runtime options type example\.com\/Unknown/);
+        assert.equal(existsSync(join(b.bundle, 'options.json')), false, 'nothing written for refused requests');
+        await task.shutdown({ id: b.id, now: false }).catch(() => undefined);
+        await close();
+      } finally {
+        try {
+          process.kill(shimPid(b), 'SIGKILL');
+        } catch {
+          // exited after Shutdown
+        }
+        b.remove();
+      }
+    });
+  });
+});
