@@ -196,7 +196,12 @@ const TASKS = {
   start() {
     ensurePackages('run', 'build');
     build();
-    mustRun(process.execPath, ['dist/bench/demo.js', ...process.argv.slice(3)]);
+    mustRun(process.execPath, ['dist/test/fixtures/demo-containerd.js', ...process.argv.slice(3)]);
+  },
+  'demo:containerd'() {
+    ensurePackages('run', 'build');
+    build();
+    mustRun(process.execPath, ['dist/test/fixtures/demo-containerd.js']);
   },
   bench() {
     ensurePackages('run', 'build');

@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { joinCgroup } from '../cgroups/join';
-import { decodeAny, decodeOptions, type RuncOptions } from '../container/options';
+import { OptionsError, decodeAny, decodeOptions, defaultOptions, type RuncOptions } from '../container/options';
 import { type ShimFlags } from '../flags';
 import { writeFileAtomic } from '../util/atomic-file';
 import { identifierProblem } from '../util/validate';
@@ -85,6 +85,11 @@ export function groupKey(bundle: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The runtime options on stdin. `start` needs only ShimCgroup from them; options it cannot decode
+ * are left for Create, which answers InvalidArgument with the reason (a failing `start` would reach
+ * the user only as "exit status 1").
+ */
 function readStdinOptions(): RuncOptions {
   let data: Buffer;
   try {
@@ -92,7 +97,12 @@ function readStdinOptions(): RuncOptions {
   } catch {
     data = Buffer.alloc(0); // no stdin (closed): no options
   }
-  return decodeOptions(data.length > 0 ? decodeAny(data) : null);
+  try {
+    return decodeOptions(data.length > 0 ? decodeAny(data) : null);
+  } catch (err) {
+    if (err instanceof OptionsError) return defaultOptions();
+    throw err;
+  }
 }
 
 function spawnDaemon(flags: ShimFlags, address: string, listenerFd: number, bundle: string, script: string): number {

@@ -6,26 +6,12 @@
 import { type Native } from '../../native';
 import { type ProcessMonitor } from '../reaper';
 import { PipeIO } from './pipe-io';
+import { type ProcessIO } from './types';
 import { parseStdio, type StdioConfig } from './uri';
 
-/** The stdio of a running process. */
-export interface ProcessIO {
-  /** fds for runc's stdin, stdout, stderr ('ignore' = /dev/null). */
-  readonly runcStdio: [number | 'ignore', number | 'ignore', number | 'ignore'];
-  /** A console socket path for runc (terminal mode). */
-  readonly consoleSocket?: string;
-  /** Called once runc create/exec/restore returned: the container holds its ends now. */
-  containerStarted(): Promise<void>;
-  /** CloseIO. */
-  closeStdin(): void;
-  /** ResizePty; a no-op without a terminal. */
-  resize(size: { width: number; height: number }): void;
-  /** Resolves when output has been copied out (bounded by `timeoutMs`). */
-  drained(timeoutMs: number): Promise<void>;
-  /** Releases everything. Idempotent. */
-  close(): void;
-}
+export type { ProcessIO };
 
+/** What openIO needs from the shim. */
 export interface IoContext {
   native: Native;
   /** Starts children (the binary:// logger) so the one exit monitor sees them. */

@@ -19,7 +19,7 @@ import { dirname } from 'node:path';
 import { type Writable } from 'node:stream';
 import { type Native } from '../../native';
 import { closeFd, openInputFifo, openOutputFifo } from './fifo';
-import { type ProcessIO } from './io';
+import { type ProcessIO } from './types';
 import { type StdioMode } from './uri';
 
 /** Linux O_CLOEXEC (Node's fs.constants does not export it). */
