@@ -118,17 +118,21 @@ export class Container {
     return exec;
   }
 
-  /** Records a new exec (nothing runs until its Start). */
-  addExec(execId: string, processJson: string, stdio: StdioConfig): ExecProcess {
+  /**
+   * Records a new exec (nothing runs until its Start). Checks in Go's order — id, duplicate, the
+   * init's state — before `processJson` builds the spec (which may throw InvalidArgument).
+   */
+  addExec(execId: string, processJson: () => string, stdio: StdioConfig): ExecProcess {
     checkIdentifier('exec id', execId);
     if (this.execs.has(execId)) throw new ShimError('alreadyExists', `id ${execId}`);
     this.init.check('exec');
+    const json = processJson();
     const exec = new ExecProcess({
       containerId: this.id,
       execId,
       bundle: this.bundle,
       runc: this.runc,
-      processJson,
+      processJson: json,
       stdio,
       io: { native: this.ctx.native, monitor: this.ctx.monitor, containerId: this.id, namespace: this.ctx.namespace, uid: this.options.ioUid, gid: this.options.ioGid },
     });

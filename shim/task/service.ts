@@ -225,18 +225,20 @@ export class TaskService implements TaskApi<CallContext> {
   exec(r: task.ExecProcessRequest): Promise<wellKnown.Empty> {
     return this.edge('Exec', r.id, () => {
       const c = this.container(r.id);
-      checkIdentifier('exec id', r.execId);
       if (this.deps.tracker.initExited(c)) throw new ShimError('failedPrecondition', `container ${c.id} init process is not running`);
-      let spec: Record<string, unknown>;
-      try {
-        const value = unpackJson(r.spec ?? {}, OCI_PROCESS_TYPE_URL);
-        if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
-        spec = value as Record<string, unknown>;
-      } catch (err) {
-        throw new ShimError('invalidArgument', `exec ${r.execId}: invalid process spec: ${errorMessage(err)}`);
-      }
-      spec['terminal'] = r.terminal;
-      c.addExec(r.execId, JSON.stringify(spec), { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal });
+      const processJson = (): string => {
+        let spec: Record<string, unknown>;
+        try {
+          const value = unpackJson(r.spec ?? {}, OCI_PROCESS_TYPE_URL);
+          if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
+          spec = value as Record<string, unknown>;
+        } catch (err) {
+          throw new ShimError('invalidArgument', `exec ${r.execId}: invalid process spec: ${errorMessage(err)}`);
+        }
+        spec['terminal'] = r.terminal; // the request decides, as in the Go shim
+        return JSON.stringify(spec);
+      };
+      c.addExec(r.execId, processJson, { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal });
       this.deps.events.execAdded(c, r.execId);
       return EMPTY;
     });
