@@ -10,17 +10,9 @@ import { task, timestampToNanos } from '../../proto';
 import { connectTask } from '../helpers/shim-client';
 import { type FakeBundle, fakeBundle, shimAction, shimPid } from '../helpers/shim-process';
 import { uniqueId } from '../helpers/runtimes';
+import { alive } from '../helpers/proc';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, session, …]. */
 function stat(pid: number): string[] {

@@ -9,17 +9,9 @@ import { Containerd, processesWithArgs } from '../helpers/containerd';
 import { sharedRootfs } from '../helpers/rootfs';
 import { RUNTIMES, label, uniqueId } from '../helpers/runtimes';
 import { type TaskClient, connectTask, rpcError } from '../helpers/shim-client';
+import { alive } from '../helpers/proc';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('Task API over ttrpc (real containerd + runc)', function () {
   this.timeout(60_000);

@@ -11,6 +11,7 @@ import { Containerd, cleanEnv, mountsUnder, processesWithArgs } from '../helpers
 import { EventWatcher } from '../helpers/events';
 import { sharedRootfs } from '../helpers/rootfs';
 import { OUR_RUNTIME, RUNTIMES, label, uniqueId } from '../helpers/runtimes';
+import { alive } from '../helpers/proc';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
 
@@ -23,15 +24,6 @@ async function tasks(ct: Containerd): Promise<Map<string, { pid: number; status:
     if (id && pid && status) map.set(id, { pid: Number(pid), status });
   }
   return map;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('shim lifecycle through ctr (real containerd + runc)', function () {

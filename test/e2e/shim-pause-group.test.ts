@@ -12,17 +12,9 @@ import { EventWatcher } from '../helpers/events';
 import { sharedRootfs } from '../helpers/rootfs';
 import { OUR_RUNTIME, RUNTIMES, label, uniqueId } from '../helpers/runtimes';
 import { connectTask } from '../helpers/shim-client';
+import { alive } from '../helpers/proc';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('pause/resume and grouping (real containerd + runc)', function () {
   this.timeout(90_000);

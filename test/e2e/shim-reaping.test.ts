@@ -6,42 +6,14 @@
  * after the exits of its running execs.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
 import { Containerd } from '../helpers/containerd';
 import { EventWatcher } from '../helpers/events';
 import { sharedRootfs } from '../helpers/rootfs';
 import { OUR_RUNTIME, uniqueId } from '../helpers/runtimes';
 import { connectTask } from '../helpers/shim-client';
+import { childrenOf, processTable, zombiesOf } from '../helpers/proc';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
-
-/** [pid, state, ppid] of every process. */
-function processTable(): [number, string, number][] {
-  const rows: [number, string, number][] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const s = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      rows.push([Number(name), f[0] ?? '', Number(f[1])]);
-    } catch {
-      // gone
-    }
-  }
-  return rows;
-}
-
-function childrenOf(pid: number): number[] {
-  return processTable()
-    .filter(([, , ppid]) => ppid === pid)
-    .map(([p]) => p);
-}
-
-function zombiesOf(pid: number): number[] {
-  return processTable()
-    .filter(([, state, ppid]) => ppid === pid && state === 'Z')
-    .map(([p]) => p);
-}
 
 describe('reaping and exit order in our shim (real containerd + runc)', function () {
   this.timeout(90_000);

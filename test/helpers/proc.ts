@@ -1,0 +1,47 @@
+/** Looking at processes from /proc: liveness, parents, zombies (counted by parent: PID 1 of these VMs reaps late). */
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** True while `pid` exists (a zombie counts). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** [pid, state, ppid] of every process. */
+export function processTable(): [number, string, number][] {
+  const rows: [number, string, number][] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const s = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      rows.push([Number(name), f[0] ?? '', Number(f[1])]);
+    } catch {
+      // gone
+    }
+  }
+  return rows;
+}
+
+/** Children of `pid`. */
+export function childrenOf(pid: number): number[] {
+  return processTable()
+    .filter(([, , ppid]) => ppid === pid)
+    .map(([p]) => p);
+}
+
+/** Zombie children of `pid`. */
+export function zombiesOf(pid: number): number[] {
+  return processTable()
+    .filter(([, state, ppid]) => ppid === pid && state === 'Z')
+    .map(([p]) => p);
+}
+
+/** True when no process has pid `pid` any more. */
+export function gone(pid: number): boolean {
+  return !processTable().some(([p]) => p === pid);
+}
