@@ -158,7 +158,7 @@ function fromRuntimeOptions(bytes: Uint8Array): RuncOptions {
 }
 
 /** The TOML keys of an options file, by Go field name and by proto field name. */
-const TOML_KEYS: Record<string, [keyof RuncOptions, FieldKind]> = {};
+const TOML_KEYS = new Map<string, [keyof RuncOptions, FieldKind]>();
 for (const [key, kind, goName, protoName] of [
   ['binaryName', 'string', 'BinaryName', 'binary_name'],
   ['root', 'string', 'Root', 'root'],
@@ -172,8 +172,8 @@ for (const [key, kind, goName, protoName] of [
   ['criuImagePath', 'string', 'CriuImagePath', 'criu_image_path'],
   ['criuWorkPath', 'string', 'CriuWorkPath', 'criu_work_path'],
 ] as const) {
-  TOML_KEYS[goName] = [key, kind];
-  TOML_KEYS[protoName] = [key, kind];
+  TOML_KEYS.set(goName, [key, kind]);
+  TOML_KEYS.set(protoName, [key, kind]);
 }
 
 /** Reads runc options from a TOML file (top level, or an [options] table as CRI writes it). */
@@ -185,13 +185,14 @@ export function loadOptionsFile(path: string): RuncOptions {
     const why = err instanceof TomlError ? err.message : (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw new OptionsError(`runtime options file ${path}: ${why}`);
   }
-  const nested = table['options'];
-  const entries = nested !== undefined && typeof nested === 'object' && !Array.isArray(nested) ? { ...table, ...nested } : table;
-  delete (entries as Record<string, unknown>)['options'];
+  const nested = Object.prototype.hasOwnProperty.call(table, 'options') ? table['options'] : undefined;
+  if (nested !== undefined && (typeof nested !== 'object' || Array.isArray(nested))) throw new OptionsError(`runtime options file ${path}: options must be a table`);
+  const entries = Object.entries(table).filter(([key]) => key !== 'options');
+  if (nested) entries.push(...Object.entries(nested));
   const options = defaultOptions();
   const out = options as unknown as Record<string, string | number | boolean>;
-  for (const [key, value] of Object.entries(entries)) {
-    const spec = TOML_KEYS[key];
+  for (const [key, value] of entries) {
+    const spec = TOML_KEYS.get(key);
     if (!spec) throw new OptionsError(`runtime options file ${path}: unknown key ${key}`);
     const [name, kind] = spec;
     const ok = kind === 'string' ? typeof value === 'string' : kind === 'bool' ? typeof value === 'boolean' : typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
@@ -229,7 +230,7 @@ export function loadSavedOptions(bundle: string): RuncOptions {
     const json = JSON.parse(readFileSync(join(bundle, 'options.json'), 'utf8')) as Record<string, unknown>;
     const out = options as unknown as Record<string, unknown>;
     for (const [key, value] of Object.entries(json)) {
-      const spec = TOML_KEYS[key];
+      const spec = TOML_KEYS.get(key);
       if (spec) out[spec[0]] = value;
     }
   } catch {

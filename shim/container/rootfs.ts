@@ -28,7 +28,8 @@ export function validateMount(m: MountSpec, index: number): void {
   };
   if (!FS_TYPE.test(m.type)) bad(`invalid type "${m.type}"`);
   if (m.source === '' || m.source.includes('\0')) bad('invalid source');
-  if (m.target.includes('\0') || isAbsolute(m.target) || normalize(m.target).startsWith('..')) bad(`target "${m.target}" must be relative and inside the rootfs`);
+  const target = normalize(m.target);
+  if (m.target.includes('\0') || isAbsolute(m.target) || target === '..' || target.startsWith('../')) bad(`target "${m.target}" must be relative and inside the rootfs`);
   for (const o of m.options) if (o.includes('\0') || o.includes('\n')) bad(`invalid option "${o}"`);
 }
 

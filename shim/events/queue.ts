@@ -42,10 +42,12 @@ export interface EventQueueOptions {
 export class EventQueue {
   private readonly queue: OutgoingEvent[] = [];
   private sending = false;
+  /** The head event is on the wire (not merely waiting out a backoff). */
+  private inFlight = false;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private wakeRetry: (() => void) | undefined;
-  private idleWaiters: (() => void)[] = [];
+  private idleWaiters: ((sent: boolean) => void)[] = [];
   private readonly maxQueued: number;
   private readonly backoff: (attempt: number) => number;
 
@@ -62,7 +64,8 @@ export class EventQueue {
     }
     this.queue.push({ topic, typeUrl, value, timestamp });
     if (this.queue.length > this.maxQueued) {
-      const dropped = this.queue.shift();
+      // the head may be on the wire right now: then drop the oldest event that is not
+      const [dropped] = this.queue.splice(this.inFlight ? 1 : 0, 1);
       if (dropped) this.options.onDrop?.(dropped, `more than ${this.maxQueued} events waiting`);
     }
     if (!this.sending) void this.loop();
@@ -80,10 +83,13 @@ export class EventQueue {
       const head = this.queue[0];
       if (!head) break;
       try {
+        this.inFlight = true;
         await this.options.send(head);
+        this.inFlight = false;
         if (this.queue[0] === head) this.queue.shift();
         attempt = 0;
       } catch (err) {
+        this.inFlight = false;
         if (this.options.isPermanent?.(err)) {
           if (this.queue[0] === head) this.queue.shift();
           this.options.onDrop?.(head, `containerd refused it: ${(err as Error).message}`);
@@ -94,7 +100,7 @@ export class EventQueue {
       }
     }
     this.sending = false;
-    if (this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w(true);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -117,9 +123,9 @@ export class EventQueue {
     }
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.idleWaiters.push(() => {
+      this.idleWaiters.push((sent) => {
         clearTimeout(timer);
-        resolve(true);
+        resolve(sent);
       });
     });
   }
@@ -130,7 +136,8 @@ export class EventQueue {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.wakeRetry?.();
-    for (const event of this.queue.splice(0)) this.options.onDrop?.(event, 'the shim is shutting down');
-    for (const w of this.idleWaiters.splice(0)) w();
+    const dropped = this.queue.splice(0);
+    for (const event of dropped) this.options.onDrop?.(event, 'the shim is shutting down');
+    for (const w of this.idleWaiters.splice(0)) w(dropped.length === 0);
   }
 }

@@ -4,7 +4,8 @@
  * §7.18, §7.19) for every verb a state does not allow, and the transitions.
  *
  * Projections are explicit: a process that is `deleted` reports `stopped` (so does containerd's
- * view of it), `pausing` reports `pausing`, and an exec reports its container's `paused`/`pausing`.
+ * view of it), `pausing` reports `pausing`, and an exec reports its container's `paused`/`pausing`
+ * whatever its own state (as Go's execProcess.Status does).
  */
 
 export type ProcessState = 'created' | 'createdCheckpoint' | 'running' | 'pausing' | 'paused' | 'stopped' | 'deleted';
@@ -97,12 +98,12 @@ const INIT: Record<ProcessState, Record<Verb, Rule>> = {
     exec: unknown('cannot exec in a stopped state'),
     update: unknown('cannot update a stopped container'),
     checkpoint: unknown('cannot checkpoint a stopped container'),
-    resize: unknown('cannot resize a stopped container'),
+    resize: true, // Go's Init.Resize checks no state (an exec's does: see EXEC)
     closeIO: true,
   },
   deleted: {
     start: unknown('cannot start a deleted process'),
-    delete: notFound('process has already been deleted'),
+    delete: notFound('cannot delete a deleted process'),
     pause: unknown('cannot pause a deleted process'),
     resume: unknown('cannot resume a deleted process'),
     kill: notFound('cannot kill a deleted process'),
@@ -129,6 +130,7 @@ const EXEC: Record<ProcessState, Record<Verb, Rule>> = {
   stopped: {
     ...INIT.stopped,
     kill: notFound('process already finished'),
+    resize: unknown('cannot resize a stopped container'),
   },
   deleted: { ...INIT.deleted },
 };
@@ -170,7 +172,8 @@ export const Status = { UNKNOWN: 0, CREATED: 1, RUNNING: 2, STOPPED: 3, PAUSED: 
 
 /** What State reports for a process in `state`, given its container init's state (for execs). */
 export function reportedStatus(role: Role, state: ProcessState, initState: ProcessState): number {
-  if (role === 'exec' && (initState === 'paused' || initState === 'pausing') && (state === 'running' || state === 'created')) {
+  // Go's execProcess.Status: while the container pauses or is paused, so are all its processes
+  if (role === 'exec' && (initState === 'paused' || initState === 'pausing')) {
     return initState === 'paused' ? Status.PAUSED : Status.PAUSING;
   }
   switch (state) {

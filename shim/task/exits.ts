@@ -126,8 +126,9 @@ export class ExitTracker {
           this.running.set(pid, { container, process });
           return;
         }
-        for (const exit of early) this.handleExit(container, process, exit);
-        if (pid === 0 && execOf) this.execDone(execOf); // never started: it will not exit
+        const first = early[0];
+        if (first) this.handleExit(container, process, first);
+        else if (execOf) this.execDone(execOf); // never started: it will not exit
       },
       cancel: () => {
         if (!open) return;
@@ -140,8 +141,8 @@ export class ExitTracker {
 
   private handleExit(container: Container, process: BaseProcess, exit: Exit): void {
     if (process.role === 'exec') {
-      this.apply(container, process, exit);
-      this.execDone(container);
+      // only the first exit of an exec counts: a duplicate must not release a held init exit early
+      if (this.apply(container, process, exit)) this.execDone(container);
       return;
     }
     const s = this.state(container);
@@ -187,7 +188,10 @@ export class ExitTracker {
     this.apply(container, container.init, exit);
   }
 
-  private apply(container: Container, process: BaseProcess, exit: Exit): void {
-    if (process.setExited(exit)) this.publishExit(container, process, exit);
+  /** Applies and publishes an exit; false when the process had exited already (exactly one exit). */
+  private apply(container: Container, process: BaseProcess, exit: Exit): boolean {
+    if (!process.setExited(exit)) return false;
+    this.publishExit(container, process, exit);
+    return true;
   }
 }

@@ -21,9 +21,15 @@ export class TomlError extends Error {
   }
 }
 
-/** Parses TOML text into nested tables. */
+/** A table without a prototype: keys such as `__proto__` or `toString` are plain keys. */
+function table(): TomlTable {
+  return Object.create(null) as TomlTable;
+}
+
+/** Parses TOML text into nested tables (null-prototype objects). */
 export function parseToml(text: string): TomlTable {
-  const root: TomlTable = {};
+  const root = table();
+  const defined = new Set<string>();
   let current = root;
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
@@ -37,6 +43,9 @@ export function parseToml(text: string): TomlTable {
       const path = cursor.keyPath();
       cursor.expect(']');
       cursor.trailing();
+      const name = JSON.stringify(path);
+      if (defined.has(name)) throw new TomlError(`table [${path.join('.')}] defined twice`, lineNo);
+      defined.add(name);
       current = descend(root, path, lineNo);
       continue;
     }
@@ -46,19 +55,19 @@ export function parseToml(text: string): TomlTable {
     const value = cursor.value();
     cursor.trailing();
     const last = path.pop() ?? '';
-    const table = descend(current, path, lineNo);
-    if (Object.prototype.hasOwnProperty.call(table, last)) throw new TomlError(`duplicate key ${last}`, lineNo);
-    table[last] = value;
+    const target = descend(current, path, lineNo);
+    if (Object.prototype.hasOwnProperty.call(target, last)) throw new TomlError(`duplicate key ${last}`, lineNo);
+    target[last] = value;
   }
   return root;
 }
 
-function descend(table: TomlTable, path: string[], line: number): TomlTable {
-  let t = table;
+function descend(from: TomlTable, path: string[], line: number): TomlTable {
+  let t = from;
   for (const key of path) {
-    const next = t[key];
+    const next = Object.prototype.hasOwnProperty.call(t, key) ? t[key] : undefined;
     if (next === undefined) {
-      const created: TomlTable = {};
+      const created = table();
       t[key] = created;
       t = created;
     } else if (typeof next === 'object' && !Array.isArray(next)) {
@@ -138,10 +147,12 @@ class Cursor {
     const word = m[0];
     if (word === 'true') return true;
     if (word === 'false') return false;
+    // TOML numbers: no leading zeros, an underscore only between two digits
     if (/^[+-]?(0|[1-9](_?\d)*)$/.test(word)) return Number(word.replace(/_/g, ''));
-    if (/^0x[0-9A-Fa-f_]+$/.test(word)) return Number.parseInt(word.slice(2).replace(/_/g, ''), 16);
-    if (/^0o[0-7_]+$/.test(word)) return Number.parseInt(word.slice(2).replace(/_/g, ''), 8);
-    if (/^[+-]?\d[\d_]*(\.\d[\d_]*)?([eE][+-]?\d+)?$/.test(word)) return Number(word.replace(/_/g, ''));
+    if (/^0x[0-9A-Fa-f](_?[0-9A-Fa-f])*$/.test(word)) return Number.parseInt(word.slice(2).replace(/_/g, ''), 16);
+    if (/^0o[0-7](_?[0-7])*$/.test(word)) return Number.parseInt(word.slice(2).replace(/_/g, ''), 8);
+    if (/^0b[01](_?[01])*$/.test(word)) return Number.parseInt(word.slice(2).replace(/_/g, ''), 2);
+    if (/^[+-]?(0|[1-9](_?\d)*)(\.\d(_?\d)*)?([eE][+-]?\d(_?\d)*)?$/.test(word)) return Number(word.replace(/_/g, ''));
     return this.fail(`unsupported value ${word}`);
   }
 
@@ -178,7 +189,9 @@ class Cursor {
         const len = esc === 'u' ? 4 : 8;
         const hex = this.text.slice(this.pos, this.pos + len);
         if (!/^[0-9A-Fa-f]+$/.test(hex) || hex.length !== len) this.fail('bad unicode escape');
-        out += String.fromCodePoint(Number.parseInt(hex, 16));
+        const code = Number.parseInt(hex, 16);
+        if (code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) this.fail(`bad unicode escape \\${esc}${hex}: not a Unicode scalar value`);
+        out += String.fromCodePoint(code);
         this.pos += len;
       } else this.fail(`bad escape \\${esc}`);
     }

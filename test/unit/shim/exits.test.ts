@@ -1,0 +1,391 @@
+/**
+ * The exit bookkeeping contracts of shim/task/exits.ts (STYLE B.5; containerd's preStart /
+ * handleStarted / handleInitExit; PROTOCOL §8.3), with a FakeMonitor whose exits the test
+ * delivers and real BaseProcess state/latches (FakeProcess):
+ *
+ *  - a process that exits before its start returned (or before its pid is known) has its exit
+ *    applied at `window.end`, after the caller queued the start event;
+ *  - the init's exit is published after the exits of every exec that ran;
+ *  - without a pid namespace of its own, the container is killed before the init's exit applies;
+ *  - exactly one exit per process.
+ *
+ * The trace records, in order, the events the caller queues ("create", "start", …), the exits the
+ * tracker publishes ("exit <id> <status>") and the init hooks it calls.
+ */
+import assert from 'node:assert/strict';
+import { type Container } from '../../../shim/container/container';
+import { ExitTracker } from '../../../shim/task/exits';
+import { Deferred, FakeMonitor, FakeProcess, fakeContainer, flushMicrotasks } from './fakes';
+
+const INIT_PID = 100;
+
+interface World {
+  monitor: FakeMonitor;
+  tracker: ExitTracker;
+  trace: string[];
+  errors: [string, unknown][];
+  init: FakeProcess;
+  c: Container;
+  detach: () => void;
+  /** A new exec of the container (not started). */
+  exec(id: string): FakeProcess;
+  /** Runs an exec's start the way the service does: window, runc exec (pid known), event, end. */
+  startExec(id: string, pid: number): FakeProcess;
+}
+
+function world(options: { killAllOnExit?: boolean; createdOnly?: boolean } = {}): World {
+  const monitor = new FakeMonitor();
+  const trace: string[] = [];
+  const errors: [string, unknown][] = [];
+  const tracker = new ExitTracker(
+    monitor,
+    (_c, p, exit) => trace.push(`exit ${p.id} ${exit.status}`),
+    (message, err) => errors.push([message, err]),
+  );
+  const detach = tracker.attach();
+  const init = new FakeProcess('c1', 'init', trace);
+  const c = fakeContainer('c1', init, { killAllOnExit: options.killAllOnExit ?? false });
+
+  // Create: the window opens before runc create, the pid is known after it, then the event.
+  const create = tracker.beginCreate();
+  init.pid = INIT_PID;
+  trace.push('create');
+  create.end(c, init);
+  if (!options.createdOnly) {
+    const start = tracker.beginStart(c, init);
+    init.move('start');
+    trace.push('start');
+    start.end(c, init);
+  }
+  const exec = (id: string): FakeProcess => new FakeProcess(id, 'exec', trace);
+  const startExec = (id: string, pid: number): FakeProcess => {
+    const p = exec(id);
+    const w = tracker.beginStart(c, p);
+    p.pid = pid;
+    p.move('start');
+    trace.push(`exec-started ${id}`);
+    w.end(c, p);
+    return p;
+  };
+  return { monitor, tracker, trace, errors, init, c, detach, exec, startExec };
+}
+
+describe('shim/task/exits: exited before start returned', () => {
+  it('an init that exits while runc start runs is applied at window.end, after the start event', () => {
+    const w = world({ createdOnly: true });
+    const window = w.tracker.beginStart(w.c, w.init);
+    w.monitor.deliver(INIT_PID, 0); // the init is gone before `runc start` returned
+    assert.equal(w.init.exited.done, false, 'collected, not applied');
+    assert.deepEqual(w.trace, ['create']);
+    w.init.move('start');
+    w.trace.push('start');
+    window.end(w.c, w.init);
+    assert.deepEqual(w.trace, ['create', 'start', 'exit c1 0']);
+    assert.equal(w.init.state, 'stopped');
+  });
+
+  it('an init that exits during runc create is applied at the end of Create, after the create event', () => {
+    const monitor = new FakeMonitor();
+    const trace: string[] = [];
+    const tracker = new ExitTracker(monitor, (_c, p, e) => trace.push(`exit ${p.id} ${e.status}`), () => undefined);
+    tracker.attach();
+    const init = new FakeProcess('c1', 'init', trace);
+    const c = fakeContainer('c1', init);
+    const window = tracker.beginCreate();
+    monitor.deliver(INIT_PID, 1); // exits before its pid file was read
+    init.pid = INIT_PID;
+    trace.push('create');
+    window.end(c, init);
+    assert.deepEqual(trace, ['create', 'exit c1 1']);
+  });
+
+  it('an exec that exits before its pid is known is applied at window.end, after exec-started', () => {
+    const w = world();
+    const e1 = w.exec('e1');
+    const window = w.tracker.beginStart(w.c, e1);
+    w.monitor.deliver(200, 3); // in the subscription: nobody knows pid 200 yet
+    assert.equal(e1.exited.done, false);
+    e1.pid = 200;
+    e1.move('start');
+    w.trace.push('exec-started e1');
+    window.end(w.c, e1);
+    assert.deepEqual(w.trace, ['create', 'start', 'exec-started e1', 'exit e1 3']);
+    assert.equal(e1.state, 'stopped');
+  });
+
+  it('exits of other pids seen in a window are not applied to the starting process', () => {
+    const w = world();
+    const e1 = w.exec('e1');
+    const window = w.tracker.beginStart(w.c, e1);
+    w.monitor.deliver(999, 1); // an orphan of the container
+    e1.pid = 200;
+    e1.move('start');
+    window.end(w.c, e1);
+    assert.equal(e1.exited.done, false);
+    w.monitor.deliver(200, 0);
+    assert.equal(e1.exitStatus, 0);
+    assert.equal(e1.exited.done, true);
+  });
+
+  it('a process whose start returned before it exited is registered and applied when reaped', () => {
+    const w = world();
+    const e1 = w.startExec('e1', 200);
+    assert.equal(e1.exited.done, false);
+    w.monitor.deliver(200, 7);
+    assert.deepEqual(w.trace.slice(-2), ['exec-started e1', 'exit e1 7']);
+  });
+
+  it('an init whose runc start failed stays registered: its later exit is applied', () => {
+    const w = world({ createdOnly: true });
+    const window = w.tracker.beginStart(w.c, w.init);
+    window.end(w.c, w.init); // start failed: still created, pid still 100
+    w.monitor.deliver(INIT_PID, 137);
+    assert.deepEqual(w.trace, ['create', 'exit c1 137']);
+  });
+});
+
+describe('shim/task/exits: exactly one exit per process', () => {
+  it('an exit delivered twice for a running process is applied and published once', () => {
+    const w = world();
+    w.monitor.deliver(INIT_PID, 0);
+    w.monitor.deliver(INIT_PID, 0);
+    assert.deepEqual(w.trace, ['create', 'start', 'exit c1 0']);
+  });
+
+  it('an exit collected twice in a start window is applied and published once', () => {
+    const w = world();
+    const e1 = w.exec('e1');
+    const window = w.tracker.beginStart(w.c, e1);
+    w.monitor.deliver(200, 1);
+    w.monitor.deliver(200, 2);
+    e1.pid = 200;
+    e1.move('start');
+    window.end(w.c, e1);
+    assert.deepEqual(w.trace.filter((t) => t.startsWith('exit')), ['exit e1 1']);
+  });
+
+  // Regression (found by this test, fixed in shim/task/exits.ts, window.end → handleExit → execDone per collected exit): a duplicated
+  // early exit decrements runningExecs twice, so the init's exit is released while exec e2 runs.
+  it("a duplicated early exec exit does not release the init's exit while another exec runs", () => {
+    const w = world();
+    const e1 = w.exec('e1');
+    const w1 = w.tracker.beginStart(w.c, e1);
+    w.startExec('e2', 301);
+    w.monitor.deliver(300, 0);
+    w.monitor.deliver(300, 0); // the same pid reported twice (e.g. reused within the window)
+    e1.pid = 300;
+    e1.move('start');
+    w1.end(w.c, e1);
+    w.monitor.deliver(INIT_PID, 0);
+    assert.deepEqual(w.trace.filter((t) => t.startsWith('exit')), ['exit e1 0'], 'init held: e2 still runs');
+    w.monitor.deliver(301, 0);
+    assert.deepEqual(w.trace.filter((t) => t.startsWith('exit')), ['exit e1 0', 'exit e2 0', 'exit c1 0']);
+  });
+});
+
+describe('shim/task/exits: the init exit is published last', () => {
+  it('holds the init exit while an exec runs and publishes it right after the exec exit', () => {
+    const w = world();
+    w.startExec('e1', 200);
+    w.monitor.deliver(INIT_PID, 0);
+    assert.equal(w.init.exited.done, false, 'held');
+    assert.equal(w.tracker.initExited(w.c), true, 'but known: no new exec may start');
+    w.monitor.deliver(200, 137);
+    assert.deepEqual(w.trace.slice(-2), ['exit e1 137', 'exit c1 0']);
+    assert.equal(w.init.state, 'stopped');
+  });
+
+  it('waits for the last of several execs', () => {
+    const w = world();
+    w.startExec('e1', 201);
+    w.startExec('e2', 202);
+    w.startExec('e3', 203);
+    w.monitor.deliver(INIT_PID, 0);
+    w.monitor.deliver(202, 1);
+    w.monitor.deliver(201, 2);
+    assert.equal(w.init.exited.done, false);
+    w.monitor.deliver(203, 3);
+    assert.deepEqual(
+      w.trace.filter((t) => t.startsWith('exit')),
+      ['exit e2 1', 'exit e1 2', 'exit e3 3', 'exit c1 0'],
+    );
+  });
+
+  it('an exec still starting holds the init exit; its failure to start (pid 0) releases it', () => {
+    const w = world();
+    const e1 = w.exec('e1');
+    const window = w.tracker.beginStart(w.c, e1);
+    w.monitor.deliver(INIT_PID, 0);
+    assert.equal(w.init.exited.done, false, 'held while runc exec runs');
+    e1.failedToStart();
+    window.end(w.c, e1);
+    assert.deepEqual(w.trace.filter((t) => t.startsWith('exit')), ['exit c1 0'], 'no exec exit is published');
+  });
+
+  it('a cancelled exec window releases the hold too', () => {
+    const w = world();
+    const window = w.tracker.beginStart(w.c, w.exec('e1'));
+    w.monitor.deliver(INIT_PID, 0);
+    assert.equal(w.init.exited.done, false);
+    window.cancel();
+    assert.equal(w.init.exited.done, true);
+  });
+
+  it('an exec that exited before the init does not hold it', () => {
+    const w = world();
+    w.startExec('e1', 200);
+    w.monitor.deliver(200, 0);
+    w.monitor.deliver(INIT_PID, 0);
+    assert.deepEqual(w.trace.slice(-2), ['exit e1 0', 'exit c1 0']);
+  });
+
+  it('initExited becomes true at reap, before the exit is applied, and is false before', () => {
+    const w = world();
+    assert.equal(w.tracker.initExited(w.c), false);
+    w.startExec('e1', 200);
+    w.monitor.deliver(INIT_PID, 0);
+    assert.equal(w.tracker.initExited(w.c), true);
+    assert.equal(w.init.exited.done, false);
+  });
+
+  it('resumes a paused init before its exit is applied (so it can be deleted)', () => {
+    const w = world();
+    w.init.move('pauseBegin', 'pauseEnd');
+    w.monitor.deliver(INIT_PID, 137);
+    assert.deepEqual(w.trace.slice(-2), ['resumeAfterExit c1', 'exit c1 137']);
+    assert.equal(w.init.resumeAfterExitCalls, 1);
+  });
+
+  it('does not resume a running init', () => {
+    const w = world();
+    w.monitor.deliver(INIT_PID, 0);
+    assert.equal(w.init.resumeAfterExitCalls, 0);
+  });
+});
+
+describe('shim/task/exits: kill all on init exit (no private pid namespace)', () => {
+  it('runs killAll before the init exit is applied', async () => {
+    const w = world({ killAllOnExit: true });
+    const killed = new Deferred();
+    w.init.killAllResult = () => killed.promise;
+    w.monitor.deliver(INIT_PID, 0);
+    assert.deepEqual(w.trace.slice(-1), ['killAll c1']);
+    assert.equal(w.init.exited.done, false, 'not applied while runc kill --all runs');
+    assert.equal(w.tracker.initExited(w.c), true);
+    killed.resolve();
+    await flushMicrotasks();
+    assert.deepEqual(w.trace.slice(-2), ['killAll c1', 'exit c1 0']);
+    assert.equal(w.init.killAllCalls, 1);
+  });
+
+  it('a killAll failure is reported and the exit is still applied', async () => {
+    const w = world({ killAllOnExit: true });
+    const boom = new Error('runc kill --all failed');
+    w.init.killAllResult = () => Promise.reject(boom);
+    w.monitor.deliver(INIT_PID, 0);
+    await flushMicrotasks();
+    assert.deepEqual(w.errors, [['container c1: killing all processes after the init exited', boom]]);
+    assert.deepEqual(w.trace.slice(-2), ['killAll c1', 'exit c1 0']);
+  });
+
+  it('with execs running: their exits come first, the init exit after both killAll and the last exec', async () => {
+    const w = world({ killAllOnExit: true });
+    w.startExec('e1', 200);
+    const killed = new Deferred();
+    w.init.killAllResult = () => killed.promise;
+    w.monitor.deliver(INIT_PID, 0);
+    killed.resolve();
+    await flushMicrotasks();
+    assert.equal(w.init.exited.done, false, 'killAll done, e1 not reaped yet');
+    w.monitor.deliver(200, 137); // killed by the kill --all
+    assert.deepEqual(w.trace.slice(-3), ['killAll c1', 'exit e1 137', 'exit c1 0']);
+  });
+
+  it('an exec reaped while killAll runs is published at once; the init waits for killAll', async () => {
+    const w = world({ killAllOnExit: true });
+    w.startExec('e1', 200);
+    const killed = new Deferred();
+    w.init.killAllResult = () => killed.promise;
+    w.monitor.deliver(INIT_PID, 0);
+    w.monitor.deliver(200, 137);
+    assert.deepEqual(w.trace.slice(-2), ['killAll c1', 'exit e1 137']);
+    killed.resolve();
+    await flushMicrotasks();
+    assert.deepEqual(w.trace.slice(-1), ['exit c1 0']);
+  });
+
+  it('does not kill all when the container has its own pid namespace', () => {
+    const w = world({ killAllOnExit: false });
+    w.monitor.deliver(INIT_PID, 0);
+    assert.equal(w.init.killAllCalls, 0);
+    assert.deepEqual(w.trace.slice(-1), ['exit c1 0']);
+  });
+});
+
+describe('shim/task/exits: bookkeeping', () => {
+  it('forget drops the running pids of a deleted container', () => {
+    const w = world();
+    const e1 = w.startExec('e1', 200);
+    w.tracker.forget(w.c);
+    w.monitor.deliver(200, 0);
+    w.monitor.deliver(INIT_PID, 0);
+    assert.equal(e1.exited.done, false);
+    assert.equal(w.init.exited.done, false);
+    assert.equal(w.tracker.initExited(w.c), false);
+    assert.deepEqual(w.trace, ['create', 'start', 'exec-started e1']);
+  });
+
+  it('forget leaves other containers alone', () => {
+    const w = world();
+    const other = new FakeProcess('c2', 'init', w.trace);
+    const c2 = fakeContainer('c2', other);
+    const window = w.tracker.beginCreate();
+    other.pid = 500;
+    window.end(c2, other);
+    w.tracker.forget(w.c);
+    w.monitor.deliver(500, 4);
+    assert.deepEqual(w.trace.slice(-1), ['exit c2 4']);
+  });
+
+  it('ignores exits of unknown pids (orphans of a container)', () => {
+    const w = world();
+    w.monitor.deliver(12345, 0);
+    assert.deepEqual(w.trace, ['create', 'start']);
+    assert.deepEqual(w.errors, []);
+  });
+
+  it('window.cancel closes the subscription and applies nothing', () => {
+    const w = world();
+    assert.equal(w.monitor.openSubscriptions, 0);
+    const window = w.tracker.beginCreate();
+    assert.equal(w.monitor.openSubscriptions, 1);
+    w.monitor.deliver(INIT_PID + 1, 0);
+    window.cancel();
+    assert.equal(w.monitor.openSubscriptions, 0);
+    window.cancel();
+    assert.equal(w.monitor.openSubscriptions, 0, 'idempotent');
+    assert.deepEqual(w.trace, ['create', 'start']);
+  });
+
+  it('window.end closes the subscription; a second end or a cancel after it does nothing', () => {
+    const w = world();
+    const e1 = w.exec('e1');
+    const window = w.tracker.beginStart(w.c, e1);
+    assert.equal(w.monitor.openSubscriptions, 1);
+    e1.pid = 200;
+    window.end(w.c, e1);
+    assert.equal(w.monitor.openSubscriptions, 0);
+    window.end(w.c, e1);
+    window.cancel();
+    w.monitor.deliver(INIT_PID, 0);
+    w.monitor.deliver(200, 0);
+    assert.deepEqual(w.trace.filter((t) => t.startsWith('exit')), ['exit e1 0', 'exit c1 0'], 'the exec was counted once');
+  });
+
+  it('detaching from the monitor stops routing exits', () => {
+    const w = world();
+    w.detach();
+    w.monitor.deliver(INIT_PID, 0);
+    assert.equal(w.init.exited.done, false);
+  });
+});
