@@ -39,4 +39,8 @@ export const BUNDLES: readonly BundleSpec[] = [
     name: 'cgroups',
     files: ['cgroups/v1/metrics.proto', 'cgroups/v2/metrics.proto'],
   },
+  {
+    name: 'cri',
+    files: ['cri/runtime/v1/api.proto'],
+  },
 ];
