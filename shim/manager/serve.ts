@@ -28,6 +28,7 @@ import { TaskEvents } from '../task/events';
 import { ExitTracker } from '../task/exits';
 import { TaskService } from '../task/service';
 import { CgroupStats } from '../cgroups/stats';
+import { OomWatcher } from '../oom/watcher';
 import { Shutdown } from '../util/shutdown';
 import { type Logger, createLogger, errorMessage } from '../util/log';
 import { identifierProblem } from '../util/validate';
@@ -60,8 +61,18 @@ export async function serve(flags: ShimFlags): Promise<number> {
     onDrop: (event, why) => eventsLog.warn('event dropped', { topic: event.topic, reason: why }),
   });
   const events = new TaskEvents(queue);
-  const tracker = new ExitTracker(monitor, (c, p, exit) => events.exit(c, p, exit), (message, err) => log.warn(message, { error: errorMessage(err) }));
-
+  const cgroups = new CgroupStats({ log: log.module('cgroups') });
+  const oom = new OomWatcher({ native, publish: (id) => events.oom(id), log: log.module('oom') });
+  // Every exit goes out through here: a pending OOM of the container is published first, so the
+  // OOM event always precedes the exit of the process it killed (oom/watcher.ts, flush).
+  const tracker = new ExitTracker(
+    monitor,
+    (c, p, exit) => {
+      oom.flush(c.id);
+      events.exit(c, p, exit);
+    },
+    (message, err) => log.warn(message, { error: errorMessage(err) }),
+  );
   const service = new TaskService({
     namespace: flags.namespace,
     native,
@@ -70,7 +81,15 @@ export async function serve(flags: ShimFlags): Promise<number> {
     events,
     log: log.module('task'),
     onShutdown: () => void shutdown.shutdown(),
-    stats: new CgroupStats(),
+    stats: cgroups,
+    onContainerCreated: (c) => {
+      const paths = cgroups.track(c.id, c.init.pid);
+      if (paths) oom.watch(c.id, paths);
+    },
+    onContainerDeleted: (c) => {
+      oom.unwatch(c.id);
+      cgroups.forget(c.id);
+    },
   });
 
   const server = new Server({ handshake: requireSameUser((fd) => native.getPeerCred(fd)) });
@@ -85,6 +104,7 @@ export async function serve(flags: ShimFlags): Promise<number> {
   process.chdir('/');
 
   registerCleanups(shutdown, { server, queue, publisher, service, reaper, detach, flags, log });
+  shutdown.register('stop OOM watching', () => oom.close());
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       log.info(`${signal}: shutting down (containers keep running)`);
