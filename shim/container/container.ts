@@ -5,6 +5,7 @@
  * InvalidArgument before anything on disk changes), then the rootfs is mounted, the options saved,
  * and the init created; a failure anywhere undoes the mounts.
  */
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Native } from '../../native';
 import { ExecProcess } from '../process/exec';
@@ -65,6 +66,7 @@ export class Container {
     checkIdentifier('container id', request.id);
     const bundleProblem = bundlePathProblem(request.bundle);
     if (bundleProblem) throw new ShimError('invalidArgument', `invalid bundle path "${request.bundle}": ${bundleProblem}`);
+    if (!statSync(request.bundle, { throwIfNoEntry: false })?.isDirectory()) throw new ShimError('invalidArgument', `invalid bundle path "${request.bundle}": no such directory`);
     let options: RuncOptions;
     try {
       options = decodeOptions(request.options);

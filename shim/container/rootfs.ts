@@ -4,12 +4,13 @@
  * own mount code does for the usual snapshotter outputs) and rolled back in reverse order if any
  * later step fails. Every spec is checked before anything is mounted: a bad one changes nothing.
  */
-import { mkdirSync } from 'node:fs';
-import { isAbsolute, join, normalize } from 'node:path';
+import { mkdirSync, statSync } from 'node:fs';
+import { isAbsolute, normalize } from 'node:path';
 import { type Native } from '../../native';
 import { type ProcessMonitor } from '../reaper';
 import { ShimError } from '../util/errors';
 import { unmountAll } from './mounts';
+import { resolveInRoot } from './scoped-path';
 
 /** containerd.types.Mount. */
 export interface MountSpec {
@@ -33,6 +34,19 @@ export function validateMount(m: MountSpec, index: number): void {
   for (const o of m.options) if (o.includes('\0') || o.includes('\n')) bad(`invalid option "${o}"`);
 }
 
+function scopedTarget(rootfs: string, m: MountSpec, index: number): string {
+  let target: string;
+  try {
+    target = resolveInRoot(rootfs, m.target);
+  } catch (err) {
+    throw new ShimError('invalidArgument', `rootfs mount ${index} (${m.type} ${m.source}): target "${m.target}": ${(err as Error).message}`);
+  }
+  if (!statSync(target, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ShimError('invalidArgument', `rootfs mount ${index} (${m.type} ${m.source}): target "${m.target}" is not a directory inside the rootfs`);
+  }
+  return target;
+}
+
 /** Mounts `mounts` onto `rootfs`; returns the mount points, innermost last. Rolls back on failure. */
 export async function mountRootfs(mounts: readonly MountSpec[], rootfs: string, monitor: ProcessMonitor, native: Pick<Native, 'umount2'>): Promise<string[]> {
   mounts.forEach(validateMount);
@@ -40,7 +54,9 @@ export async function mountRootfs(mounts: readonly MountSpec[], rootfs: string, 
   const done: string[] = [];
   try {
     for (const [i, m] of mounts.entries()) {
-      const target = m.target ? join(rootfs, m.target) : rootfs;
+      // resolved after the earlier mounts, inside the rootfs: a symlink in a lower layer cannot
+      // point the mount at the host (mount(8) follows links)
+      const target = m.target ? scopedTarget(rootfs, m, i) : rootfs;
       const args = ['-t', m.type];
       if (m.options.length > 0) args.push('-o', m.options.join(','));
       args.push(m.source, target);

@@ -37,6 +37,8 @@ import { socketPath } from './socket';
 const RUNTIME = 'io.containerd.tsrunc.v2';
 const LISTENER_FD = 3;
 const EVENT_DRAIN_MS = 5000;
+/** How long shutdown lets in-flight calls finish before it closes the connections. */
+const SERVE_GRACE_MS = 1000;
 
 /** Serves until shut down; resolves with the exit code. */
 export async function serve(flags: ShimFlags): Promise<number> {
@@ -188,7 +190,15 @@ function registerCleanups(shutdown: Shutdown, p: Parts): void {
   shutdown.register('release stdio', () => {
     for (const c of p.service.all()) c.releaseIO();
   });
-  shutdown.register('stop serving', () => p.server.shutdown());
+  // Finish in-flight calls, but not forever: a Wait lasts as long as its process, and containerd
+  // always has one in flight. After the grace period every connection is closed, as Go's shim does.
+  shutdown.register('stop serving', async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'grace over'>((resolve) => (timer = setTimeout(() => resolve('grace over'), SERVE_GRACE_MS)));
+    const outcome = await Promise.race([p.server.shutdown().then(() => 'drained' as const), graceOver]);
+    clearTimeout(timer);
+    if (outcome !== 'drained') await p.server.close();
+  });
 }
 
 /**
