@@ -78,9 +78,9 @@ export abstract class BaseProcess {
     this.exited.set({ pid: 0, status: 0, at: 0n });
   }
 
-  /** Hook: what a process does when its exit is applied (e.g. a terminal's copier is shut down). */
+  /** What a process does when its exit is applied: its stdio learns it (a terminal's output then ends once read). */
   protected onExited(): void {
-    // nothing by default
+    this.io?.processExited();
   }
 
   /** Resolves with the exit once applied. */

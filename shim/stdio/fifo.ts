@@ -43,18 +43,30 @@ function openFifo(path: string, flags: number): number {
   return fd;
 }
 
-/** Opens `path` (stdout/stderr) for writing. */
-export function openOutputFifo(path: string): OutputFifo {
+/** An output FIFO opened for writing, as raw fds (for the splice copier). */
+export interface OutputFifoFds {
+  /** Our writer fd, O_NONBLOCK. */
+  writer: number;
+  /** Our never-read reader fd; close it once the writer is done so the client sees EOF. */
+  keepOpenReader: number;
+}
+
+/** Opens `path` (stdout/stderr) for writing; the caller owns both fds. */
+export function openOutputFifoFd(path: string): OutputFifoFds {
   const keepOpenReader = openFifo(path, O_RDONLY);
-  let writerFd: number;
   try {
-    writerFd = openFifo(path, O_WRONLY);
+    return { writer: openFifo(path, O_WRONLY), keepOpenReader };
   } catch (err) {
     closeSync(keepOpenReader);
     throw err;
   }
-  const writer = new net.Socket({ fd: writerFd, readable: false, writable: true });
-  return { writer, keepOpenReader };
+}
+
+/** Opens `path` (stdout/stderr) for writing, the writer wrapped in a net.Socket. */
+export function openOutputFifo(path: string): OutputFifo {
+  const fds = openOutputFifoFd(path);
+  const writer = new net.Socket({ fd: fds.writer, readable: false, writable: true });
+  return { writer, keepOpenReader: fds.keepOpenReader };
 }
 
 /** Opens `path` (stdin) for reading. */

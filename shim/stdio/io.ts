@@ -1,10 +1,12 @@
 /**
  * The stdio of one process, whatever its mode: `openIO` picks the implementation from the stdio
- * strings and the terminal flag (PROTOCOL §10): pipes to FIFOs or a file, a logging binary, or a
- * terminal through runc's console socket.
+ * strings and the terminal flag (PROTOCOL §10): a terminal through runc's console socket (its
+ * output to a FIFO, a logging binary or a file), a logging binary, or pipes to FIFOs or a file.
  */
 import { type Native } from '../../native';
 import { type ProcessMonitor } from '../reaper';
+import { BinaryIO } from './binary-logger';
+import { ConsoleIO } from './console';
 import { PipeIO } from './pipe-io';
 import { type ProcessIO } from './types';
 import { parseStdio, type StdioConfig } from './uri';
@@ -24,11 +26,21 @@ export interface IoContext {
   gid?: number;
 }
 
-/** Opens the stdio of a process. */
+/**
+ * Opens the stdio of a process. Resolves when runc may run: FIFOs open, copiers started, a logging
+ * binary ready, a console socket listening.
+ */
 export async function openIO(stdio: StdioConfig, ctx: IoContext): Promise<ProcessIO> {
   const mode = parseStdio(stdio);
-  if (stdio.terminal) throw new Error('terminal stdio is not supported yet');
-  if (mode.kind === 'binary') throw new Error('binary:// logging is not supported yet');
-  const options = { native: ctx.native, ...(ctx.uid ? { uid: ctx.uid } : {}), ...(ctx.gid ? { gid: ctx.gid } : {}) };
-  return Promise.resolve(PipeIO.open(mode, options));
+  const owner = { ...(ctx.uid ? { uid: ctx.uid } : {}), ...(ctx.gid ? { gid: ctx.gid } : {}) };
+  const options = { native: ctx.native, monitor: ctx.monitor, containerId: ctx.containerId, namespace: ctx.namespace, ...owner };
+  if (stdio.terminal) return ConsoleIO.open(mode, options);
+  switch (mode.kind) {
+    case 'binary':
+      return BinaryIO.open(mode, options);
+    case 'null':
+    case 'fifo':
+    case 'file':
+      return Promise.resolve(PipeIO.open(mode, options));
+  }
 }
