@@ -206,7 +206,7 @@ const TASKS = {
   start() {
     ensurePackages('run', 'build');
     build();
-    mustRun(process.execPath, ['dist/test/fixtures/demo-containerd.js', ...process.argv.slice(3)]);
+    mustRun(process.execPath, ['dist/supervisor/demo.js', ...process.argv.slice(3)]);
   },
   'demo:containerd'() {
     ensurePackages('run', 'build');

@@ -16,6 +16,11 @@ export interface BundleSpec {
   readonly files: readonly string[];
   /** File under proto/gen/ receiving service definitions + interfaces (service-stubs.ts), if any. */
   readonly stubs?: string;
+  /**
+   * What the stubs are for: `ttrpc` (default: ttrpc-ts definitions + one interface per service, unary
+   * only) or `grpc` (grpc-js service definitions, streaming allowed; for the supervisor API).
+   */
+  readonly transport?: 'ttrpc' | 'grpc';
 }
 
 /** Every bundle, in generation order. */
@@ -42,5 +47,11 @@ export const BUNDLES: readonly BundleSpec[] = [
   {
     name: 'cri',
     files: ['cri/runtime/v1/api.proto'],
+  },
+  {
+    name: 'supervisor',
+    files: ['tsrunc/supervisor/v1/supervisor.proto'],
+    stubs: 'supervisor.grpc.ts',
+    transport: 'grpc',
   },
 ];

@@ -1,0 +1,170 @@
+/**
+ * Creating a container and its task, as containerd does for a shim-v2 runtime: the record first
+ * (status `creating`, durable — so a daemon crash from here on is undone at restart), then the
+ * bundle (config.json, rootfs/, the `log` FIFO held open), the log directory, the shim's `start`,
+ * the bootstrap reply saved, the connection, and `Create` with the output going to our binary://
+ * log driver. Any failure undoes everything in reverse and removes the record.
+ */
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ErrdefsError } from '../../proto/errdefs';
+import { task } from '../../proto/index';
+import { DEFAULT_RUNTIME, tsruncBinary } from '../config';
+import { loggerUri, writeLogConfig } from '../logging/uri';
+import { bundleDir, createBundle, readBundleSpec, removeBundle } from '../shims/bundle';
+import { resolveRuntime } from '../shims/runtime';
+import { adoptSpec, generateSpec } from '../shims/spec';
+import type { ContainerRecord, LogConfig, RestartPolicy } from '../store/types';
+import { newContainerId, newContainerName } from '../util/identifiers';
+import { errorMessage } from '../util/log';
+import type { TaskInternals } from './internals';
+
+/** What `run`/`create` asks for. */
+export interface CreateSpec {
+  readonly name: string;
+  readonly runtime: string;
+  readonly rootfs: string;
+  readonly bundle: string;
+  readonly args: readonly string[];
+  readonly env: readonly string[];
+  readonly cwd: string;
+  readonly autoRemove: boolean;
+  readonly restartPolicy: RestartPolicy | undefined;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly logConfig: Partial<LogConfig> | undefined;
+}
+
+/** Docker's container-name rule (a leading `/` is not accepted here). */
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** Creates the container and its task; returns the record (status `created`). */
+export async function createContainer(t: TaskInternals, spec: CreateSpec): Promise<ContainerRecord> {
+  const record = newRecord(t, spec);
+  return t.queue.run(record.id, async () => {
+    t.store.insert(record);
+    t.publishContainerEvent('/containers/create', record);
+    try {
+      await createTask(t, record, spec);
+    } catch (err) {
+      t.log.warn('create failed, undoing', { id: record.id, err: errorMessage(err) });
+      await undoCreate(t, record);
+      throw err;
+    }
+    return t.store.get(record.id);
+  });
+}
+
+function newRecord(t: TaskInternals, spec: CreateSpec): ContainerRecord {
+  if ((spec.rootfs === '') === (spec.bundle === '')) throw new ErrdefsError('invalidArgument', 'give exactly one of --rootfs DIR and --bundle DIR');
+  if (spec.name !== '' && (!NAME.test(spec.name) || spec.name.length > 128)) {
+    throw new ErrdefsError('invalidArgument', `invalid container name ${JSON.stringify(spec.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+  if (spec.name !== '' && t.store.findByName(spec.name) !== undefined) {
+    throw new ErrdefsError('alreadyExists', `container name ${JSON.stringify(spec.name)} is already in use`);
+  }
+  const { config } = t;
+  const runtime = spec.runtime === '' ? DEFAULT_RUNTIME : spec.runtime;
+  const runtimeBinary = resolveRuntime(runtime, { path: process.env['PATH'], binDir: config.binDir });
+  let id = newContainerId();
+  while (t.store.find(id) !== undefined) id = newContainerId();
+  const name = spec.name !== '' ? spec.name : newContainerName((n) => t.store.findByName(n) !== undefined);
+  const namespace = config.namespace;
+  let rootfs: string;
+  let args: readonly string[];
+  if (spec.rootfs !== '') {
+    rootfs = resolve(spec.rootfs);
+    if (!isDirectory(rootfs)) throw new ErrdefsError('invalidArgument', `rootfs ${rootfs} is not a directory`);
+    args = spec.args;
+  } else {
+    const adopted = adoptSpec(readBundleSpec(resolve(spec.bundle)), { bundleDir: resolve(spec.bundle), id, namespace, args: spec.args, env: spec.env, cwd: spec.cwd });
+    rootfs = adopted.root?.path ?? '';
+    args = adopted.process?.args ?? [];
+  }
+  if (args.length === 0) throw new ErrdefsError('invalidArgument', 'a command is required (after --)');
+  return {
+    schema: 1,
+    id,
+    name,
+    namespace,
+    runtime,
+    runtimeBinary,
+    bundle: bundleDir(config.paths.bundles, namespace, id),
+    rootfs,
+    args: [...args],
+    env: [...spec.env],
+    cwd: spec.cwd,
+    labels: { ...spec.labels },
+    createdAt: new Date().toISOString(),
+    autoRemove: spec.autoRemove,
+    restartPolicy: spec.restartPolicy ?? { name: 'no', maxRetries: 0 },
+    logDir: join(config.paths.tasks, namespace, id),
+    logConfig: { maxSize: spec.logConfig?.maxSize || config.logMaxSize, maxFiles: spec.logConfig?.maxFiles || config.logMaxFiles },
+    status: 'creating',
+    pid: 0,
+    revision: 0,
+  };
+}
+
+async function createTask(t: TaskInternals, record: ContainerRecord, spec: CreateSpec): Promise<void> {
+  const ociSpec =
+    spec.rootfs !== ''
+      ? generateSpec({ id: record.id, namespace: record.namespace, rootfs: record.rootfs, args: record.args, env: record.env, cwd: record.cwd })
+      : adoptSpec(readBundleSpec(resolve(spec.bundle)), { bundleDir: resolve(spec.bundle), id: record.id, namespace: record.namespace, args: spec.args, env: spec.env, cwd: spec.cwd });
+  createBundle(record.bundle, ociSpec);
+  mkdirSync(record.logDir, { recursive: true, mode: 0o700 });
+  writeLogConfig(record.logDir, record.logConfig);
+
+  const bootstrap = await t.shims.launch(record);
+  t.store.update(record.id, (r) => {
+    r.shim = { address: bootstrap.address, version: bootstrap.version, protocol: bootstrap.protocol, binary: r.runtimeBinary };
+  });
+  const shim = await t.shims.connect(record.id, record.namespace, bootstrap);
+  const output = loggerUri(tsruncBinary(t.config.binDir), record.logDir);
+  const response = await shim.create(
+    task.CreateTaskRequest.create({
+      id: record.id,
+      bundle: record.bundle,
+      terminal: false,
+      stdin: '',
+      stdout: output,
+      stderr: output,
+      options: t.shims.runtimeOptions(),
+    }),
+  );
+  t.store.update(record.id, (r) => {
+    r.status = 'created';
+    r.pid = response.pid;
+  });
+}
+
+/**
+ * Undoes a create (also for a `creating` record found at restart): delete the task if the shim has
+ * one, shut the shim down (or run `delete` if it cannot be reached), remove the bundle, the logs and
+ * the record.
+ */
+export async function undoCreate(t: TaskInternals, record: ContainerRecord): Promise<void> {
+  const current = t.store.find(record.id) ?? record;
+  if (current.shim !== undefined) {
+    const shim = t.shims.get(record.id) ?? (await t.shims.attach(current));
+    if (shim !== undefined) {
+      t.shims.releasing(record.id);
+      await shim.delete(record.id).catch(() => undefined);
+      await shim.shutdown(record.id).catch(() => undefined);
+      await t.shims.release(record.id);
+    } else {
+      await t.shims.cleanupDead(current);
+    }
+  }
+  await t.shims.release(record.id);
+  removeBundle(record.bundle);
+  rmSync(record.logDir, { recursive: true, force: true });
+  if (t.store.find(record.id) !== undefined) {
+    t.store.remove(record.id);
+    t.publishContainerEvent('/containers/delete', current);
+  }
+  t.exits.forget(record.id);
+}
+
+function isDirectory(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
+}

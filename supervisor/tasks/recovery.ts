@@ -1,0 +1,66 @@
+/**
+ * A restarted daemon catching up with one record (shims/recover.ts decides what to do; this carries
+ * it out, inside the container's queue): reattach to a live shim and learn its task's state — an
+ * exit that happened while we were down is applied now —, clean up after a dead one with `delete`
+ * (its exit, 137, recorded and published), finish an interrupted create, teardown or removal.
+ */
+import { taskTypes } from '../../proto/index';
+import { fromTimestamp } from '../../proto/time';
+import { recoveryAction } from '../shims/recover';
+import type { ContainerRecord } from '../store/types';
+import { undoCreate } from './create';
+import type { TaskInternals } from './internals';
+
+/** Recovers the record `id`. Call in its queue. */
+export async function recoverOne(t: TaskInternals, id: string): Promise<void> {
+  const record = t.store.find(id);
+  if (record === undefined) return;
+  const action = recoveryAction(record);
+  t.log.info('recovering', { id, name: record.name, status: record.status, action });
+  switch (action) {
+    case 'undo-create':
+      await undoCreate(t, record);
+      return;
+    case 'reattach':
+      await reattach(t, record);
+      return;
+    case 'lost':
+      t.applyExit(id, { status: 255, at: new Date(), reason: 'no shim recorded for a running task' });
+      return;
+    case 'finish-task':
+      await t.teardownTask(record);
+      if (record.autoRemove) await t.removeLocked(id, true);
+      return;
+    case 'remove':
+      await t.removeLocked(id, true);
+      return;
+    case 'none':
+      return;
+  }
+}
+
+/** A task whose shim may still run: reattach and learn its state, or clean up after it. */
+async function reattach(t: TaskInternals, record: ContainerRecord): Promise<void> {
+  const shim = await t.shims.attach(record);
+  if (shim === undefined) {
+    const result = await t.shims.cleanupDead(record);
+    t.store.update(record.id, (r) => {
+      r.shim = undefined;
+    });
+    t.applyExit(record.id, { status: result.exitStatus, at: result.exitedAt, pid: result.pid, reason: 'shim exited while the daemon was down', publish: true });
+    return;
+  }
+  const state = await shim.state(record.id);
+  if (state.status === taskTypes.Status.STOPPED) {
+    t.applyExit(record.id, { status: state.exitStatus, at: fromTimestamp(state.exitedAt), pid: state.pid });
+    return;
+  }
+  if (record.status === 'created' && state.status !== taskTypes.Status.CREATED) {
+    t.store.update(record.id, (r) => {
+      r.status = 'running';
+      r.pid = state.pid;
+      r.startedAt ??= new Date().toISOString();
+    });
+  }
+  t.watchExit(record.id, shim);
+}

@@ -1,0 +1,347 @@
+/**
+ * Container semantics over shim-v2 tasks, keeping the records in step:
+ *
+ *   create → start → (running) → exit → the task is deleted and its shim let go → stopped → remove
+ *
+ * Ordering rules (enforced here):
+ *   - every lifecycle operation on one container runs in its queue (util/keyed-queue.ts), one at a time;
+ *   - exits are applied synchronously (applyExit), whichever way they are learnt first — the shim's
+ *     /tasks/exit event, our background Wait, the shim's State at restart, or `delete` of a dead shim —
+ *     and only once; the teardown that follows is queued;
+ *   - a record is saved (durably) before the step it announces is relied on: `creating` before
+ *     `start`, the shim's bootstrap before Create, `removing` before anything is removed.
+ */
+import { rmSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { ErrdefsError } from '../../proto/errdefs';
+import type { TaskEvent } from '../../proto/index';
+import { fromTimestamp } from '../../proto/time';
+import type { Native } from '../../native';
+import type { DaemonConfig } from '../config';
+import type { Exchange, SupervisorEvent } from '../events/exchange';
+import type { ForwardedEvent } from '../events/forward-service';
+import { removeBundle } from '../shims/bundle';
+import { removeEmptyCgroupParents } from '../shims/cgroups';
+import type { ShimManager } from '../shims/manager';
+import type { Shim } from '../shims/shim';
+import type { Store } from '../store/store';
+import { type ContainerRecord, hasTask } from '../store/types';
+import { KeyedQueue } from '../util/keyed-queue';
+import { type Logger, errorMessage } from '../util/log';
+import { type CreateSpec, createContainer, undoCreate } from './create';
+import { type ExecResult, type ExecSink, type ExecSpec, runExec } from './exec';
+import { recoverOne } from './recovery';
+import { ExitLatches } from './exit-latch';
+import type { ExitInfo, TaskInternals } from './internals';
+
+/** SIGTERM then, after the stop timeout, SIGKILL. */
+const SIGTERM = osConstants.signals.SIGTERM;
+const SIGKILL = osConstants.signals.SIGKILL;
+/** How long a SIGKILLed task may take to be reported exited. */
+const KILL_WAIT_MS = 10_000;
+
+/** The task manager. */
+export class TaskManager implements TaskInternals {
+  readonly queue = new KeyedQueue();
+  readonly exits = new ExitLatches();
+
+  constructor(
+    readonly config: DaemonConfig,
+    readonly store: Store,
+    readonly shims: ShimManager,
+    readonly exchange: Exchange,
+    readonly log: Logger,
+    private readonly native: Pick<Native, 'mkfifo'>,
+  ) {}
+
+  /** Creates a container (and its task); starts it too when `start`. */
+  async create(spec: CreateSpec, start: boolean): Promise<ContainerRecord> {
+    const record = await createContainer(this, spec);
+    return start ? this.start(record.id) : record;
+  }
+
+  /** Starts a created container. */
+  start(ref: string): Promise<ContainerRecord> {
+    const { id } = this.store.resolve(ref);
+    return this.queue.run(id, async () => {
+      const record = this.store.get(id);
+      if (record.status !== 'created') throw new ErrdefsError('failedPrecondition', `container ${record.name} is ${record.status}: only a created container can be started`);
+      const shim = this.requireShim(record);
+      this.exits.reset(id);
+      const response = await shim.start(id);
+      this.store.update(id, (r) => {
+        if (r.status !== 'created') return; // its exit was applied while Start was in flight
+        r.status = 'running';
+        r.pid = response.pid;
+        r.startedAt = new Date().toISOString();
+      });
+      this.watchExit(id, shim);
+      return this.store.get(id);
+    });
+  }
+
+  /** Signals the container's init (`all`: every process of the container). */
+  kill(ref: string, signal: number, all: boolean): Promise<ContainerRecord> {
+    const { id } = this.store.resolve(ref);
+    return this.queue.run(id, async () => {
+      const record = this.store.get(id);
+      await this.signal(record, signal, all);
+      return record;
+    });
+  }
+
+  /** SIGTERM, then SIGKILL after `timeoutSeconds`; resolves once the container is stopped. */
+  stop(ref: string, timeoutSeconds: number): Promise<ContainerRecord> {
+    const { id } = this.store.resolve(ref);
+    return this.queue.run(id, async () => {
+      const record = this.store.get(id);
+      if (!hasTask(record.status)) return record;
+      const exited = record.status === 'running' && (await this.signalQuietly(record, SIGTERM, false)) && (await this.exits.waitFor(id, timeoutSeconds * 1000));
+      if (!exited) {
+        await this.signalQuietly(record, SIGKILL, true);
+        if (!(await this.exits.waitFor(id, KILL_WAIT_MS))) throw new ErrdefsError('deadlineExceeded', `container ${record.name} did not stop after SIGKILL`);
+      }
+      const stopped = this.store.get(id);
+      await this.teardownTask(stopped);
+      if (stopped.autoRemove) return this.removeLocked(id, true);
+      return stopped;
+    });
+  }
+
+  /** Resolves once the container is stopped (at once if it is), with its record. */
+  async wait(ref: string): Promise<ContainerRecord> {
+    const record = this.store.resolve(ref);
+    if (record.status === 'creating' || hasTask(record.status)) await this.exits.wait(record.id);
+    return this.store.find(record.id) ?? record;
+  }
+
+  /** Removes a stopped container; with `force` a running one is killed first. */
+  remove(ref: string, force: boolean): Promise<ContainerRecord> {
+    const { id } = this.store.resolve(ref);
+    return this.queue.run(id, () => this.removeLocked(id, force));
+  }
+
+  /**
+   * Runs a process in a running container, its output to `sink`. Not queued: execs run beside the
+   * container's lifecycle, as with containerd (a container that stops ends them).
+   */
+  exec(ref: string, spec: ExecSpec, sink: ExecSink): Promise<ExecResult> {
+    const record = this.store.resolve(ref);
+    if (record.status !== 'running') throw new ErrdefsError('failedPrecondition', `container ${record.name} is not running`);
+    return runExec(this.requireShim(record), record, this.native, spec, sink);
+  }
+
+  /** Containers: running ones, or all. */
+  list(all: boolean): ContainerRecord[] {
+    return this.store.list().filter((r) => all || r.status === 'running');
+  }
+
+  /** One container. */
+  inspect(ref: string): ContainerRecord {
+    return this.store.resolve(ref);
+  }
+
+  /** A validated event from a shim: apply it to the records, then publish it (in this order). */
+  onForwarded(event: ForwardedEvent): void {
+    const decoded = event.decoded;
+    const containerId = decoded?.event.containerId ?? '';
+    const record = this.store.find(containerId);
+    if (decoded !== undefined && record !== undefined && record.namespace === event.namespace) this.apply(record, decoded);
+    this.exchange.publish(toSupervisorEvent(event, decoded, record?.name ?? ''));
+  }
+
+  /** At daemon start: bring every record back in step with its shim (recover.ts decides). */
+  async recover(): Promise<void> {
+    await Promise.all(this.store.list().map((r) => this.queue.run(r.id, () => recoverOne(this, r.id)).catch((err: unknown) => this.log.error('recovery failed', { id: r.id, err: errorMessage(err) }))));
+  }
+
+  /** Daemon shutdown: close shim connections; containers and shims keep running. */
+  async shutdown(): Promise<void> {
+    await this.shims.closeAll();
+  }
+
+  // ── TaskInternals ─────────────────────────────────────────────────────────────────────────────
+
+  applyExit(id: string, exit: ExitInfo): boolean {
+    const record = this.store.find(id);
+    if (record === undefined || !hasTask(record.status)) return false;
+    this.store.update(id, (r) => {
+      r.status = 'stopped';
+      r.exitStatus = exit.status;
+      r.exitedAt = exit.at.toISOString();
+      if (exit.pid !== undefined && exit.pid !== 0) r.pid = exit.pid;
+      if (exit.reason !== undefined) r.error = exit.reason;
+    });
+    this.log.info('task exited', { id, name: record.name, status: exit.status });
+    if (exit.publish === true) {
+      for (const topic of ['/tasks/exit', '/tasks/delete']) this.exchange.publish(ownEvent(topic, record, { pid: record.pid, exitStatus: exit.status, exitedAt: exit.at }));
+    }
+    this.exits.fire(id);
+    void this.queue
+      .run(id, async () => {
+        const current = this.store.find(id);
+        if (current === undefined || current.status !== 'stopped') return;
+        await this.teardownTask(current);
+        if (current.autoRemove) await this.removeLocked(id, true);
+      })
+      .catch((err: unknown) => this.log.error('task teardown failed', { id, err: errorMessage(err) }));
+    return true;
+  }
+
+  watchExit(id: string, shim: Shim): void {
+    shim.wait(id).then(
+      (r) => void this.applyExit(id, { status: r.exitStatus, at: fromTimestamp(r.exitedAt) }),
+      (err: unknown) => this.log.debug('wait ended without an exit', { id, err: errorMessage(err) }),
+    );
+  }
+
+  async teardownTask(record: ContainerRecord): Promise<void> {
+    if (record.shim === undefined) return;
+    const shim = this.shims.get(record.id);
+    if (shim !== undefined) {
+      this.shims.releasing(record.id);
+      await shim.delete(record.id).catch((err: unknown) => {
+        if (!(err instanceof ErrdefsError && (err.kind === 'notFound' || err.kind === 'unavailable'))) throw err;
+      });
+      await shim.shutdown(record.id);
+      await this.shims.release(record.id);
+    } else {
+      await this.shims.cleanupDead(record);
+    }
+    this.store.update(record.id, (r) => {
+      r.shim = undefined;
+    });
+  }
+
+  async removeLocked(id: string, force: boolean): Promise<ContainerRecord> {
+    const record = this.store.get(id);
+    if (hasTask(record.status)) {
+      if (!force) throw new ErrdefsError('failedPrecondition', `cannot remove container ${record.name}: it is ${record.status}; stop it first or use --force`);
+      await this.signalQuietly(record, SIGKILL, true);
+      if (!(await this.exits.waitFor(id, KILL_WAIT_MS))) this.log.warn('killed task did not report its exit; removing anyway', { id });
+    }
+    if (record.status === 'creating') {
+      await undoCreate(this, record);
+      return record;
+    }
+    this.store.update(id, (r) => {
+      r.status = 'removing';
+    });
+    await this.teardownTask(this.store.get(id));
+    removeBundle(record.bundle);
+    rmSync(record.logDir, { recursive: true, force: true });
+    this.store.remove(id);
+    this.exits.forget(id);
+    this.publishContainerEvent('/containers/delete', record);
+    if (!this.store.list().some((r) => r.namespace === record.namespace && (r.status === 'creating' || hasTask(r.status)))) removeEmptyCgroupParents(record.namespace);
+    return record;
+  }
+
+  publishContainerEvent(topic: string, record: ContainerRecord): void {
+    this.exchange.publish(ownEvent(topic, record, {}));
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────────────────────────
+
+  private apply(record: ContainerRecord, decoded: TaskEvent): void {
+    switch (decoded.topic) {
+      case '/tasks/exit':
+        // the init's exit (an exec's carries the exec id in `id`)
+        if (decoded.event.id === '' || decoded.event.id === record.id) {
+          this.applyExit(record.id, { status: decoded.event.exitStatus, at: fromTimestamp(decoded.event.exitedAt), pid: decoded.event.pid });
+        }
+        return;
+      case '/tasks/start':
+        if (record.status === 'created') {
+          this.store.update(record.id, (r) => {
+            r.status = 'running';
+            r.pid = decoded.event.pid;
+            r.startedAt ??= new Date().toISOString();
+          });
+        }
+        return;
+      case '/tasks/oom':
+        this.store.update(record.id, (r) => {
+          r.oomKilled = true;
+        });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private requireShim(record: ContainerRecord): Shim {
+    const shim = this.shims.get(record.id);
+    if (shim === undefined) throw new ErrdefsError('unavailable', `the shim of container ${record.name} is not connected`);
+    return shim;
+  }
+
+  /** Kill through the shim; a task that is gone is "not running" (FailedPrecondition). */
+  private async signal(record: ContainerRecord, signal: number, all: boolean): Promise<void> {
+    if (!hasTask(record.status)) throw new ErrdefsError('failedPrecondition', `container ${record.name} is not running`);
+    try {
+      await this.requireShim(record).kill(record.id, signal, all);
+    } catch (err) {
+      if (err instanceof ErrdefsError && err.kind === 'notFound') throw new ErrdefsError('failedPrecondition', `container ${record.name} is not running`);
+      throw err;
+    }
+  }
+
+  /** `signal`, logging instead of throwing; false when it could not be sent. */
+  private async signalQuietly(record: ContainerRecord, signal: number, all: boolean): Promise<boolean> {
+    try {
+      await this.signal(record, signal, all);
+      return true;
+    } catch (err) {
+      this.log.debug('signal not delivered', { id: record.id, signal, err: errorMessage(err) });
+      return false;
+    }
+  }
+
+  /** A shim died under a running daemon: `delete` it and record the exit it reports (137). */
+  onShimLost(id: string): void {
+    void this.queue
+      .run(id, async () => {
+        const record = this.store.find(id);
+        if (record === undefined || record.shim === undefined) return;
+        const result = await this.shims.cleanupDead(record);
+        this.store.update(id, (r) => {
+          r.shim = undefined;
+        });
+        this.applyExit(id, { status: result.exitStatus, at: result.exitedAt, pid: result.pid, reason: 'shim died', publish: true });
+      })
+      .catch((err: unknown) => this.log.error('cleanup after a dead shim failed', { id, err: errorMessage(err) }));
+  }
+}
+
+function ownEvent(topic: string, record: ContainerRecord, exit: { pid?: number; exitStatus?: number; exitedAt?: Date }): SupervisorEvent {
+  return {
+    timestamp: new Date(),
+    namespace: record.namespace,
+    topic,
+    containerId: record.id,
+    containerName: record.name,
+    execId: '',
+    pid: exit.pid ?? 0,
+    exitStatus: exit.exitStatus ?? 0,
+    exitedAt: exit.exitedAt,
+    event: undefined,
+  };
+}
+
+function toSupervisorEvent(event: ForwardedEvent, decoded: TaskEvent | undefined, name: string): SupervisorEvent {
+  const e = decoded?.event as { containerId?: string; id?: string; execId?: string; pid?: number; exitStatus?: number; exitedAt?: unknown } | undefined;
+  const execId = e?.execId ?? (e?.id !== undefined && e.id !== e.containerId ? e.id : '');
+  return {
+    timestamp: event.timestamp,
+    namespace: event.namespace,
+    topic: event.topic,
+    containerId: e?.containerId ?? '',
+    containerName: name,
+    execId,
+    pid: e?.pid ?? 0,
+    exitStatus: e?.exitStatus ?? 0,
+    exitedAt: decoded?.topic === '/tasks/exit' || decoded?.topic === '/tasks/delete' ? fromTimestamp(decoded.event.exitedAt) : undefined,
+    event: event.raw,
+  };
+}

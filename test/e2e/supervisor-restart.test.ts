@@ -1,0 +1,126 @@
+/**
+ * The supervisor survives its own crash: `kill -9` of the daemon and a restart, for both shims.
+ *   - a container writing numbered lines throughout: every line once and in order in its log files,
+ *     still running and manageable after the restart;
+ *   - an exit that happened while the daemon was down is learnt at restart;
+ *   - a shim SIGKILLed while the daemon was down is found dead and cleaned with `delete` (exit 137,
+ *     no process, mount or socket left), and one that dies under a running daemon likewise.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mountsUnder, run } from '../helpers/containerd';
+import { alive } from '../helpers/proc';
+import { sharedRootfs } from '../helpers/rootfs';
+import { GO_RUNTIME, OUR_RUNTIME, RUNTIMES, label } from '../helpers/runtimes';
+import { Supervisor, checkNumbered, countingScript } from '../helpers/supervisor';
+import { requireSystem } from '../helpers/system';
+import { waitFor } from '../helpers/wait';
+
+describe('tsrunc daemon crash and restart (real runc)', function () {
+  this.timeout(90_000);
+  let sv: Supervisor;
+  let rootfs: string;
+  let n = 0;
+
+  before(async function () {
+    requireSystem(this, ['runc', 'containerd-shim-runc-v2', 'busybox']);
+    rootfs = sharedRootfs();
+    sv = new Supervisor();
+    await sv.startDaemon();
+  });
+  after(async () => {
+    await sv?.cleanup();
+  });
+
+  for (const runtime of RUNTIMES) {
+    describe(label(runtime), () => {
+      const runtimeArgs = runtime === OUR_RUNTIME ? [] : ['--runtime', runtime];
+      const name = (): string => `${runtime === GO_RUNTIME ? 'rgo' : 'rts'}${++n}`;
+      const runD = (nm: string, script: string): Promise<string> => sv.ok(['run', '-d', '--name', nm, ...runtimeArgs, '--rootfs', rootfs, '--', '/bin/sh', '-c', script]);
+      const lines = (logDir: string): number => sv.logText(logDir).split('\n').filter((l) => l !== '').length;
+
+      it('kill -9 of the daemon while a container writes: nothing lost or duplicated, the task still running and manageable', async () => {
+        const nm = name();
+        await runD(nm, countingScript('forever', 10));
+        const before = await sv.inspect(nm);
+        await waitFor(() => lines(before.logDir) >= 30, { what: 'the first lines' });
+        await sv.killDaemon();
+        const atCrash = lines(before.logDir);
+        await waitFor(() => lines(before.logDir) >= atCrash + 30, { what: 'lines written while the daemon is down' });
+        await sv.startDaemon();
+        const after = await sv.inspect(nm);
+        assert.deepEqual([after.status, after.pid, after.shim?.address], ['running', before.pid, before.shim?.address]);
+        const atRestart = lines(before.logDir);
+        await waitFor(() => lines(before.logDir) >= atRestart + 30, { what: 'lines written after the restart' });
+        const exec = await sv.cli(['exec', nm, '--', '/bin/echo', 'still managed']);
+        assert.deepEqual([exec.code, exec.stdout], [0, 'still managed\n'], exec.stderr);
+        await sv.ok(['kill', nm]);
+        await waitFor(async () => (await sv.inspect(nm)).status === 'exited', { what: 'the kill to be recorded' });
+        const logs = await sv.cli(['logs', nm]);
+        const total = checkNumbered(logs.stdout, atRestart + 30);
+        assert.equal(checkNumbered(sv.logText(before.logDir), total), total, 'the files hold what logs prints');
+        assert.equal(logs.stderr, '');
+        await sv.ok(['rm', nm]);
+      });
+
+      it('an exit that happened while the daemon was down is learnt at restart', async () => {
+        const nm = name();
+        const flag = join(rootfs, 'tmp', `stop-${nm}`);
+        rmSync(flag, { force: true });
+        await runD(nm, `while [ ! -e /tmp/stop-${nm} ]; do sleep 0.05; done; exit 3`);
+        const c = await sv.inspect(nm);
+        await sv.killDaemon();
+        writeFileSync(flag, '');
+        await waitFor(() => !alive(c.pid), { what: 'the container to exit' });
+        await sv.startDaemon();
+        const after = await sv.inspect(nm);
+        assert.deepEqual([after.status, after.exitStatus, after.error], ['exited', 3, null]);
+        await waitFor(async () => (await sv.inspect(nm)).shim === null && sv.shimPids(c.id).length === 0, { what: 'the task deleted and its shim gone' });
+        rmSync(flag, { force: true });
+        await sv.ok(['rm', nm]);
+      });
+
+      it('a shim SIGKILLed while the daemon was down is found dead at restart and cleaned with `delete`', async () => {
+        const nm = name();
+        await runD(nm, 'sleep 1000');
+        const c = await sv.inspect(nm);
+        const [shimPid] = sv.shimPids(c.id);
+        assert.ok(shimPid !== undefined, 'the shim server runs');
+        await sv.killDaemon();
+        process.kill(shimPid, 'SIGKILL');
+        await waitFor(() => !alive(shimPid), { what: 'the shim to die' });
+        await sv.startDaemon();
+        const after = await sv.inspect(nm);
+        assert.deepEqual([after.status, after.exitStatus, after.shim], ['exited', 137, null]);
+        assert.match(after.error ?? '', /shim exited while the daemon was down/);
+        await assertNothingLeft(c);
+        await sv.ok(['rm', nm]);
+      });
+
+      it('a shim that dies under a running daemon is cleaned with `delete` and its exit (137) recorded', async () => {
+        const nm = name();
+        await runD(nm, 'sleep 1000');
+        const c = await sv.inspect(nm);
+        const [shimPid] = sv.shimPids(c.id);
+        assert.ok(shimPid !== undefined, 'the shim server runs');
+        process.kill(shimPid, 'SIGKILL');
+        await waitFor(async () => (await sv.inspect(nm)).status === 'exited', { what: 'the dead shim to be noticed' });
+        const after = await sv.inspect(nm);
+        assert.deepEqual([after.exitStatus, after.error], [137, 'shim died']);
+        await assertNothingLeft(c);
+        await sv.ok(['rm', nm]);
+      });
+    });
+  }
+
+  /** No container process, shim, socket, mount or runc state left for `c`. */
+  async function assertNothingLeft(c: { id: string; pid: number; bundle: string }): Promise<void> {
+    await waitFor(() => !alive(c.pid), { what: 'the container init to be killed by `delete`' });
+    assert.deepEqual(sv.shimPids(c.id), []);
+    assert.equal(existsSync(sv.shimSocket(c.id)), false, 'the dead shim socket is removed');
+    assert.deepEqual(mountsUnder(c.bundle), []);
+    const list = await run('runc', ['--root', join(sv.root, 'run', 'runc', sv.namespace), 'list', '-q']);
+    assert.equal(list.stdout.split('\n').includes(c.id), false, 'runc forgot the container');
+  }
+});
