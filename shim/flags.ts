@@ -4,13 +4,14 @@
  *   start:  -namespace NS -address ADDR -publish-binary EXE -id ID [-debug] start
  *   delete: -namespace NS -address ADDR -publish-binary EXE -id ID -bundle B [-debug] delete
  *   daemon: -namespace NS -id ID -address ADDR -socket SOCKET [-debug]     (no action word)
+ *   spare:  -control PATH spare [padding]     (ours: a pre-started daemon, manager/spare.ts)
  *
  * Single or double dash, `-flag value` or `-flag=value`; boolean flags take no value (or `=true`).
  * The action is the first argument that is not a flag. Environment: TTRPC_ADDRESS (events endpoint),
  * and from containerd 1.7 GRPC_ADDRESS, NAMESPACE, MAX_SHIM_VERSION.
  */
 
-export type Action = 'start' | 'delete' | 'serve' | 'version' | 'info';
+export type Action = 'start' | 'delete' | 'serve' | 'spare' | 'version' | 'info';
 
 export interface ShimFlags {
   action: Action;
@@ -25,6 +26,8 @@ export interface ShimFlags {
   debug: boolean;
   /** containerd's ttrpc socket for events (a bare path). */
   ttrpcAddress: string;
+  /** A spare's control socket (`-control`). */
+  control: string;
   /** Highest bootstrap reply version the caller accepts (2 for containerd 1.7, 3 for 2.x); 0 when unset (1.6). */
   maxShimVersion: number;
 }
@@ -41,9 +44,10 @@ const STRING_FLAGS = new Map<string, keyof ShimFlags>([
   ['publish-binary', 'publishBinary'],
   ['bundle', 'bundle'],
   ['socket', 'socket'],
+  ['control', 'control'],
 ]);
 const BOOL_FLAGS = new Set(['debug', 'v', 'info']);
-const ACTIONS = new Set(['start', 'delete']);
+const ACTIONS = new Set(['start', 'delete', 'spare']);
 
 /** Parses argv (without node and script) and the environment. */
 export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): ShimFlags {
@@ -58,6 +62,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Shi
     debug: false,
     ttrpcAddress: stripUnix(env['TTRPC_ADDRESS'] ?? ''),
     maxShimVersion: Number.parseInt(env['MAX_SHIM_VERSION'] ?? '0', 10) || 0,
+    control: '',
   };
   let version = false;
   let info = false;
@@ -85,7 +90,8 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Shi
     } else if (action === undefined) {
       if (arg === '--') continue;
       action = arg;
-    } else {
+    } else if (!(action === 'spare' && arg.trim() === '')) {
+      // (a spare's blank padding reserves argv room for the title it takes when adopted)
       throw new UsageError(`unexpected argument after ${action}: ${arg}`);
     }
   }
@@ -93,7 +99,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Shi
   else if (info) flags.action = 'info';
   else if (action !== undefined) {
     if (!ACTIONS.has(action)) throw new UsageError(`unknown action: ${action}`);
-    flags.action = action as 'start' | 'delete';
+    flags.action = action as 'start' | 'delete' | 'spare';
   }
   return flags;
 }

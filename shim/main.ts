@@ -12,6 +12,7 @@ import { parseFlags, type ShimFlags, UsageError } from './flags';
 import type * as StartModule from './manager/start';
 import type * as DeleteModule from './manager/delete';
 import type * as ServeModule from './manager/serve';
+import type * as SpareModule from './manager/spare';
 
 export const RUNTIME_NAME = 'io.containerd.tsrunc.v2';
 export const VERSION = '0.1.0';
@@ -51,6 +52,15 @@ function main(): void {
           process.stdout.write(response);
           process.exit(0);
         },
+        (err: unknown) => fail(err),
+      );
+      break;
+    }
+    case 'spare': {
+      process.on('SIGHUP', () => undefined);
+      const { runSpare } = require('./manager/spare') as typeof SpareModule;
+      runSpare(flags).then(
+        (code) => process.exit(code),
         (err: unknown) => fail(err),
       );
       break;

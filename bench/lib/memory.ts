@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { processesWithArgs } from '../../test/helpers/containerd';
+import { argvOf } from '../../test/helpers/proc';
 
 /** The smaps_rollup fields we report, in KiB. */
 export interface Smaps {
@@ -44,14 +45,6 @@ export function sumSmaps(pids: readonly number[]): Smaps {
   return total;
 }
 
-/** argv of `pid` (empty when it is gone). */
-export function argvOf(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
-  } catch {
-    return [];
-  }
-}
 
 /** The shim binary's name for a runtime type. */
 export function shimBinary(runtime: string): string {

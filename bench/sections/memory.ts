@@ -12,7 +12,8 @@
  * their private anonymous memory; Pss_Anon is in the JSON note), MiB per container.
  */
 import { type Row, row } from '../lib/report';
-import { argvOf, shimDaemons, sumSmaps, type Smaps } from '../lib/memory';
+import { argvOf } from '../../test/helpers/proc';
+import { shimDaemons, sumSmaps, type Smaps } from '../lib/memory';
 import { type Context, PAIR, type PerRuntime, type Runtime, pool, removeContainers, sleep, tag, timedCtr } from '../lib/context';
 import { waitFor } from '../../test/helpers/wait';
 

@@ -3,7 +3,8 @@
  * It must be idempotent and quick (containerd SIGKILLs it after 5 s):
  *
  *  1. `runc delete --force <id>` with the runc binary and root the task was created with
- *     (`runtime`, `options.json`) — kills whatever a dead daemon left running;
+ *     (`runtime`, `options.json`) — kills whatever a dead daemon left running; skipped when runc
+ *     holds no state for the id (then it could only answer "does not exist");
  *  2. unmount `<bundle>/rootfs` until it is not a mount point;
  *  3. remove our socket if nothing answers on it any more (a deliberate difference from the 1.6 Go
  *     shim, which leaves it; a live one may serve the rest of a group and is kept);
@@ -12,7 +13,7 @@
  * Warnings go to stderr (containerd logs them); the normal case — the task was deleted already —
  * prints none. koffi is loaded only if there is something to unmount.
  */
-import { readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadNative } from '../../native';
 import { loadSavedOptions, runcBinary, runcRoot } from '../container/options';
@@ -37,13 +38,18 @@ export async function del(flags: ShimFlags, warn: (message: string) => void): Pr
   if (bundleProblem) throw new Error(`invalid bundle "${bundle}": ${bundleProblem}`);
 
   const options = loadSavedOptions(bundle);
-  // This process never reaps (no subreaper, no SIGCHLD handler): the monitor only spawns runc.
-  const monitor = new ExitMonitor(new Reaper({ native: { waitPid: () => null } }));
-  const runc = new Runc({ binary: runcBinary(options), root: runcRoot(options, flags.namespace), bundle, monitor, systemdCgroup: options.systemdCgroup, ...(options.criuPath ? { criuPath: options.criuPath } : {}) });
-  try {
-    await runc.delete(flags.id, true);
-  } catch (err) {
-    if (!(err instanceof RuncError && isNotExist(err.detail))) warn(`failed to remove runc container: ${(err as Error).message}`);
+  const root = runcRoot(options, flags.namespace);
+  // runc keeps a container's state in <root>/<id>; without it `runc delete --force` can only answer
+  // "does not exist" (ignored below), so the usual case — the daemon deleted the task — spawns nothing.
+  if (existsSync(join(root, flags.id))) {
+    // This process never reaps (no subreaper, no SIGCHLD handler): the monitor only spawns runc.
+    const monitor = new ExitMonitor(new Reaper({ native: { waitPid: () => null } }));
+    const runc = new Runc({ binary: runcBinary(options), root, bundle, monitor, systemdCgroup: options.systemdCgroup, ...(options.criuPath ? { criuPath: options.criuPath } : {}) });
+    try {
+      await runc.delete(flags.id, true);
+    } catch (err) {
+      if (!(err instanceof RuncError && isNotExist(err.detail))) warn(`failed to remove runc container: ${(err as Error).message}`);
+    }
   }
 
   const rootfs = join(bundle, 'rootfs');

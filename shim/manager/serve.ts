@@ -15,6 +15,7 @@
  * in-flight calls, send every queued event (≤ 5 s), close stdio handles, remove the socket.
  */
 import { constants, fstatSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, renameService, requireSameUser } from 'ttrpc-ts';
@@ -40,8 +41,11 @@ const EVENT_DRAIN_MS = 5000;
 /** How long shutdown lets in-flight calls finish before it closes the connections. */
 const SERVE_GRACE_MS = 1000;
 
-/** Serves until shut down; resolves with the exit code. */
-export async function serve(flags: ShimFlags): Promise<number> {
+/**
+ * Serves until shut down; resolves with the exit code. `bound`: the task's socket, bound already
+ * (a spare that was handed the task); otherwise the listener inherited as fd 3.
+ */
+export async function serve(flags: ShimFlags, bound?: net.Server): Promise<number> {
   if (!flags.namespace) throw new Error('shim namespace cannot be empty');
   const problem = identifierProblem(flags.namespace) ?? identifierProblem(flags.id);
   if (problem) throw new Error(`invalid namespace or id: ${problem}`);
@@ -102,7 +106,7 @@ export async function serve(flags: ShimFlags): Promise<number> {
   process.on('SIGUSR1', () => writeReport(log, () => ({ containers: service.size, pendingEvents: queue.pending })));
   reaper.start();
   const detach = tracker.attach();
-  await listen(server, flags, log);
+  await listen(server, flags, log, bound);
   process.chdir('/');
 
   registerCleanups(shutdown, { server, queue, publisher, service, reaper, detach, flags, log });
@@ -139,7 +143,11 @@ function dup2Stderr(fd: number): void {
 }
 
 /** Serves on the inherited listener (fd 3), or binds -socket when run by hand without one. */
-async function listen(server: Server, flags: ShimFlags, log: Logger): Promise<void> {
+async function listen(server: Server, flags: ShimFlags, log: Logger, bound: net.Server | undefined): Promise<void> {
+  if (bound) {
+    await server.listen(bound);
+    return;
+  }
   if (isSocketFd(LISTENER_FD)) {
     await server.listen({ fd: LISTENER_FD });
     return;

@@ -20,6 +20,7 @@ import { type ShimFlags } from '../flags';
 import { writeFileAtomic } from '../util/atomic-file';
 import { identifierProblem } from '../util/validate';
 import { listen, socketAddress, socketPath } from './socket';
+import { adopt, sparePath, sparesEnabled, spawnSpare } from './spare-client';
 
 /** Annotations that group containers into one shim, in order of precedence. */
 export const GROUP_ANNOTATIONS = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'] as const;
@@ -43,6 +44,16 @@ export async function start(flags: ShimFlags, script: string): Promise<string> {
   const path = socketPath(address);
 
   const options = readStdinOptions();
+  const spare = await handToSpare(flags, address, bundle, script);
+  if (spare && 'inUse' in spare) {
+    writeFileAtomic(join(bundle, 'address'), address);
+    return address;
+  }
+  if (spare && 'pid' in spare) {
+    writeFileAtomic(join(bundle, 'address'), address);
+    settleDaemon(spare.pid, options, bundle);
+    return address;
+  }
   const listener = await listen(path);
   if ('inUse' in listener) {
     writeFileAtomic(join(bundle, 'address'), address);
@@ -51,19 +62,39 @@ export async function start(flags: ShimFlags, script: string): Promise<string> {
   try {
     writeFileAtomic(join(bundle, 'address'), address);
     const pid = spawnDaemon(flags, address, listener.fd, bundle, script);
-    try {
-      if (options.shimCgroup) joinCgroup(pid, options.shimCgroup);
-      adjustOomScore(pid);
-      writeFileAtomic(join(bundle, 'shim.pid'), String(pid));
-    } catch (err) {
-      process.kill(pid, 'SIGKILL');
-      throw err;
-    }
+    settleDaemon(pid, options, bundle);
   } catch (err) {
     unlinkQuiet(path); // never leave our own stale socket behind
     throw err;
   }
   return address;
+}
+
+/**
+ * Hands the task to this containerd's spare daemon, if there is one, and starts the next spare when
+ * none is left (spare-client.ts). `undefined`: spawn the daemon as usual.
+ */
+async function handToSpare(flags: ShimFlags, address: string, bundle: string, script: string): Promise<{ pid: number } | { inUse: true } | undefined> {
+  if (!sparesEnabled(process.env)) return undefined;
+  const control = sparePath(flags.address, flags.ttrpcAddress, script);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  const reply = await adopt(control, { namespace: flags.namespace, id: flags.id, address: flags.address, publishBinary: flags.publishBinary, socket: address, debug: flags.debug, cwd: bundle, env });
+  if (reply && 'inUse' in reply) return reply; // the spare stays for the next task
+  spawnSpare(control, script, DAEMON_NODE_OPTIONS); // the spare was used, busy or missing
+  return reply && 'pid' in reply ? reply : undefined;
+}
+
+/** ShimCgroup, oom score, shim.pid: for a spawned daemon and an adopted spare alike. A failure kills it. */
+function settleDaemon(pid: number, options: RuncOptions, bundle: string): void {
+  try {
+    if (options.shimCgroup) joinCgroup(pid, options.shimCgroup);
+    adjustOomScore(pid);
+    writeFileAtomic(join(bundle, 'shim.pid'), String(pid));
+  } catch (err) {
+    process.kill(pid, 'SIGKILL');
+    throw err;
+  }
 }
 
 /** The group key from the bundle's config.json annotations, if any. */

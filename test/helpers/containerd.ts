@@ -9,6 +9,7 @@ import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_pro
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, statSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { argvOf, envOf } from './proc';
 import { waitFor } from './wait';
 
 export const REPO = resolve(__dirname, '..', '..', '..');
@@ -176,6 +177,11 @@ export class Containerd {
     return processesWithArgs(['-address', this.address]);
   }
 
+  /** Pids of our spare shim daemons kept for this containerd (manager/spare.ts): not yet any task's. */
+  sparePids(): number[] {
+    return processesWithArgs(['spare']).filter((pid) => argvOf(pid).includes('-control') && envOf(pid, 'TTRPC_ADDRESS') === this.ttrpcAddress);
+  }
+
   /** The last lines of containerd's log. */
   logTail(lines = 40): string {
     try {
@@ -200,13 +206,16 @@ export class Containerd {
       for (const id of listDir(root)) await run('runc', ['--root', root, 'delete', '--force', id], { timeoutMs: 10_000 });
       rmQuiet(root);
     }
-    for (const pid of this.shimPids()) {
+    const spares = this.sparePids();
+    const controls = spares.map((pid) => argvOf(pid)[argvOf(pid).indexOf('-control') + 1] ?? '').filter((p) => p.startsWith('/run/containerd/s/'));
+    for (const pid of [...this.shimPids(), ...spares]) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
         // already gone
       }
     }
+    for (const control of controls) for (const path of [control, `${control}.lock`]) unlinkQuiet(path);
     for (const id of taskIds) {
       const socket = this.shimSocket(id);
       if (existsSync(socket)) unlinkQuiet(socket);
@@ -254,12 +263,7 @@ export function processesWithArgs(needle: readonly string[]): number[] {
   const pids: number[] = [];
   for (const name of listDir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
+    const argv = argvOf(Number(name));
     for (let i = 0; i + needle.length <= argv.length; i++) {
       if (needle.every((n, j) => argv[i + j] === n)) {
         pids.push(Number(name));

@@ -16,6 +16,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import { join } from 'node:path';
 import { runtime } from '../../proto/gen/cri';
 import { buildImage } from './image';
+import { argvOf } from './proc';
+export { argvOf };
 import { buildRootfs } from './rootfs';
 
 import v1 = runtime.v1;
@@ -357,11 +359,3 @@ export function exited(pid: number): boolean {
   return stat === undefined || stat.state === 'Z';
 }
 
-/** The argv of a process (empty when gone or a zombie). */
-export function argvOf(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
-  } catch {
-    return [];
-  }
-}

@@ -45,3 +45,28 @@ export function zombiesOf(pid: number): number[] {
 export function gone(pid: number): boolean {
   return !processTable().some(([p]) => p === pid);
 }
+
+/**
+ * The argv of a process (empty when it is gone or a zombie). A shim that was a spare daemon shows
+ * its task's command line as a process title — one string in /proc/PID/cmdline — split on spaces here.
+ */
+export function argvOf(pid: number): string[] {
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  } catch {
+    return [];
+  }
+  const [only] = argv;
+  return argv.length === 1 && only !== undefined && only.includes(' ') ? only.split(' ').filter((a) => a !== '') : argv;
+}
+
+/** One variable of a process's environment (undefined when unset or the process is gone). */
+export function envOf(pid: number, name: string): string | undefined {
+  try {
+    const entry = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((e) => e.startsWith(`${name}=`));
+    return entry?.slice(name.length + 1);
+  } catch {
+    return undefined;
+  }
+}

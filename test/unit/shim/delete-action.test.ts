@@ -5,7 +5,7 @@
  * and a stale socket of ours removed while a live one is kept.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, linkSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { task, toNumber } from '../../../proto';
@@ -43,17 +43,19 @@ describe('shim/manager/delete: the delete action', () => {
   });
 
   function flags(): ShimFlags {
-    return { action: 'delete', namespace: 'rsrch', id: 'rx2', address: '/run/containerd/containerd.sock', publishBinary: '', bundle: dir.path, socket: '', debug: false, ttrpcAddress: '', maxShimVersion: 0 };
+    return { action: 'delete', namespace: 'rsrch', id: 'rx2', address: '/run/containerd/containerd.sock', publishBinary: '', bundle: dir.path, socket: '', debug: false, ttrpcAddress: '', maxShimVersion: 0, control: '' };
   }
   const run = (): Promise<Uint8Array> => del(flags(), (m) => warnings.push(m));
 
   it('runs runc delete --force with the saved root and prints pid, 137 and now', async () => {
-    writeFileSync(join(dir.path, 'options.json'), '{"root":"/run/custom"}');
+    const root = join(dir.path, 'custom');
+    mkdirSync(join(root, 'rsrch', 'rx2'), { recursive: true }); // runc's state of the task
+    writeFileSync(join(dir.path, 'options.json'), JSON.stringify({ root }));
     writeFileSync(join(dir.path, 'init.pid'), '8398\n');
     const before = Date.now();
     const r = task.DeleteResponse.decode(await run());
     const after = Date.now();
-    assert.equal(readFileSync(join(dir.path, 'runc-argv'), 'utf8'), `--root /run/custom/rsrch --log ${dir.path}/log.json --log-format json delete --force rx2\n`);
+    assert.equal(readFileSync(join(dir.path, 'runc-argv'), 'utf8'), `--root ${root}/rsrch --log ${dir.path}/log.json --log-format json delete --force rx2\n`);
     assert.equal(r.pid, 8398);
     assert.equal(r.exitStatus, 137);
     const ms = toNumber(r.exitedAt?.seconds ?? 0) * 1000 + Math.floor((r.exitedAt?.nanos ?? 0) / 1e6);
@@ -62,9 +64,11 @@ describe('shim/manager/delete: the delete action', () => {
   });
 
   it('passes --systemd-cgroup and --criu from the saved options', async () => {
-    writeFileSync(join(dir.path, 'options.json'), '{"systemd_cgroup":true,"criu_path":"/sbin/criu"}');
+    const root = join(dir.path, 'custom');
+    mkdirSync(join(root, 'rsrch', 'rx2'), { recursive: true });
+    writeFileSync(join(dir.path, 'options.json'), JSON.stringify({ root, systemd_cgroup: true, criu_path: '/sbin/criu' }));
     await run();
-    assert.equal(readFileSync(join(dir.path, 'runc-argv'), 'utf8'), `--root /run/containerd/runc/rsrch --log ${dir.path}/log.json --log-format json --criu /sbin/criu --systemd-cgroup delete --force rx2\n`);
+    assert.equal(readFileSync(join(dir.path, 'runc-argv'), 'utf8'), `--root ${root}/rsrch --log ${dir.path}/log.json --log-format json --criu /sbin/criu --systemd-cgroup delete --force rx2\n`);
   });
 
   it('a missing pid file gives pid 4294967295', async () => {
@@ -80,13 +84,25 @@ describe('shim/manager/delete: the delete action', () => {
 
   it('is quiet when the container is gone already (idempotent after a normal Delete)', async () => {
     process.env['FAKE_RUNC_MODE'] = 'missing';
+    mkdirSync(join(dir.path, 'custom', 'rsrch', 'rx2'), { recursive: true });
+    writeFileSync(join(dir.path, 'options.json'), JSON.stringify({ root: join(dir.path, 'custom') }));
     const r = task.DeleteResponse.decode(await run());
     assert.equal(r.exitStatus, 137);
     assert.deepEqual(warnings, []);
   });
 
+  it('spawns no runc when runc holds no state for the task (the usual case after a Delete)', async () => {
+    writeFileSync(join(dir.path, 'options.json'), JSON.stringify({ root: join(dir.path, 'custom') }));
+    const r = task.DeleteResponse.decode(await run());
+    assert.equal(r.exitStatus, 137);
+    assert.equal(existsSync(join(dir.path, 'runc-argv')), false);
+    assert.deepEqual(warnings, []);
+  });
+
   it('warns (and still answers) when runc fails otherwise', async () => {
     process.env['FAKE_RUNC_MODE'] = 'broken';
+    mkdirSync(join(dir.path, 'custom', 'rsrch', 'rx2'), { recursive: true });
+    writeFileSync(join(dir.path, 'options.json'), JSON.stringify({ root: join(dir.path, 'custom') }));
     const r = task.DeleteResponse.decode(await run());
     assert.equal(r.exitStatus, 137);
     assert.deepEqual(warnings, ['failed to remove runc container: cgroup: permission denied']);

@@ -17,6 +17,7 @@ const BASE: ShimFlags = {
   debug: false,
   ttrpcAddress: '',
   maxShimVersion: 0,
+  control: '',
 };
 
 function usage(argv: string[], message: string): void {

@@ -1,0 +1,82 @@
+/**
+ * The spare daemon (shim/manager/spare.ts) under real containerd: `start` hands each task to the
+ * idle shim process kept for this containerd and starts the next one, so every task still has its
+ * own shim process; the adopted process shows the task's command line; spares are never shared by
+ * two tasks, follow TSRUNC_SPARE=0, and go away with their containerd.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Containerd } from '../helpers/containerd';
+import { alive, argvOf, gone } from '../helpers/proc';
+import { sharedRootfs } from '../helpers/rootfs';
+import { OUR_RUNTIME, uniqueId } from '../helpers/runtimes';
+import { requireSystem } from '../helpers/system';
+import { waitFor } from '../helpers/wait';
+
+describe('shim: the spare daemon (real containerd + runc)', function () {
+  this.timeout(90_000);
+  let ct: Containerd;
+
+  before(async function () {
+    requireSystem(this, ['containerd', 'ctr', 'runc']);
+    ct = await Containerd.start();
+  });
+  after(async () => {
+    await ct?.stop();
+  });
+
+  const shimPid = (id: string): number => Number(readFileSync(join(ct.state, 'io.containerd.runtime.v2.task', ct.namespace, id, 'shim.pid'), 'utf8'));
+  const remove = async (id: string): Promise<void> => {
+    await ct.ctrOk(['task', 'kill', '-s', 'SIGKILL', id]);
+    await waitFor(async () => (await ct.ctr(['task', 'rm', id])).code === 0, { what: `task ${id} deleted` });
+    await ct.ctrOk(['container', 'rm', id]);
+  };
+  const runDetached = (id: string): Promise<string> => ct.ctrOk(['run', '-d', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), id, '/bin/sleep', '1000']);
+
+  it('the next task is served by the spare; a new spare replaces it; each task keeps its own shim', async () => {
+    const first = uniqueId();
+    await runDetached(first);
+    const [spare] = await waitFor(() => (ct.sparePids().length === 1 ? ct.sparePids() : undefined), { what: 'one spare for this containerd' });
+    assert.ok(spare !== undefined);
+    const second = uniqueId();
+    await runDetached(second);
+    assert.equal(shimPid(second), spare, 'the spare became the second task’s shim');
+    assert.notEqual(shimPid(first), shimPid(second));
+    const argv = argvOf(spare).join(' ');
+    assert.match(argv, new RegExp(`-namespace ${ct.namespace} -id ${second} -address ${ct.address} -socket unix:///run/containerd/s/[0-9a-f]{64}`));
+    const next = await waitFor(() => ct.sparePids().find((p) => p !== spare), { what: 'a new spare' });
+    assert.notEqual(next, spare);
+    assert.equal(ct.sparePids().length, 1, 'exactly one spare');
+    // the adopted daemon works as a spawned one: exec, kill, delete, and it exits afterwards
+    assert.equal(await ct.ctrOk(['task', 'exec', '--exec-id', 'e1', second, '/bin/echo', 'adopted']), 'adopted\n');
+    assert.ok(ct.shimPids().includes(spare), 'found by -address like any shim');
+    for (const id of [first, second]) await remove(id);
+    await waitFor(() => gone(spare), { what: 'the adopted shim to exit after its task' });
+  });
+
+  it('a burst of tasks started at once: each its own shim, and one spare left', async () => {
+    const ids = [uniqueId(), uniqueId(), uniqueId(), uniqueId(), uniqueId()];
+    await Promise.all(ids.map((id) => runDetached(id)));
+    const pids = ids.map(shimPid);
+    assert.equal(new Set(pids).size, ids.length, 'no two tasks share a shim');
+    assert.ok(pids.every((p) => alive(p)));
+    await waitFor(() => ct.sparePids().length === 1, { what: 'exactly one spare after the burst' });
+    for (const id of ids) await remove(id);
+  });
+
+  it('the spare exits with its containerd', async () => {
+    const own = await Containerd.start();
+    try {
+      const id = uniqueId();
+      await own.ctrOk(['run', '--rm', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), id, '/bin/true']);
+      const spare = await waitFor(() => own.sparePids()[0], { what: 'a spare for the second containerd' });
+      assert.ok(!ct.sparePids().includes(spare), 'each containerd has its own spare');
+      const proc = (own as unknown as { process: { kill(signal: string): void } }).process;
+      proc.kill('SIGKILL');
+      await waitFor(() => gone(spare), { what: 'the spare to notice its containerd is gone and exit' });
+    } finally {
+      await own.stop();
+    }
+  });
+});
