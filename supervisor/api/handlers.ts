@@ -12,7 +12,7 @@ import { type LogRecord } from '../logging/format';
 import { followLog, readLog } from '../logging/reader';
 import { hasTask } from '../store/types';
 import type { TaskManager } from '../tasks/task-manager';
-import { api, toContainer, toEvent } from './convert';
+import { api, limitsOf, toContainer, toContainerStats, toEvent } from './convert';
 
 /** Where a streaming handler writes; `write` resolves when the client can take more. */
 export interface StreamSink<T> {
@@ -67,6 +67,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
           restartPolicy: req.restartPolicy == null ? undefined : { name: req.restartPolicy.name || 'no', maxRetries: req.restartPolicy.maxRetries ?? 0 },
           labels: req.labels,
           logConfig: req.logConfig == null ? undefined : { maxSize: toNumber(req.logConfig.maxSize), maxFiles: req.logConfig.maxFiles ?? 0 },
+          resources: limitsOf(req.resources),
         },
         req.start,
       );
@@ -126,6 +127,11 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         else await send(r);
       }
     },
+
+    update: async (req) => api.UpdateResponse.create({ container: toContainer(await tasks.update(req.ref, limitsOf(req.resources) ?? {})) }),
+    pause: async (req) => api.PauseResponse.create({ container: toContainer(await tasks.pause(req.ref)) }),
+    resume: async (req) => api.ResumeResponse.create({ container: toContainer(await tasks.resume(req.ref)) }),
+    stats: async (req) => api.StatsResponse.create({ stats: (await tasks.stats(req.refs)).map(({ record, figures }) => toContainerStats(record, figures)) }),
 
     events: (req, sink) =>
       new Promise<void>((resolve, reject) => {

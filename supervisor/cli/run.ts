@@ -12,6 +12,7 @@ import { u64 } from '../../proto/long';
 import { api } from '../api/convert';
 import { UsageError, parseArgs } from './args';
 import { copyLogs, parseSignal } from './commands';
+import { RESOURCE_FLAGS, resourcesFrom } from './resources';
 import type { CliContext, Command } from './context';
 
 /** `run [-d] [--rm] [--name N] (--rootfs DIR | --bundle DIR) [-e K=V]... [-w DIR] [--runtime R] [--] CMD [ARG...]` */
@@ -30,6 +31,7 @@ export const run: Command = async (ctx, argv) => {
       { names: ['-l', '--label'], kind: 'list', key: 'label' },
       { names: ['--log-max-size'], kind: 'string', key: 'maxSize' },
       { names: ['--log-max-files'], kind: 'string', key: 'maxFiles' },
+      ...RESOURCE_FLAGS,
     ],
     true,
   );
@@ -53,6 +55,7 @@ export const run: Command = async (ctx, argv) => {
     labels,
     start: true,
     logConfig: api.LogConfig.create({ maxSize: u64(sizeArg(a.strings.get('maxSize'))), maxFiles: countArg(a.strings.get('maxFiles')) }),
+    resources: resourcesFrom(a),
   });
   let created: api.CreateResponse;
   try {

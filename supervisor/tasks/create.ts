@@ -13,6 +13,7 @@ import { DEFAULT_RUNTIME, tsruncBinary } from '../config';
 import { loggerUri, writeLogConfig } from '../logging/uri';
 import { bundleDir, createBundle, readBundleSpec, removeBundle } from '../shims/bundle';
 import { resolveRuntime } from '../shims/runtime';
+import { type ResourceLimits, checkLimits, isEmpty, withLimits } from '../shims/resources';
 import { adoptSpec, generateSpec } from '../shims/spec';
 import type { ContainerRecord, LogConfig, RestartPolicy } from '../store/types';
 import { newContainerId, newContainerName } from '../util/identifiers';
@@ -32,6 +33,8 @@ export interface CreateSpec {
   readonly restartPolicy: RestartPolicy | undefined;
   readonly labels: Readonly<Record<string, string>>;
   readonly logConfig: Partial<LogConfig> | undefined;
+  /** Limits for config.json linux.resources (undefined: none). */
+  readonly resources?: ResourceLimits | undefined;
 }
 
 /** Docker's container-name rule (a leading `/` is not accepted here). */
@@ -81,6 +84,7 @@ function newRecord(t: TaskInternals, spec: CreateSpec): ContainerRecord {
     args = adopted.process?.args ?? [];
   }
   if (args.length === 0) throw new ErrdefsError('invalidArgument', 'a command is required (after --)');
+  if (spec.resources !== undefined) checkLimits(spec.resources);
   return {
     schema: 1,
     id,
@@ -100,16 +104,18 @@ function newRecord(t: TaskInternals, spec: CreateSpec): ContainerRecord {
     logDir: join(config.paths.tasks, namespace, id),
     logConfig: { maxSize: spec.logConfig?.maxSize || config.logMaxSize, maxFiles: spec.logConfig?.maxFiles || config.logMaxFiles },
     status: 'creating',
+    ...(isEmpty(spec.resources) ? {} : { resources: { ...spec.resources } }),
     pid: 0,
     revision: 0,
   };
 }
 
 async function createTask(t: TaskInternals, record: ContainerRecord, spec: CreateSpec): Promise<void> {
-  const ociSpec =
+  const baseSpec =
     spec.rootfs !== ''
       ? generateSpec({ id: record.id, namespace: record.namespace, rootfs: record.rootfs, args: record.args, env: record.env, cwd: record.cwd })
       : adoptSpec(readBundleSpec(resolve(spec.bundle)), { bundleDir: resolve(spec.bundle), id: record.id, namespace: record.namespace, args: spec.args, env: spec.env, cwd: spec.cwd });
+  const ociSpec = withLimits(baseSpec, record.resources);
   createBundle(record.bundle, ociSpec);
   mkdirSync(record.logDir, { recursive: true, mode: 0o700 });
   writeLogConfig(record.logDir, record.logConfig);
