@@ -368,6 +368,12 @@ export namespace tsrunc {
                 /** Container resources. */
                 resources?: (tsrunc.supervisor.v1.Resources.$Properties|null);
 
+                /** Container terminal. */
+                terminal: boolean;
+
+                /** Container stdin. */
+                stdin: boolean;
+
                 /**
                  * Creates a new Container instance using the specified properties.
                  * @param [properties] Properties to set
@@ -474,6 +480,12 @@ export namespace tsrunc {
 
                     /** Container resources */
                     resources?: (tsrunc.supervisor.v1.Resources.$Properties|null);
+
+                    /** Container terminal */
+                    terminal?: (boolean|null);
+
+                    /** Container stdin */
+                    stdin?: (boolean|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
@@ -683,6 +695,15 @@ export namespace tsrunc {
                 /** CreateRequest resources. */
                 resources?: (tsrunc.supervisor.v1.Resources.$Properties|null);
 
+                /** CreateRequest terminal. */
+                terminal: boolean;
+
+                /** CreateRequest size. */
+                size?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                /** CreateRequest stdin. */
+                stdin: boolean;
+
                 /**
                  * Creates a new CreateRequest instance using the specified properties.
                  * @param [properties] Properties to set
@@ -753,6 +774,15 @@ export namespace tsrunc {
 
                     /** CreateRequest resources */
                     resources?: (tsrunc.supervisor.v1.Resources.$Properties|null);
+
+                    /** CreateRequest terminal */
+                    terminal?: (boolean|null);
+
+                    /** CreateRequest size */
+                    size?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                    /** CreateRequest stdin */
+                    stdin?: (boolean|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
@@ -1804,6 +1834,15 @@ export namespace tsrunc {
                 /** ExecRequest cwd. */
                 cwd: string;
 
+                /** ExecRequest terminal. */
+                terminal: boolean;
+
+                /** ExecRequest size. */
+                size?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                /** ExecRequest stdin. */
+                stdin: boolean;
+
                 /**
                  * Creates a new ExecRequest instance using the specified properties.
                  * @param [properties] Properties to set
@@ -1847,6 +1886,15 @@ export namespace tsrunc {
 
                     /** ExecRequest cwd */
                     cwd?: (string|null);
+
+                    /** ExecRequest terminal */
+                    terminal?: (boolean|null);
+
+                    /** ExecRequest size */
+                    size?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                    /** ExecRequest stdin */
+                    stdin?: (boolean|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
@@ -3009,6 +3057,332 @@ export namespace tsrunc {
 
                 /** Shape of a ResumeResponse. */
                 type $Shape = tsrunc.supervisor.v1.ResumeResponse.$Properties;
+            }
+
+            /**
+             * Properties of a WindowSize.
+             * @deprecated Use tsrunc.supervisor.v1.WindowSize.$Properties instead.
+             */
+            interface IWindowSize extends tsrunc.supervisor.v1.WindowSize.$Properties {
+            }
+
+            /** Represents a WindowSize. */
+            class WindowSize {
+
+                /**
+                 * Constructs a new WindowSize.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.WindowSize.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** WindowSize width. */
+                width: number;
+
+                /** WindowSize height. */
+                height: number;
+
+                /**
+                 * Creates a new WindowSize instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns WindowSize instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.WindowSize.$Shape): tsrunc.supervisor.v1.WindowSize & tsrunc.supervisor.v1.WindowSize.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.WindowSize.$Properties): tsrunc.supervisor.v1.WindowSize;
+
+                /**
+                 * Encodes the specified WindowSize message. Does not implicitly {@link tsrunc.supervisor.v1.WindowSize.verify|verify} messages.
+                 * @param message WindowSize message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.WindowSize.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a WindowSize message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.WindowSize & tsrunc.supervisor.v1.WindowSize.$Shape} WindowSize
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.WindowSize & tsrunc.supervisor.v1.WindowSize.$Shape;
+            }
+
+            namespace WindowSize {
+
+                /** Properties of a WindowSize. */
+                interface $Properties {
+
+                    /** WindowSize width */
+                    width?: (number|null);
+
+                    /** WindowSize height */
+                    height?: (number|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a WindowSize. */
+                type $Shape = tsrunc.supervisor.v1.WindowSize.$Properties;
+            }
+
+            /**
+             * Properties of an AttachInput.
+             * @deprecated Use tsrunc.supervisor.v1.AttachInput.$Properties instead.
+             */
+            interface IAttachInput extends tsrunc.supervisor.v1.AttachInput.$Properties {
+            }
+
+            /** Represents an AttachInput. */
+            class AttachInput {
+
+                /**
+                 * Constructs a new AttachInput.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.AttachInput.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** AttachInput ref. */
+                ref: string;
+
+                /** AttachInput logs. */
+                logs: boolean;
+
+                /** AttachInput stdin. */
+                stdin: Uint8Array;
+
+                /** AttachInput closeStdin. */
+                closeStdin: boolean;
+
+                /** AttachInput resize. */
+                resize?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                /**
+                 * Creates a new AttachInput instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns AttachInput instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.AttachInput.$Shape): tsrunc.supervisor.v1.AttachInput & tsrunc.supervisor.v1.AttachInput.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.AttachInput.$Properties): tsrunc.supervisor.v1.AttachInput;
+
+                /**
+                 * Encodes the specified AttachInput message. Does not implicitly {@link tsrunc.supervisor.v1.AttachInput.verify|verify} messages.
+                 * @param message AttachInput message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.AttachInput.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes an AttachInput message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.AttachInput & tsrunc.supervisor.v1.AttachInput.$Shape} AttachInput
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.AttachInput & tsrunc.supervisor.v1.AttachInput.$Shape;
+            }
+
+            namespace AttachInput {
+
+                /** Properties of an AttachInput. */
+                interface $Properties {
+
+                    /** AttachInput ref */
+                    ref?: (string|null);
+
+                    /** AttachInput logs */
+                    logs?: (boolean|null);
+
+                    /** AttachInput stdin */
+                    stdin?: (Uint8Array|null);
+
+                    /** AttachInput closeStdin */
+                    closeStdin?: (boolean|null);
+
+                    /** AttachInput resize */
+                    resize?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of an AttachInput. */
+                type $Shape = tsrunc.supervisor.v1.AttachInput.$Properties;
+            }
+
+            /**
+             * Properties of an AttachOutput.
+             * @deprecated Use tsrunc.supervisor.v1.AttachOutput.$Properties instead.
+             */
+            interface IAttachOutput extends tsrunc.supervisor.v1.AttachOutput.$Properties {
+            }
+
+            /** Represents an AttachOutput. */
+            class AttachOutput {
+
+                /**
+                 * Constructs a new AttachOutput.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.AttachOutput.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** AttachOutput stream. */
+                stream: tsrunc.supervisor.v1.Stream;
+
+                /** AttachOutput data. */
+                data: Uint8Array;
+
+                /** AttachOutput exited. */
+                exited: boolean;
+
+                /** AttachOutput exitStatus. */
+                exitStatus: number;
+
+                /**
+                 * Creates a new AttachOutput instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns AttachOutput instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.AttachOutput.$Shape): tsrunc.supervisor.v1.AttachOutput & tsrunc.supervisor.v1.AttachOutput.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.AttachOutput.$Properties): tsrunc.supervisor.v1.AttachOutput;
+
+                /**
+                 * Encodes the specified AttachOutput message. Does not implicitly {@link tsrunc.supervisor.v1.AttachOutput.verify|verify} messages.
+                 * @param message AttachOutput message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.AttachOutput.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes an AttachOutput message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.AttachOutput & tsrunc.supervisor.v1.AttachOutput.$Shape} AttachOutput
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.AttachOutput & tsrunc.supervisor.v1.AttachOutput.$Shape;
+            }
+
+            namespace AttachOutput {
+
+                /** Properties of an AttachOutput. */
+                interface $Properties {
+
+                    /** AttachOutput stream */
+                    stream?: (tsrunc.supervisor.v1.Stream|null);
+
+                    /** AttachOutput data */
+                    data?: (Uint8Array|null);
+
+                    /** AttachOutput exited */
+                    exited?: (boolean|null);
+
+                    /** AttachOutput exitStatus */
+                    exitStatus?: (number|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of an AttachOutput. */
+                type $Shape = tsrunc.supervisor.v1.AttachOutput.$Properties;
+            }
+
+            /**
+             * Properties of an ExecInput.
+             * @deprecated Use tsrunc.supervisor.v1.ExecInput.$Properties instead.
+             */
+            interface IExecInput extends tsrunc.supervisor.v1.ExecInput.$Properties {
+            }
+
+            /** Represents an ExecInput. */
+            class ExecInput {
+
+                /**
+                 * Constructs a new ExecInput.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.ExecInput.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** ExecInput start. */
+                start?: (tsrunc.supervisor.v1.ExecRequest.$Properties|null);
+
+                /** ExecInput stdin. */
+                stdin: Uint8Array;
+
+                /** ExecInput closeStdin. */
+                closeStdin: boolean;
+
+                /** ExecInput resize. */
+                resize?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                /**
+                 * Creates a new ExecInput instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns ExecInput instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.ExecInput.$Shape): tsrunc.supervisor.v1.ExecInput & tsrunc.supervisor.v1.ExecInput.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.ExecInput.$Properties): tsrunc.supervisor.v1.ExecInput;
+
+                /**
+                 * Encodes the specified ExecInput message. Does not implicitly {@link tsrunc.supervisor.v1.ExecInput.verify|verify} messages.
+                 * @param message ExecInput message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.ExecInput.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes an ExecInput message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.ExecInput & tsrunc.supervisor.v1.ExecInput.$Shape} ExecInput
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.ExecInput & tsrunc.supervisor.v1.ExecInput.$Shape;
+            }
+
+            namespace ExecInput {
+
+                /** Properties of an ExecInput. */
+                interface $Properties {
+
+                    /** ExecInput start */
+                    start?: (tsrunc.supervisor.v1.ExecRequest.$Properties|null);
+
+                    /** ExecInput stdin */
+                    stdin?: (Uint8Array|null);
+
+                    /** ExecInput closeStdin */
+                    closeStdin?: (boolean|null);
+
+                    /** ExecInput resize */
+                    resize?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of an ExecInput. */
+                type $Shape = tsrunc.supervisor.v1.ExecInput.$Properties;
             }
         }
     }

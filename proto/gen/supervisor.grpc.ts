@@ -68,6 +68,8 @@ export type SupervisorServiceMethods = {
   readonly stats: GrpcMethod<tsrunc.supervisor.v1.StatsRequest, tsrunc.supervisor.v1.StatsResponse, false, false>;
   readonly pause: GrpcMethod<tsrunc.supervisor.v1.PauseRequest, tsrunc.supervisor.v1.PauseResponse, false, false>;
   readonly resume: GrpcMethod<tsrunc.supervisor.v1.ResumeRequest, tsrunc.supervisor.v1.ResumeResponse, false, false>;
+  readonly attach: GrpcMethod<tsrunc.supervisor.v1.AttachInput, tsrunc.supervisor.v1.AttachOutput, true, true>;
+  readonly execAttach: GrpcMethod<tsrunc.supervisor.v1.ExecInput, tsrunc.supervisor.v1.ExecOutput, true, true>;
 };
 
 /** tsrunc.supervisor.v1.Supervisor as a grpc-js service definition (`Server.addService`, `makeGenericClientConstructor`). */
@@ -199,5 +201,21 @@ export const SupervisorServiceDefinition: SupervisorServiceMethods = {
     false,
     tsrunc.supervisor.v1.ResumeRequest,
     tsrunc.supervisor.v1.ResumeResponse,
+  ),
+  attach: grpcMethod<tsrunc.supervisor.v1.AttachInput, tsrunc.supervisor.v1.AttachOutput, true, true>(
+    '/tsrunc.supervisor.v1.Supervisor/Attach',
+    'Attach',
+    true,
+    true,
+    tsrunc.supervisor.v1.AttachInput,
+    tsrunc.supervisor.v1.AttachOutput,
+  ),
+  execAttach: grpcMethod<tsrunc.supervisor.v1.ExecInput, tsrunc.supervisor.v1.ExecOutput, true, true>(
+    '/tsrunc.supervisor.v1.Supervisor/ExecAttach',
+    'ExecAttach',
+    true,
+    true,
+    tsrunc.supervisor.v1.ExecInput,
+    tsrunc.supervisor.v1.ExecOutput,
   ),
 };

@@ -398,6 +398,8 @@ $root.tsrunc = (function() {
                 Container.prototype.logConfig = null;
                 Container.prototype.oomKilled = false;
                 Container.prototype.resources = null;
+                Container.prototype.terminal = false;
+                Container.prototype.stdin = false;
 
                 Container.create = function(properties) {
                     return new Container(properties);
@@ -463,6 +465,10 @@ $root.tsrunc = (function() {
                         writer.uint32(192).bool(message.oomKilled);
                     if (message.resources != null && $Object.hasOwnProperty.call(message, "resources"))
                         $root.tsrunc.supervisor.v1.Resources.encode(message.resources, writer.uint32(202).fork(), _depth + 1).ldelim();
+                    if (message.terminal != null && $Object.hasOwnProperty.call(message, "terminal") && message.terminal !== false)
+                        writer.uint32(208).bool(message.terminal);
+                    if (message.stdin != null && $Object.hasOwnProperty.call(message, "stdin") && message.stdin !== false)
+                        writer.uint32(216).bool(message.stdin);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -725,6 +731,24 @@ $root.tsrunc = (function() {
                                 message.resources = $root.tsrunc.supervisor.v1.Resources.decode(reader, reader.size(), $undefined, _depth + 1, message.resources);
                                 continue;
                             }
+                        case 26: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.terminal = value;
+                                else
+                                    delete message.terminal;
+                                continue;
+                            }
+                        case 27: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.stdin = value;
+                                else
+                                    delete message.stdin;
+                                continue;
+                            }
                         }
                         reader.skipType(wireType, _depth, tag);
                         if (!reader.discardUnknown) {
@@ -962,6 +986,9 @@ $root.tsrunc = (function() {
                 CreateRequest.prototype.start = false;
                 CreateRequest.prototype.logConfig = null;
                 CreateRequest.prototype.resources = null;
+                CreateRequest.prototype.terminal = false;
+                CreateRequest.prototype.size = null;
+                CreateRequest.prototype.stdin = false;
 
                 CreateRequest.create = function(properties) {
                     return new CreateRequest(properties);
@@ -1003,6 +1030,12 @@ $root.tsrunc = (function() {
                         $root.tsrunc.supervisor.v1.LogConfig.encode(message.logConfig, writer.uint32(98).fork(), _depth + 1).ldelim();
                     if (message.resources != null && $Object.hasOwnProperty.call(message, "resources"))
                         $root.tsrunc.supervisor.v1.Resources.encode(message.resources, writer.uint32(106).fork(), _depth + 1).ldelim();
+                    if (message.terminal != null && $Object.hasOwnProperty.call(message, "terminal") && message.terminal !== false)
+                        writer.uint32(112).bool(message.terminal);
+                    if (message.size != null && $Object.hasOwnProperty.call(message, "size"))
+                        $root.tsrunc.supervisor.v1.WindowSize.encode(message.size, writer.uint32(122).fork(), _depth + 1).ldelim();
+                    if (message.stdin != null && $Object.hasOwnProperty.call(message, "stdin") && message.stdin !== false)
+                        writer.uint32(128).bool(message.stdin);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -1167,6 +1200,30 @@ $root.tsrunc = (function() {
                                 if (wireType !== 2)
                                     break;
                                 message.resources = $root.tsrunc.supervisor.v1.Resources.decode(reader, reader.size(), $undefined, _depth + 1, message.resources);
+                                continue;
+                            }
+                        case 14: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.terminal = value;
+                                else
+                                    delete message.terminal;
+                                continue;
+                            }
+                        case 15: {
+                                if (wireType !== 2)
+                                    break;
+                                message.size = $root.tsrunc.supervisor.v1.WindowSize.decode(reader, reader.size(), $undefined, _depth + 1, message.size);
+                                continue;
+                            }
+                        case 16: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.stdin = value;
+                                else
+                                    delete message.stdin;
                                 continue;
                             }
                         }
@@ -2549,6 +2606,9 @@ $root.tsrunc = (function() {
                 ExecRequest.prototype.args = $util.emptyArray;
                 ExecRequest.prototype.env = $util.emptyArray;
                 ExecRequest.prototype.cwd = "";
+                ExecRequest.prototype.terminal = false;
+                ExecRequest.prototype.size = null;
+                ExecRequest.prototype.stdin = false;
 
                 ExecRequest.create = function(properties) {
                     return new ExecRequest(properties);
@@ -2571,6 +2631,12 @@ $root.tsrunc = (function() {
                             writer.uint32(26).string(message.env[i]);
                     if (message.cwd != null && $Object.hasOwnProperty.call(message, "cwd") && message.cwd !== "")
                         writer.uint32(34).string(message.cwd);
+                    if (message.terminal != null && $Object.hasOwnProperty.call(message, "terminal") && message.terminal !== false)
+                        writer.uint32(40).bool(message.terminal);
+                    if (message.size != null && $Object.hasOwnProperty.call(message, "size"))
+                        $root.tsrunc.supervisor.v1.WindowSize.encode(message.size, writer.uint32(50).fork(), _depth + 1).ldelim();
+                    if (message.stdin != null && $Object.hasOwnProperty.call(message, "stdin") && message.stdin !== false)
+                        writer.uint32(56).bool(message.stdin);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -2636,6 +2702,30 @@ $root.tsrunc = (function() {
                                     message.cwd = value;
                                 else
                                     delete message.cwd;
+                                continue;
+                            }
+                        case 5: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.terminal = value;
+                                else
+                                    delete message.terminal;
+                                continue;
+                            }
+                        case 6: {
+                                if (wireType !== 2)
+                                    break;
+                                message.size = $root.tsrunc.supervisor.v1.WindowSize.decode(reader, reader.size(), $undefined, _depth + 1, message.size);
+                                continue;
+                            }
+                        case 7: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.stdin = value;
+                                else
+                                    delete message.stdin;
                                 continue;
                             }
                         }
@@ -4292,6 +4382,473 @@ $root.tsrunc = (function() {
                 };
 
                 return ResumeResponse;
+            })();
+
+            v1.WindowSize = (function() {
+
+                var WindowSize = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                WindowSize.prototype.width = 0;
+                WindowSize.prototype.height = 0;
+
+                WindowSize.create = function(properties) {
+                    return new WindowSize(properties);
+                };
+
+                WindowSize.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.width != null && $Object.hasOwnProperty.call(message, "width") && message.width !== 0)
+                        writer.uint32(8).uint32(message.width);
+                    if (message.height != null && $Object.hasOwnProperty.call(message, "height") && message.height !== 0)
+                        writer.uint32(16).uint32(message.height);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                WindowSize.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.WindowSize();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.width = value;
+                                else
+                                    delete message.width;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.height = value;
+                                else
+                                    delete message.height;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return WindowSize;
+            })();
+
+            v1.AttachInput = (function() {
+
+                var AttachInput = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                AttachInput.prototype.ref = "";
+                AttachInput.prototype.logs = false;
+                AttachInput.prototype.stdin = $util.newBuffer([]);
+                AttachInput.prototype.closeStdin = false;
+                AttachInput.prototype.resize = null;
+
+                AttachInput.create = function(properties) {
+                    return new AttachInput(properties);
+                };
+
+                AttachInput.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.ref != null && $Object.hasOwnProperty.call(message, "ref") && message.ref !== "")
+                        writer.uint32(10).string(message.ref);
+                    if (message.logs != null && $Object.hasOwnProperty.call(message, "logs") && message.logs !== false)
+                        writer.uint32(16).bool(message.logs);
+                    if (message.stdin != null && $Object.hasOwnProperty.call(message, "stdin") && message.stdin.length)
+                        writer.uint32(26).bytes(message.stdin);
+                    if (message.closeStdin != null && $Object.hasOwnProperty.call(message, "closeStdin") && message.closeStdin !== false)
+                        writer.uint32(32).bool(message.closeStdin);
+                    if (message.resize != null && $Object.hasOwnProperty.call(message, "resize"))
+                        $root.tsrunc.supervisor.v1.WindowSize.encode(message.resize, writer.uint32(42).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                AttachInput.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.AttachInput();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.ref = value;
+                                else
+                                    delete message.ref;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.logs = value;
+                                else
+                                    delete message.logs;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.bytes()).length)
+                                    message.stdin = value;
+                                else
+                                    delete message.stdin;
+                                continue;
+                            }
+                        case 4: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.closeStdin = value;
+                                else
+                                    delete message.closeStdin;
+                                continue;
+                            }
+                        case 5: {
+                                if (wireType !== 2)
+                                    break;
+                                message.resize = $root.tsrunc.supervisor.v1.WindowSize.decode(reader, reader.size(), $undefined, _depth + 1, message.resize);
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return AttachInput;
+            })();
+
+            v1.AttachOutput = (function() {
+
+                var AttachOutput = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                AttachOutput.prototype.stream = 0;
+                AttachOutput.prototype.data = $util.newBuffer([]);
+                AttachOutput.prototype.exited = false;
+                AttachOutput.prototype.exitStatus = 0;
+
+                AttachOutput.create = function(properties) {
+                    return new AttachOutput(properties);
+                };
+
+                AttachOutput.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.stream != null && $Object.hasOwnProperty.call(message, "stream") && message.stream !== 0)
+                        writer.uint32(8).int32(message.stream);
+                    if (message.data != null && $Object.hasOwnProperty.call(message, "data") && message.data.length)
+                        writer.uint32(18).bytes(message.data);
+                    if (message.exited != null && $Object.hasOwnProperty.call(message, "exited") && message.exited !== false)
+                        writer.uint32(24).bool(message.exited);
+                    if (message.exitStatus != null && $Object.hasOwnProperty.call(message, "exitStatus") && message.exitStatus !== 0)
+                        writer.uint32(32).uint32(message.exitStatus);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                AttachOutput.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.AttachOutput();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.int32())
+                                    message.stream = value;
+                                else
+                                    delete message.stream;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.bytes()).length)
+                                    message.data = value;
+                                else
+                                    delete message.data;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.exited = value;
+                                else
+                                    delete message.exited;
+                                continue;
+                            }
+                        case 4: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.exitStatus = value;
+                                else
+                                    delete message.exitStatus;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return AttachOutput;
+            })();
+
+            v1.ExecInput = (function() {
+
+                var ExecInput = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                ExecInput.prototype.start = null;
+                ExecInput.prototype.stdin = $util.newBuffer([]);
+                ExecInput.prototype.closeStdin = false;
+                ExecInput.prototype.resize = null;
+
+                ExecInput.create = function(properties) {
+                    return new ExecInput(properties);
+                };
+
+                ExecInput.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.start != null && $Object.hasOwnProperty.call(message, "start"))
+                        $root.tsrunc.supervisor.v1.ExecRequest.encode(message.start, writer.uint32(10).fork(), _depth + 1).ldelim();
+                    if (message.stdin != null && $Object.hasOwnProperty.call(message, "stdin") && message.stdin.length)
+                        writer.uint32(18).bytes(message.stdin);
+                    if (message.closeStdin != null && $Object.hasOwnProperty.call(message, "closeStdin") && message.closeStdin !== false)
+                        writer.uint32(24).bool(message.closeStdin);
+                    if (message.resize != null && $Object.hasOwnProperty.call(message, "resize"))
+                        $root.tsrunc.supervisor.v1.WindowSize.encode(message.resize, writer.uint32(34).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                ExecInput.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.ExecInput();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                message.start = $root.tsrunc.supervisor.v1.ExecRequest.decode(reader, reader.size(), $undefined, _depth + 1, message.start);
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.bytes()).length)
+                                    message.stdin = value;
+                                else
+                                    delete message.stdin;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.closeStdin = value;
+                                else
+                                    delete message.closeStdin;
+                                continue;
+                            }
+                        case 4: {
+                                if (wireType !== 2)
+                                    break;
+                                message.resize = $root.tsrunc.supervisor.v1.WindowSize.decode(reader, reader.size(), $undefined, _depth + 1, message.resize);
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return ExecInput;
             })();
 
             return v1;

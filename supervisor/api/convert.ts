@@ -58,6 +58,8 @@ export function toContainer(r: ContainerRecord): api.Container {
     logConfig: api.LogConfig.create({ maxSize: u64(r.logConfig.maxSize), maxFiles: r.logConfig.maxFiles }),
     oomKilled: r.oomKilled ?? false,
     resources: r.resources === undefined ? null : toResources(r.resources),
+    terminal: r.terminal ?? false,
+    stdin: r.stdin ?? false,
   });
 }
 

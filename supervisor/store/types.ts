@@ -83,6 +83,10 @@ export interface ContainerRecord {
   oomKilled?: boolean | undefined;
   /** Resource limits given at create or by the last update (absent: none). */
   resources?: ResourceLimits | undefined;
+  /** The init has a terminal (its output goes to the logs all the same). */
+  terminal?: boolean | undefined;
+  /** The init's stdin is a FIFO the daemon holds (`<bundle>/stdin`), for attach. */
+  stdin?: boolean | undefined;
   /** True while the running task is frozen (pause); cleared by resume and by its exit. */
   paused?: boolean | undefined;
   /** Incremented on every save. */

@@ -14,7 +14,7 @@ import { loggerUri, writeLogConfig } from '../logging/uri';
 import { bundleDir, createBundle, readBundleSpec, removeBundle } from '../shims/bundle';
 import { resolveRuntime } from '../shims/runtime';
 import { type ResourceLimits, checkLimits, isEmpty, withLimits } from '../shims/resources';
-import { adoptSpec, generateSpec } from '../shims/spec';
+import { type OciSpec, adoptSpec, generateSpec } from '../shims/spec';
 import type { ContainerRecord, LogConfig, RestartPolicy } from '../store/types';
 import { newContainerId, newContainerName } from '../util/identifiers';
 import { errorMessage } from '../util/log';
@@ -35,6 +35,10 @@ export interface CreateSpec {
   readonly logConfig: Partial<LogConfig> | undefined;
   /** Limits for config.json linux.resources (undefined: none). */
   readonly resources?: ResourceLimits | undefined;
+  /** A terminal for the init, of this size (undefined: none). */
+  readonly terminal?: { readonly width: number; readonly height: number } | undefined;
+  /** Keep the init's stdin open for attach. */
+  readonly stdin?: boolean | undefined;
 }
 
 /** Docker's container-name rule (a leading `/` is not accepted here). */
@@ -105,6 +109,8 @@ function newRecord(t: TaskInternals, spec: CreateSpec): ContainerRecord {
     logConfig: { maxSize: spec.logConfig?.maxSize || config.logMaxSize, maxFiles: spec.logConfig?.maxFiles || config.logMaxFiles },
     status: 'creating',
     ...(isEmpty(spec.resources) ? {} : { resources: { ...spec.resources } }),
+    ...(spec.terminal === undefined ? {} : { terminal: true }),
+    ...(spec.stdin === true ? { stdin: true } : {}),
     pid: 0,
     revision: 0,
   };
@@ -115,7 +121,7 @@ async function createTask(t: TaskInternals, record: ContainerRecord, spec: Creat
     spec.rootfs !== ''
       ? generateSpec({ id: record.id, namespace: record.namespace, rootfs: record.rootfs, args: record.args, env: record.env, cwd: record.cwd })
       : adoptSpec(readBundleSpec(resolve(spec.bundle)), { bundleDir: resolve(spec.bundle), id: record.id, namespace: record.namespace, args: spec.args, env: spec.env, cwd: spec.cwd });
-  const ociSpec = withLimits(baseSpec, record.resources);
+  const ociSpec = withTerminal(withLimits(baseSpec, record.resources), spec.terminal);
   createBundle(record.bundle, ociSpec);
   mkdirSync(record.logDir, { recursive: true, mode: 0o700 });
   writeLogConfig(record.logDir, record.logConfig);
@@ -126,17 +132,20 @@ async function createTask(t: TaskInternals, record: ContainerRecord, spec: Creat
   });
   const shim = await t.shims.connect(record.id, record.namespace, bootstrap);
   const output = loggerUri(tsruncBinary(t.config.binDir), record.logDir);
+  const stdin = record.stdin === true ? t.stdins.open(record.id, stdinPath(record.bundle)).path : '';
   const response = await shim.create(
     task.CreateTaskRequest.create({
       id: record.id,
       bundle: record.bundle,
-      terminal: false,
-      stdin: '',
+      terminal: record.terminal === true,
+      stdin,
       stdout: output,
-      stderr: output,
+      // a terminal has no stderr: everything comes out of the pty, into stdout
+      stderr: record.terminal === true ? '' : output,
       options: t.shims.runtimeOptions(),
     }),
   );
+  if (spec.terminal !== undefined) await shim.resizePty(record.id, '', spec.terminal.width, spec.terminal.height).catch(() => undefined);
   t.store.update(record.id, (r) => {
     r.status = 'created';
     r.pid = response.pid;
@@ -162,6 +171,7 @@ export async function undoCreate(t: TaskInternals, record: ContainerRecord): Pro
     }
   }
   await t.shims.release(record.id);
+  t.stdins.forget(record.id);
   removeBundle(record.bundle);
   rmSync(record.logDir, { recursive: true, force: true });
   if (t.store.find(record.id) !== undefined) {
@@ -169,6 +179,18 @@ export async function undoCreate(t: TaskInternals, record: ContainerRecord): Pro
     t.publishContainerEvent('/containers/delete', current);
   }
   t.exits.forget(record.id);
+}
+
+/** The stdin FIFO of a container's init, in its bundle. */
+export function stdinPath(bundle: string): string {
+  return join(bundle, 'stdin');
+}
+
+/** `spec` with a terminal of `size` for its process (runc sets the size as it creates the pty), or without one. */
+function withTerminal(spec: OciSpec, size: { width: number; height: number } | undefined): OciSpec {
+  const process: NonNullable<OciSpec['process']> = { ...(spec.process ?? {}), terminal: size !== undefined };
+  if (size !== undefined && size.width > 0 && size.height > 0) process['consoleSize'] = { width: size.width, height: size.height };
+  return { ...spec, process };
 }
 
 function isDirectory(path: string): boolean {

@@ -12,6 +12,7 @@ import type { ContainerRecord } from '../store/types';
 import type { KeyedQueue } from '../util/keyed-queue';
 import type { Logger } from '../util/log';
 import type { ExitLatches } from './exit-latch';
+import type { StdinFifos } from './stdin';
 
 /** An exit, however it was learnt. */
 export interface ExitInfo {
@@ -32,6 +33,8 @@ export interface TaskInternals {
   readonly exchange: Exchange;
   readonly exits: ExitLatches;
   readonly queue: KeyedQueue;
+  /** The stdin FIFOs the daemon holds for containers started with stdin open. */
+  readonly stdins: StdinFifos;
   readonly log: Logger;
   /** Applies an exit (synchronously; false when the container was not running). Queues the task's teardown. */
   applyExit(id: string, exit: ExitInfo): boolean;

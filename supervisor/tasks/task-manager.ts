@@ -30,12 +30,14 @@ import { KeyedQueue } from '../util/keyed-queue';
 import { type Logger, errorMessage } from '../util/log';
 import { pauseTask, resumeTask, statsOf, updateTask } from './control';
 import { type CreateSpec, createContainer, undoCreate } from './create';
-import { type ExecResult, type ExecSink, type ExecSpec, runExec } from './exec';
+import { type ExecControl, type ExecResult, type ExecSink, type ExecSpec, runExec } from './exec';
 import { recoverOne } from './recovery';
 import { ExitLatches } from './exit-latch';
 import type { ExitInfo, TaskInternals } from './internals';
 import type { ResourceLimits } from '../shims/resources';
 import type { StatsFigures } from './stats';
+import { StdinFifos } from './stdin';
+import { type TaskStdio, stdioOf } from './stdio';
 
 /** SIGTERM then, after the stop timeout, SIGKILL. */
 const SIGTERM = osConstants.signals.SIGTERM;
@@ -47,6 +49,7 @@ const KILL_WAIT_MS = 10_000;
 export class TaskManager implements TaskInternals {
   readonly queue = new KeyedQueue();
   readonly exits = new ExitLatches();
+  readonly stdins: StdinFifos;
 
   constructor(
     readonly config: DaemonConfig,
@@ -55,7 +58,9 @@ export class TaskManager implements TaskInternals {
     readonly exchange: Exchange,
     readonly log: Logger,
     private readonly native: Pick<Native, 'mkfifo'>,
-  ) {}
+  ) {
+    this.stdins = new StdinFifos(native);
+  }
 
   /** Creates a container (and its task); starts it too when `start`. */
   async create(spec: CreateSpec, start: boolean): Promise<ContainerRecord> {
@@ -128,10 +133,11 @@ export class TaskManager implements TaskInternals {
    * Runs a process in a running container, its output to `sink`. Not queued: execs run beside the
    * container's lifecycle, as with containerd (a container that stops ends them).
    */
-  exec(ref: string, spec: ExecSpec, sink: ExecSink): Promise<ExecResult> {
+  exec(ref: string, spec: ExecSpec, sink: ExecSink, controls?: AsyncIterable<ExecControl>): Promise<ExecResult> {
     const record = this.store.resolve(ref);
     if (record.status !== 'running') throw new ErrdefsError('failedPrecondition', `container ${record.name} is not running`);
-    return runExec(this.requireShim(record), record, this.native, spec, sink);
+    if (record.paused === true) throw new ErrdefsError('failedPrecondition', `container ${record.name} is paused: resume it first`);
+    return runExec(this.requireShim(record), record, this.native, spec, sink, controls);
   }
 
   /** Freezes a running container. */
@@ -165,6 +171,13 @@ export class TaskManager implements TaskInternals {
   async stats(refs: readonly string[]): Promise<{ record: ContainerRecord; figures: StatsFigures }[]> {
     const records = refs.length === 0 ? this.list(false) : refs.map((ref) => this.store.resolve(ref));
     return Promise.all(records.map(async (record) => ({ record, figures: await statsOf(this.requireShimOf(record, 'read the stats of'), record) })));
+  }
+
+  /** Input, EOF and window sizes for the init of a created or running container (attach). */
+  stdio(ref: string): TaskStdio {
+    const record = this.store.resolve(ref);
+    if (!hasTask(record.status)) throw new ErrdefsError('failedPrecondition', `cannot attach to container ${record.name}: it is ${record.status}`);
+    return stdioOf(this, this.requireShim(record), record);
   }
 
   /** Containers: running ones, or all. */
@@ -233,6 +246,7 @@ export class TaskManager implements TaskInternals {
   }
 
   async teardownTask(record: ContainerRecord): Promise<void> {
+    this.stdins.forget(record.id);
     if (record.shim === undefined) return;
     const shim = this.shims.get(record.id);
     if (shim !== undefined) {
