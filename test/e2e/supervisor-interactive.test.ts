@@ -194,6 +194,20 @@ describe('tsrunc interactive: terminals, attach, stdin (daemon + CLI, node-pty)'
     });
   }
 
+  it('a daemon killed with SIGKILL and restarted: attach reaches the same terminals again (both shims)', async () => {
+    for (const runtime of RUNTIMES) await sv.ok(['run', '-d', '-t', '-i', '--name', `survivor-${runtime === GO_RUNTIME ? 'go' : 'ts'}`, '--runtime', runtime, '--rootfs', rootfs, '--', '/bin/sh']);
+    await sv.killDaemon();
+    await sv.startDaemon();
+    for (const nm of ['survivor-go', 'survivor-ts']) {
+      assert.equal((await sv.inspect(nm)).status, 'running', `${nm} outlived the daemon`);
+      const t = term(['attach', nm]);
+      await t.run('echo back-$((5*5))', /back-25/);
+      t.type('exit 4\r');
+      assert.equal(await t.exit, 4);
+      await sv.ok(['rm', nm]);
+    }
+  });
+
   describe(`${label(OUR_RUNTIME)}: stdin without a terminal`, () => {
     it('run -i copies piped input to the container and closes it at EOF; the exit status is the container’s', async () => {
       const p = piped(sv, ['run', '-i', '--rm', '--rootfs', rootfs, '--', '/bin/sh', '-c', 'cat; exit 4']);
