@@ -3164,6 +3164,12 @@ export namespace tsrunc {
                 /** AttachInput resize. */
                 resize?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
 
+                /** AttachInput autoRemove. */
+                autoRemove: boolean;
+
+                /** AttachInput detach. */
+                detach: boolean;
+
                 /**
                  * Creates a new AttachInput instance using the specified properties.
                  * @param [properties] Properties to set
@@ -3210,6 +3216,12 @@ export namespace tsrunc {
 
                     /** AttachInput resize */
                     resize?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                    /** AttachInput autoRemove */
+                    autoRemove?: (boolean|null);
+
+                    /** AttachInput detach */
+                    detach?: (boolean|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];

@@ -4496,6 +4496,8 @@ $root.tsrunc = (function() {
                 AttachInput.prototype.stdin = $util.newBuffer([]);
                 AttachInput.prototype.closeStdin = false;
                 AttachInput.prototype.resize = null;
+                AttachInput.prototype.autoRemove = false;
+                AttachInput.prototype.detach = false;
 
                 AttachInput.create = function(properties) {
                     return new AttachInput(properties);
@@ -4518,6 +4520,10 @@ $root.tsrunc = (function() {
                         writer.uint32(32).bool(message.closeStdin);
                     if (message.resize != null && $Object.hasOwnProperty.call(message, "resize"))
                         $root.tsrunc.supervisor.v1.WindowSize.encode(message.resize, writer.uint32(42).fork(), _depth + 1).ldelim();
+                    if (message.autoRemove != null && $Object.hasOwnProperty.call(message, "autoRemove") && message.autoRemove !== false)
+                        writer.uint32(48).bool(message.autoRemove);
+                    if (message.detach != null && $Object.hasOwnProperty.call(message, "detach") && message.detach !== false)
+                        writer.uint32(56).bool(message.detach);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -4591,6 +4597,24 @@ $root.tsrunc = (function() {
                                 if (wireType !== 2)
                                     break;
                                 message.resize = $root.tsrunc.supervisor.v1.WindowSize.decode(reader, reader.size(), $undefined, _depth + 1, message.resize);
+                                continue;
+                            }
+                        case 6: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.autoRemove = value;
+                                else
+                                    delete message.autoRemove;
+                                continue;
+                            }
+                        case 7: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.detach = value;
+                                else
+                                    delete message.detach;
                                 continue;
                             }
                         }

@@ -5,7 +5,9 @@
  *   copies out of the pty or pipes), followed from the start (`logs`, as `run` does) or from now;
  *   input goes to the stdin FIFO the daemon holds; window sizes to the shim's ResizePty. The stream
  *   ends with the container's exit once its output is complete. A client that ends the call (or
- *   dies) detaches: nothing of the container changes, its stdin stays open.
+ *   dies) detaches: nothing of the container changes, its stdin stays open. A client detaching
+ *   from `run --rm` sends `auto_remove` first: the container is removed once it stops. `detach`
+ *   (or the client's end of input) ends the call from our side.
  *
  *   ExecAttach — an exec with stdin and/or a terminal (tasks/exec.ts), its output as Exec sends it.
  *
@@ -42,46 +44,58 @@ export async function attach(tasks: TaskManager, exchange: Exchange, input: Asyn
   if (hello === undefined) return;
   const since = new Date().toISOString();
   const record = tasks.inspect(hello.ref);
-  const stdio = tasks.stdio(record.id);
+  // `run` attaches from the start: its container may have stopped already (its output is still read)
+  const stdio = hello.logs && !hasTask(record.status) ? undefined : tasks.stdio(record.id);
+  // the client detaches by saying so (after its last messages), or by going away
+  const detached = new AbortController();
   void (async () => {
     try {
       for (let r = await it.next(); r.done !== true; r = await it.next()) {
         const m = r.value;
-        if (m.resize != null) await stdio.resize(m.resize.width ?? 0, m.resize.height ?? 0);
-        if (m.stdin.length > 0) await stdio.write(m.stdin);
-        if (m.closeStdin) await stdio.closeStdin();
+        if (m.resize != null) await stdio?.resize(m.resize.width ?? 0, m.resize.height ?? 0);
+        if (m.stdin.length > 0) await stdio?.write(m.stdin);
+        if (m.closeStdin) await stdio?.closeStdin();
+        if (m.autoRemove) await tasks.removeWhenStopped(record.id);
+        if (m.detach) break;
       }
     } catch (err) {
       tasks.log.debug('attach input ended', { id: record.id, err: errorMessage(err) });
     }
+    detached.abort();
   })();
 
+  // The exit status, however it is learnt: the record (until an auto-removal drops it) or the exit event.
+  let exitStatus: number | undefined;
   let ended = false;
   let goneSince: number | undefined;
   const shouldStop = (): boolean => {
     const current = tasks.store.find(record.id);
-    if (current === undefined) return true;
-    if (current.status === 'creating' || hasTask(current.status)) {
+    if (current !== undefined && (current.status === 'creating' || hasTask(current.status))) {
       goneSince = undefined;
       return false;
     }
+    if (current?.status === 'stopped') exitStatus = current.exitStatus ?? exitStatus;
+    // stopped or even removed (auto-remove): the open log file is still read to the driver's end marker
     if (ended) return true;
     goneSince ??= Date.now();
     return Date.now() - goneSince > END_GRACE_MS;
   };
   const onWake = (wake: () => void): (() => void) =>
     exchange.subscribe((e) => {
-      if (e.containerId === record.id) wake();
+      if (e.containerId !== record.id) return;
+      if (e.topic === '/tasks/exit' && e.execId === '') exitStatus = e.exitStatus;
+      wake();
     });
-  for await (const r of followLog(record.logDir, { shouldStop, signal: sink.signal, onWake })) {
+  const signal = AbortSignal.any([sink.signal, detached.signal]);
+  for await (const r of followLog(record.logDir, { shouldStop, signal, onWake })) {
     if (r.kind === 'mark') ended = r.mark === 'eof';
     else if (hello.logs || r.time >= since) {
       await sink.write(api.AttachOutput.create({ stream: r.stream === 'stderr' ? api.Stream.STREAM_STDERR : api.Stream.STREAM_STDOUT, data: Buffer.from(r.log, 'utf8') }));
     }
   }
-  if (sink.signal.aborted) return; // detached
-  const done = await tasks.wait(record.id);
-  await sink.write(api.AttachOutput.create({ exited: true, exitStatus: done.exitStatus ?? 0 }));
+  if (signal.aborted) return; // detached
+  exitStatus ??= tasks.store.find(record.id)?.exitStatus;
+  await sink.write(api.AttachOutput.create({ exited: true, exitStatus: exitStatus ?? 0 }));
 }
 
 /** `ExecAttach`. */

@@ -9,10 +9,16 @@ import type { CliContext, Command } from './context';
 import { type SessionEnd, runSession, windowSize } from './session';
 
 /** Attaches to container `id`; `logs`: from the start of its output (run). */
-export async function attachTo(ctx: CliContext, ref: string, options: { tty: boolean; stdin: boolean; logs: boolean }): Promise<SessionEnd> {
+export async function attachTo(ctx: CliContext, ref: string, options: { tty: boolean; stdin: boolean; logs: boolean; removeOnDetach?: boolean }): Promise<SessionEnd> {
   const call = ctx.client().duplex('attach');
   call.send(api.AttachInput.create({ ref, logs: options.logs }));
-  const end = await runSession(ctx, call, (m) => api.AttachInput.create(m), { tty: options.tty, stdin: options.stdin, stderrStream: api.Stream.STREAM_STDERR });
+  const end = await runSession(ctx, call, (m) => api.AttachInput.create(m), {
+    tty: options.tty,
+    stdin: options.stdin,
+    stderrStream: api.Stream.STREAM_STDERR,
+    detachMessage: true,
+    onDetach: options.removeOnDetach === true ? () => call.send(api.AttachInput.create({ autoRemove: true })) : undefined,
+  });
   if (end.kind === 'detached') ctx.stderr.write('\r\ntsrunc: detached (the container keeps running)\r\n');
   return end;
 }

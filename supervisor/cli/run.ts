@@ -61,9 +61,9 @@ export const run: Command = async (ctx, argv) => {
     args: [...a.positionals],
     env: [...(a.lists.get('env') ?? [])],
     cwd: a.strings.get('cwd') ?? '',
-    // attached, the client removes the container itself once it has all the output (an interactive
-    // session may be detached from, so then the daemon removes it too)
-    autoRemove: autoRemove && (detach || tty || interactive),
+    // attached, the client removes the container itself once it has all the output (a session
+    // detached from asks the daemon to, see attachTo)
+    autoRemove: autoRemove && detach,
     labels,
     start: true,
     logConfig: api.LogConfig.create({ maxSize: u64(sizeArg(a.strings.get('maxSize'))), maxFiles: countArg(a.strings.get('maxFiles')) }),
@@ -95,10 +95,10 @@ export const run: Command = async (ctx, argv) => {
   process.on('SIGTERM', onTerm);
   try {
     if (tty || interactive) {
-      const end = await attachTo(ctx, id, { tty, stdin: interactive, logs: true });
+      const end = await attachTo(ctx, id, { tty, stdin: interactive, logs: true, removeOnDetach: autoRemove });
       if (end.kind === 'detached') return 0;
       if (end.kind === 'exited') {
-        if (autoRemove) await ctx.client().call('remove', api.RemoveRequest.create({ ref: id, force: true })).catch(() => undefined);
+        if (autoRemove) await ctx.client().call('remove', api.RemoveRequest.create({ ref: id, force: true }));
         return end.status;
       }
     } else {

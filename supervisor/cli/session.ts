@@ -21,6 +21,8 @@ export interface InputMessage {
   stdin?: Uint8Array;
   closeStdin?: boolean;
   resize?: { width: number; height: number };
+  /** AttachInput only (ExecInput has no such field: an exec is detached from by dropping the call). */
+  detach?: boolean;
 }
 
 /** What the session reads (AttachOutput and ExecOutput share these fields). */
@@ -39,6 +41,10 @@ export interface SessionOptions {
   readonly stdin: boolean;
   /** Stream number of stderr in the output messages. */
   readonly stderrStream: number;
+  /** Called as we detach, before the call is dropped (to send a last message). */
+  readonly onDetach?: (() => void) | undefined;
+  /** The call understands `detach` (Attach); otherwise detaching cancels it. */
+  readonly detachMessage?: boolean | undefined;
 }
 
 /** How a session ended. */
@@ -101,7 +107,14 @@ export async function runSession<Q extends object, S extends OutputMessage>(
       if (send.length > 0) call.send(message({ stdin: send }));
       if (detach) {
         detached = true;
-        call.cancel();
+        options.onDetach?.();
+        if (options.detachMessage === true) {
+          // the daemon ends the call once it has our last messages; cancel only should it not
+          call.send(message({ detach: true }));
+          setTimeout(() => call.cancel(), 2_000).unref();
+        } else {
+          call.cancel();
+        }
       }
     };
     const onEnd = (): void => call.send(message({ closeStdin: true }));

@@ -18,6 +18,7 @@ import { type OciSpec, adoptSpec, generateSpec } from '../shims/spec';
 import type { ContainerRecord, LogConfig, RestartPolicy } from '../store/types';
 import { newContainerId, newContainerName } from '../util/identifiers';
 import { errorMessage } from '../util/log';
+import { startFifoOutput } from './fifo-output';
 import type { TaskInternals } from './internals';
 
 /** What `run`/`create` asks for. */
@@ -131,17 +132,24 @@ async function createTask(t: TaskInternals, record: ContainerRecord, spec: Creat
     r.shim = { address: bootstrap.address, version: bootstrap.version, protocol: bootstrap.protocol, binary: r.runtimeBinary };
   });
   const shim = await t.shims.connect(record.id, record.namespace, bootstrap);
-  const output = loggerUri(tsruncBinary(t.config.binDir), record.logDir);
   const stdin = record.stdin === true ? t.stdins.open(record.id, stdinPath(record.bundle)).path : '';
+  // stdin without a terminal: FIFO output and a log driver of our own (Go's shim drops stdin with binary://)
+  const logger = loggerUri(tsruncBinary(t.config.binDir), record.logDir);
+  let output = { stdout: logger, stderr: logger };
+  if (record.stdin === true && record.terminal !== true) {
+    const fifos = startFifoOutput(record.bundle, record.logDir, tsruncBinary(t.config.binDir), t.native);
+    t.stdins.holdAlso(record.id, () => fifos.close());
+    output = { stdout: fifos.stdout, stderr: fifos.stderr };
+  }
   const response = await shim.create(
     task.CreateTaskRequest.create({
       id: record.id,
       bundle: record.bundle,
       terminal: record.terminal === true,
       stdin,
-      stdout: output,
+      stdout: output.stdout,
       // a terminal has no stderr: everything comes out of the pty, into stdout
-      stderr: record.terminal === true ? '' : output,
+      stderr: record.terminal === true ? '' : output.stderr,
       options: t.shims.runtimeOptions(),
     }),
   );

@@ -3,6 +3,7 @@
  * the shims, the exchange, the per-container queue and exit latches, and the few operations that
  * every part needs. An interface, so the parts do not import the manager (no cycles).
  */
+import type { Native } from '../../native';
 import type { DaemonConfig } from '../config';
 import type { Exchange } from '../events/exchange';
 import type { ShimManager } from '../shims/manager';
@@ -35,6 +36,7 @@ export interface TaskInternals {
   readonly queue: KeyedQueue;
   /** The stdin FIFOs the daemon holds for containers started with stdin open. */
   readonly stdins: StdinFifos;
+  readonly native: Pick<Native, 'mkfifo'>;
   readonly log: Logger;
   /** Applies an exit (synchronously; false when the container was not running). Queues the task's teardown. */
   applyExit(id: string, exit: ExitInfo): boolean;

@@ -60,6 +60,8 @@ export class StdinFifo {
 /** The held stdin FIFOs of containers, by container id; reopened after a daemon restart when needed. */
 export class StdinFifos {
   private readonly held = new Map<string, StdinFifo>();
+  /** Other ends held for a task's life (fifo-output.ts writers), closed by `forget`. */
+  private readonly others = new Map<string, (() => void)[]>();
 
   constructor(private readonly native: Pick<Native, 'mkfifo'>) {}
 
@@ -84,9 +86,16 @@ export class StdinFifos {
     this.held.get(id)?.close();
   }
 
-  /** Forgets `id` entirely (its task is gone). */
+  /** Holds something else of task `id` to be closed with it (e.g. output FIFO writers). */
+  holdAlso(id: string, close: () => void): void {
+    this.others.set(id, [...(this.others.get(id) ?? []), close]);
+  }
+
+  /** Forgets `id` entirely (its task is gone): closes its stdin and whatever else was held. */
   forget(id: string): void {
     this.held.get(id)?.close();
     this.held.delete(id);
+    for (const close of this.others.get(id) ?? []) close();
+    this.others.delete(id);
   }
 }

@@ -57,7 +57,7 @@ export class TaskManager implements TaskInternals {
     readonly shims: ShimManager,
     readonly exchange: Exchange,
     readonly log: Logger,
-    private readonly native: Pick<Native, 'mkfifo'>,
+    readonly native: Pick<Native, 'mkfifo'>,
   ) {
     this.stdins = new StdinFifos(native);
   }
@@ -178,6 +178,19 @@ export class TaskManager implements TaskInternals {
     const record = this.store.resolve(ref);
     if (!hasTask(record.status)) throw new ErrdefsError('failedPrecondition', `cannot attach to container ${record.name}: it is ${record.status}`);
     return stdioOf(this, this.requireShim(record), record);
+  }
+
+  /** Removes the container once it has stopped (now, if it has): `run --rm` detached from. */
+  removeWhenStopped(ref: string): Promise<void> {
+    const { id } = this.store.resolve(ref);
+    return this.queue.run(id, async () => {
+      const record = this.store.find(id);
+      if (record === undefined) return;
+      this.store.update(id, (r) => {
+        (r as { autoRemove: boolean }).autoRemove = true;
+      });
+      if (record.status === 'stopped') await this.removeLocked(id, false);
+    });
   }
 
   /** Containers: running ones, or all. */

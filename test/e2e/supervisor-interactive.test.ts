@@ -1,8 +1,9 @@
 /**
  * `tsrunc` interactive end to end, driven like a person at a terminal through node-pty: `run -t -i`
  * and `exec -t -i` (input, output, window sizes at start and on SIGWINCH, exit codes), `attach` and
- * detach with ctrl-p ctrl-q or by killing the client (the container keeps running), and stdin
- * without a terminal (`run -i`, `attach`, `exec -i` with piped input) — for our shim and Go's.
+ * detach with ctrl-p ctrl-q or by killing the client (the container keeps running), a daemon
+ * restart under attached terminals, and stdin without a terminal (`run -i`, `attach`, `exec -i`
+ * with piped input) — for our shim and Go's.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
@@ -194,6 +195,19 @@ describe('tsrunc interactive: terminals, attach, stdin (daemon + CLI, node-pty)'
     });
   }
 
+  it('run -t -i --rm detached from with ctrl-p ctrl-q: the container runs on and is removed once it exits', async () => {
+    const t = term(['run', '-t', '-i', '--rm', '--name', 'detached-rm', '--rootfs', rootfs, '--', '/bin/sh']);
+    await t.run('echo before-$((1+6))', /before-7/);
+    t.type(`${CTRL_P}${CTRL_Q}`);
+    assert.equal(await t.exit, 0);
+    assert.equal((await sv.inspect('detached-rm')).status, 'running');
+    const back = term(['attach', 'detached-rm']);
+    await back.run('echo back', /back/);
+    back.type('exit 2\r');
+    assert.equal(await back.exit, 2);
+    await waitFor(async () => !(await sv.list()).some((c) => c.name === 'detached-rm'), { timeoutMs: 20_000, what: '--rm to remove the exited container' });
+  });
+
   it('a daemon killed with SIGKILL and restarted: attach reaches the same terminals again (both shims)', async () => {
     for (const runtime of RUNTIMES) await sv.ok(['run', '-d', '-t', '-i', '--name', `survivor-${runtime === GO_RUNTIME ? 'go' : 'ts'}`, '--runtime', runtime, '--rootfs', rootfs, '--', '/bin/sh']);
     await sv.killDaemon();
@@ -208,17 +222,20 @@ describe('tsrunc interactive: terminals, attach, stdin (daemon + CLI, node-pty)'
     }
   });
 
-  describe(`${label(OUR_RUNTIME)}: stdin without a terminal`, () => {
+  for (const runtime of RUNTIMES) {
+  describe(`${label(runtime)}: stdin without a terminal`, () => {
+    const runtimeArgs = runtime === OUR_RUNTIME ? [] : ['--runtime', runtime];
+    const reader = `reader-${runtime === GO_RUNTIME ? 'go' : 'ts'}`;
     it('run -i copies piped input to the container and closes it at EOF; the exit status is the container’s', async () => {
-      const p = piped(sv, ['run', '-i', '--rm', '--rootfs', rootfs, '--', '/bin/sh', '-c', 'cat; exit 4']);
+      const p = piped(sv, ['run', '-i', '--rm', ...runtimeArgs, '--rootfs', rootfs, '--', '/bin/sh', '-c', 'cat; exit 4']);
       p.child.stdin.end('a\nb\n');
-      assert.equal(await p.exit, 4);
+      assert.equal(await p.exit, 4, p.out());
       assert.equal(p.out(), 'a\nb\n');
     });
 
     it('attach to a container with open stdin: input reaches it; a killed client detaches; EOF of the next ends its input', async () => {
-      await sv.ok(['run', '-d', '-i', '--name', 'reader', '--rootfs', rootfs, '--', '/bin/sh', '-c', 'while read l; do echo got-$l; done; echo bye; exit 6']);
-      const first = piped(sv, ['attach', 'reader']);
+      await sv.ok(['run', '-d', '-i', '--name', reader, ...runtimeArgs, '--rootfs', rootfs, '--', '/bin/sh', '-c', 'while read l; do echo got-$l; done; echo bye; exit 6']);
+      const first = piped(sv, ['attach', reader]);
       // the attach is in place once input gets through: keep sending until it does
       await waitFor(
         () => {
@@ -229,8 +246,8 @@ describe('tsrunc interactive: terminals, attach, stdin (daemon + CLI, node-pty)'
       );
       first.child.kill('SIGKILL');
       await first.exit;
-      assert.equal((await sv.inspect('reader')).status, 'running', 'a killed client leaves the container running');
-      const second = piped(sv, ['attach', 'reader']);
+      assert.equal((await sv.inspect(reader)).status, 'running', 'a killed client leaves the container running');
+      const second = piped(sv, ['attach', reader]);
       await waitFor(
         () => {
           second.child.stdin.write('two\n');
@@ -241,7 +258,8 @@ describe('tsrunc interactive: terminals, attach, stdin (daemon + CLI, node-pty)'
       second.child.stdin.end();
       assert.equal(await second.exit, 6);
       assert.match(second.out(), /bye\n$/);
-      await sv.ok(['rm', 'reader']);
+      await sv.ok(['rm', reader]);
     });
   });
+}
 });
