@@ -113,6 +113,8 @@ describe('tsrunc resources: limits, update, stats, pause (daemon + CLI, real run
         assert.equal((await sv.inspect(nm)).status, 'paused');
         const row = (await sv.ok(['ps'])).split('\n').find((l) => l.startsWith(`${nm} `)) ?? '';
         assert.match(row, new RegExp(`^${nm}\\s+${id}\\s+Up .*\\(Paused\\)\\s+${pid}\\s`));
+        const exec = await sv.cli(['exec', nm, '--', '/bin/true']);
+        assert.deepEqual([exec.code, exec.stderr], [1, `tsrunc: container ${nm} is paused: resume it first\n`]);
         const twice = await sv.cli(['pause', nm]);
         assert.deepEqual([twice.code, twice.stderr], [1, `tsrunc: container ${nm} is already paused\n`]);
         const frozenLog = sv.logText(logDir);
