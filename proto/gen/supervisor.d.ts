@@ -365,6 +365,15 @@ export namespace tsrunc {
                 /** Container oomKilled. */
                 oomKilled: boolean;
 
+                /** Container resources. */
+                resources?: (tsrunc.supervisor.v1.Resources.$Properties|null);
+
+                /** Container terminal. */
+                terminal: boolean;
+
+                /** Container stdin. */
+                stdin: boolean;
+
                 /**
                  * Creates a new Container instance using the specified properties.
                  * @param [properties] Properties to set
@@ -468,6 +477,15 @@ export namespace tsrunc {
 
                     /** Container oomKilled */
                     oomKilled?: (boolean|null);
+
+                    /** Container resources */
+                    resources?: (tsrunc.supervisor.v1.Resources.$Properties|null);
+
+                    /** Container terminal */
+                    terminal?: (boolean|null);
+
+                    /** Container stdin */
+                    stdin?: (boolean|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
@@ -674,6 +692,18 @@ export namespace tsrunc {
                 /** CreateRequest logConfig. */
                 logConfig?: (tsrunc.supervisor.v1.LogConfig.$Properties|null);
 
+                /** CreateRequest resources. */
+                resources?: (tsrunc.supervisor.v1.Resources.$Properties|null);
+
+                /** CreateRequest terminal. */
+                terminal: boolean;
+
+                /** CreateRequest size. */
+                size?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                /** CreateRequest stdin. */
+                stdin: boolean;
+
                 /**
                  * Creates a new CreateRequest instance using the specified properties.
                  * @param [properties] Properties to set
@@ -741,6 +771,18 @@ export namespace tsrunc {
 
                     /** CreateRequest logConfig */
                     logConfig?: (tsrunc.supervisor.v1.LogConfig.$Properties|null);
+
+                    /** CreateRequest resources */
+                    resources?: (tsrunc.supervisor.v1.Resources.$Properties|null);
+
+                    /** CreateRequest terminal */
+                    terminal?: (boolean|null);
+
+                    /** CreateRequest size */
+                    size?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                    /** CreateRequest stdin */
+                    stdin?: (boolean|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
@@ -1792,6 +1834,15 @@ export namespace tsrunc {
                 /** ExecRequest cwd. */
                 cwd: string;
 
+                /** ExecRequest terminal. */
+                terminal: boolean;
+
+                /** ExecRequest size. */
+                size?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                /** ExecRequest stdin. */
+                stdin: boolean;
+
                 /**
                  * Creates a new ExecRequest instance using the specified properties.
                  * @param [properties] Properties to set
@@ -1835,6 +1886,15 @@ export namespace tsrunc {
 
                     /** ExecRequest cwd */
                     cwd?: (string|null);
+
+                    /** ExecRequest terminal */
+                    terminal?: (boolean|null);
+
+                    /** ExecRequest size */
+                    size?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                    /** ExecRequest stdin */
+                    stdin?: (boolean|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
@@ -2269,6 +2329,1072 @@ export namespace tsrunc {
 
                 /** Shape of an Event. */
                 type $Shape = tsrunc.supervisor.v1.Event.$Properties;
+            }
+
+            /**
+             * Properties of a Resources.
+             * @deprecated Use tsrunc.supervisor.v1.Resources.$Properties instead.
+             */
+            interface IResources extends tsrunc.supervisor.v1.Resources.$Properties {
+            }
+
+            /** Represents a Resources. */
+            class Resources {
+
+                /**
+                 * Constructs a new Resources.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.Resources.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** Resources memory. */
+                memory?: (Long|null);
+
+                /** Resources nanoCpus. */
+                nanoCpus?: (Long|null);
+
+                /** Resources pidsLimit. */
+                pidsLimit?: (Long|null);
+
+                /**
+                 * Creates a new Resources instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns Resources instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.Resources.$Shape): tsrunc.supervisor.v1.Resources & tsrunc.supervisor.v1.Resources.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.Resources.$Properties): tsrunc.supervisor.v1.Resources;
+
+                /**
+                 * Encodes the specified Resources message. Does not implicitly {@link tsrunc.supervisor.v1.Resources.verify|verify} messages.
+                 * @param message Resources message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.Resources.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a Resources message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.Resources & tsrunc.supervisor.v1.Resources.$Shape} Resources
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.Resources & tsrunc.supervisor.v1.Resources.$Shape;
+            }
+
+            namespace Resources {
+
+                /** Properties of a Resources. */
+                interface $Properties {
+
+                    /** Resources memory */
+                    memory?: (Long|null);
+
+                    /** Resources nanoCpus */
+                    nanoCpus?: (Long|null);
+
+                    /** Resources pidsLimit */
+                    pidsLimit?: (Long|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a Resources. */
+                type $Shape = tsrunc.supervisor.v1.Resources.$Properties;
+            }
+
+            /**
+             * Properties of an UpdateRequest.
+             * @deprecated Use tsrunc.supervisor.v1.UpdateRequest.$Properties instead.
+             */
+            interface IUpdateRequest extends tsrunc.supervisor.v1.UpdateRequest.$Properties {
+            }
+
+            /** Represents an UpdateRequest. */
+            class UpdateRequest {
+
+                /**
+                 * Constructs a new UpdateRequest.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.UpdateRequest.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** UpdateRequest ref. */
+                ref: string;
+
+                /** UpdateRequest resources. */
+                resources?: (tsrunc.supervisor.v1.Resources.$Properties|null);
+
+                /**
+                 * Creates a new UpdateRequest instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns UpdateRequest instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.UpdateRequest.$Shape): tsrunc.supervisor.v1.UpdateRequest & tsrunc.supervisor.v1.UpdateRequest.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.UpdateRequest.$Properties): tsrunc.supervisor.v1.UpdateRequest;
+
+                /**
+                 * Encodes the specified UpdateRequest message. Does not implicitly {@link tsrunc.supervisor.v1.UpdateRequest.verify|verify} messages.
+                 * @param message UpdateRequest message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.UpdateRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes an UpdateRequest message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.UpdateRequest & tsrunc.supervisor.v1.UpdateRequest.$Shape} UpdateRequest
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.UpdateRequest & tsrunc.supervisor.v1.UpdateRequest.$Shape;
+            }
+
+            namespace UpdateRequest {
+
+                /** Properties of an UpdateRequest. */
+                interface $Properties {
+
+                    /** UpdateRequest ref */
+                    ref?: (string|null);
+
+                    /** UpdateRequest resources */
+                    resources?: (tsrunc.supervisor.v1.Resources.$Properties|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of an UpdateRequest. */
+                type $Shape = tsrunc.supervisor.v1.UpdateRequest.$Properties;
+            }
+
+            /**
+             * Properties of an UpdateResponse.
+             * @deprecated Use tsrunc.supervisor.v1.UpdateResponse.$Properties instead.
+             */
+            interface IUpdateResponse extends tsrunc.supervisor.v1.UpdateResponse.$Properties {
+            }
+
+            /** Represents an UpdateResponse. */
+            class UpdateResponse {
+
+                /**
+                 * Constructs a new UpdateResponse.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.UpdateResponse.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** UpdateResponse container. */
+                container?: (tsrunc.supervisor.v1.Container.$Properties|null);
+
+                /**
+                 * Creates a new UpdateResponse instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns UpdateResponse instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.UpdateResponse.$Shape): tsrunc.supervisor.v1.UpdateResponse & tsrunc.supervisor.v1.UpdateResponse.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.UpdateResponse.$Properties): tsrunc.supervisor.v1.UpdateResponse;
+
+                /**
+                 * Encodes the specified UpdateResponse message. Does not implicitly {@link tsrunc.supervisor.v1.UpdateResponse.verify|verify} messages.
+                 * @param message UpdateResponse message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.UpdateResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes an UpdateResponse message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.UpdateResponse & tsrunc.supervisor.v1.UpdateResponse.$Shape} UpdateResponse
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.UpdateResponse & tsrunc.supervisor.v1.UpdateResponse.$Shape;
+            }
+
+            namespace UpdateResponse {
+
+                /** Properties of an UpdateResponse. */
+                interface $Properties {
+
+                    /** UpdateResponse container */
+                    container?: (tsrunc.supervisor.v1.Container.$Properties|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of an UpdateResponse. */
+                type $Shape = tsrunc.supervisor.v1.UpdateResponse.$Properties;
+            }
+
+            /**
+             * Properties of a StatsRequest.
+             * @deprecated Use tsrunc.supervisor.v1.StatsRequest.$Properties instead.
+             */
+            interface IStatsRequest extends tsrunc.supervisor.v1.StatsRequest.$Properties {
+            }
+
+            /** Represents a StatsRequest. */
+            class StatsRequest {
+
+                /**
+                 * Constructs a new StatsRequest.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.StatsRequest.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** StatsRequest refs. */
+                refs: string[];
+
+                /**
+                 * Creates a new StatsRequest instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns StatsRequest instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.StatsRequest.$Shape): tsrunc.supervisor.v1.StatsRequest & tsrunc.supervisor.v1.StatsRequest.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.StatsRequest.$Properties): tsrunc.supervisor.v1.StatsRequest;
+
+                /**
+                 * Encodes the specified StatsRequest message. Does not implicitly {@link tsrunc.supervisor.v1.StatsRequest.verify|verify} messages.
+                 * @param message StatsRequest message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.StatsRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a StatsRequest message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.StatsRequest & tsrunc.supervisor.v1.StatsRequest.$Shape} StatsRequest
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.StatsRequest & tsrunc.supervisor.v1.StatsRequest.$Shape;
+            }
+
+            namespace StatsRequest {
+
+                /** Properties of a StatsRequest. */
+                interface $Properties {
+
+                    /** StatsRequest refs */
+                    refs?: (string[]|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a StatsRequest. */
+                type $Shape = tsrunc.supervisor.v1.StatsRequest.$Properties;
+            }
+
+            /**
+             * Properties of a ContainerStats.
+             * @deprecated Use tsrunc.supervisor.v1.ContainerStats.$Properties instead.
+             */
+            interface IContainerStats extends tsrunc.supervisor.v1.ContainerStats.$Properties {
+            }
+
+            /** Represents a ContainerStats. */
+            class ContainerStats {
+
+                /**
+                 * Constructs a new ContainerStats.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.ContainerStats.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** ContainerStats id. */
+                id: string;
+
+                /** ContainerStats name. */
+                name: string;
+
+                /** ContainerStats read. */
+                read?: (google.protobuf.Timestamp.$Properties|null);
+
+                /** ContainerStats cpuUsageNs. */
+                cpuUsageNs: Long;
+
+                /** ContainerStats systemCpuNs. */
+                systemCpuNs: Long;
+
+                /** ContainerStats onlineCpus. */
+                onlineCpus: number;
+
+                /** ContainerStats memoryUsage. */
+                memoryUsage: Long;
+
+                /** ContainerStats memoryLimit. */
+                memoryLimit: Long;
+
+                /** ContainerStats pidsCurrent. */
+                pidsCurrent: Long;
+
+                /** ContainerStats pidsLimit. */
+                pidsLimit: Long;
+
+                /** ContainerStats metrics. */
+                metrics?: (google.protobuf.Any.$Properties|null);
+
+                /**
+                 * Creates a new ContainerStats instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns ContainerStats instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.ContainerStats.$Shape): tsrunc.supervisor.v1.ContainerStats & tsrunc.supervisor.v1.ContainerStats.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.ContainerStats.$Properties): tsrunc.supervisor.v1.ContainerStats;
+
+                /**
+                 * Encodes the specified ContainerStats message. Does not implicitly {@link tsrunc.supervisor.v1.ContainerStats.verify|verify} messages.
+                 * @param message ContainerStats message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.ContainerStats.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a ContainerStats message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.ContainerStats & tsrunc.supervisor.v1.ContainerStats.$Shape} ContainerStats
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.ContainerStats & tsrunc.supervisor.v1.ContainerStats.$Shape;
+            }
+
+            namespace ContainerStats {
+
+                /** Properties of a ContainerStats. */
+                interface $Properties {
+
+                    /** ContainerStats id */
+                    id?: (string|null);
+
+                    /** ContainerStats name */
+                    name?: (string|null);
+
+                    /** ContainerStats read */
+                    read?: (google.protobuf.Timestamp.$Properties|null);
+
+                    /** ContainerStats cpuUsageNs */
+                    cpuUsageNs?: (Long|null);
+
+                    /** ContainerStats systemCpuNs */
+                    systemCpuNs?: (Long|null);
+
+                    /** ContainerStats onlineCpus */
+                    onlineCpus?: (number|null);
+
+                    /** ContainerStats memoryUsage */
+                    memoryUsage?: (Long|null);
+
+                    /** ContainerStats memoryLimit */
+                    memoryLimit?: (Long|null);
+
+                    /** ContainerStats pidsCurrent */
+                    pidsCurrent?: (Long|null);
+
+                    /** ContainerStats pidsLimit */
+                    pidsLimit?: (Long|null);
+
+                    /** ContainerStats metrics */
+                    metrics?: (google.protobuf.Any.$Properties|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a ContainerStats. */
+                type $Shape = tsrunc.supervisor.v1.ContainerStats.$Properties;
+            }
+
+            /**
+             * Properties of a StatsResponse.
+             * @deprecated Use tsrunc.supervisor.v1.StatsResponse.$Properties instead.
+             */
+            interface IStatsResponse extends tsrunc.supervisor.v1.StatsResponse.$Properties {
+            }
+
+            /** Represents a StatsResponse. */
+            class StatsResponse {
+
+                /**
+                 * Constructs a new StatsResponse.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.StatsResponse.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** StatsResponse stats. */
+                stats: tsrunc.supervisor.v1.ContainerStats.$Properties[];
+
+                /**
+                 * Creates a new StatsResponse instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns StatsResponse instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.StatsResponse.$Shape): tsrunc.supervisor.v1.StatsResponse & tsrunc.supervisor.v1.StatsResponse.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.StatsResponse.$Properties): tsrunc.supervisor.v1.StatsResponse;
+
+                /**
+                 * Encodes the specified StatsResponse message. Does not implicitly {@link tsrunc.supervisor.v1.StatsResponse.verify|verify} messages.
+                 * @param message StatsResponse message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.StatsResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a StatsResponse message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.StatsResponse & tsrunc.supervisor.v1.StatsResponse.$Shape} StatsResponse
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.StatsResponse & tsrunc.supervisor.v1.StatsResponse.$Shape;
+            }
+
+            namespace StatsResponse {
+
+                /** Properties of a StatsResponse. */
+                interface $Properties {
+
+                    /** StatsResponse stats */
+                    stats?: (tsrunc.supervisor.v1.ContainerStats.$Properties[]|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a StatsResponse. */
+                type $Shape = tsrunc.supervisor.v1.StatsResponse.$Properties;
+            }
+
+            /**
+             * Properties of a PauseRequest.
+             * @deprecated Use tsrunc.supervisor.v1.PauseRequest.$Properties instead.
+             */
+            interface IPauseRequest extends tsrunc.supervisor.v1.PauseRequest.$Properties {
+            }
+
+            /** Represents a PauseRequest. */
+            class PauseRequest {
+
+                /**
+                 * Constructs a new PauseRequest.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.PauseRequest.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** PauseRequest ref. */
+                ref: string;
+
+                /**
+                 * Creates a new PauseRequest instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns PauseRequest instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.PauseRequest.$Shape): tsrunc.supervisor.v1.PauseRequest & tsrunc.supervisor.v1.PauseRequest.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.PauseRequest.$Properties): tsrunc.supervisor.v1.PauseRequest;
+
+                /**
+                 * Encodes the specified PauseRequest message. Does not implicitly {@link tsrunc.supervisor.v1.PauseRequest.verify|verify} messages.
+                 * @param message PauseRequest message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.PauseRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a PauseRequest message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.PauseRequest & tsrunc.supervisor.v1.PauseRequest.$Shape} PauseRequest
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.PauseRequest & tsrunc.supervisor.v1.PauseRequest.$Shape;
+            }
+
+            namespace PauseRequest {
+
+                /** Properties of a PauseRequest. */
+                interface $Properties {
+
+                    /** PauseRequest ref */
+                    ref?: (string|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a PauseRequest. */
+                type $Shape = tsrunc.supervisor.v1.PauseRequest.$Properties;
+            }
+
+            /**
+             * Properties of a PauseResponse.
+             * @deprecated Use tsrunc.supervisor.v1.PauseResponse.$Properties instead.
+             */
+            interface IPauseResponse extends tsrunc.supervisor.v1.PauseResponse.$Properties {
+            }
+
+            /** Represents a PauseResponse. */
+            class PauseResponse {
+
+                /**
+                 * Constructs a new PauseResponse.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.PauseResponse.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** PauseResponse container. */
+                container?: (tsrunc.supervisor.v1.Container.$Properties|null);
+
+                /**
+                 * Creates a new PauseResponse instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns PauseResponse instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.PauseResponse.$Shape): tsrunc.supervisor.v1.PauseResponse & tsrunc.supervisor.v1.PauseResponse.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.PauseResponse.$Properties): tsrunc.supervisor.v1.PauseResponse;
+
+                /**
+                 * Encodes the specified PauseResponse message. Does not implicitly {@link tsrunc.supervisor.v1.PauseResponse.verify|verify} messages.
+                 * @param message PauseResponse message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.PauseResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a PauseResponse message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.PauseResponse & tsrunc.supervisor.v1.PauseResponse.$Shape} PauseResponse
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.PauseResponse & tsrunc.supervisor.v1.PauseResponse.$Shape;
+            }
+
+            namespace PauseResponse {
+
+                /** Properties of a PauseResponse. */
+                interface $Properties {
+
+                    /** PauseResponse container */
+                    container?: (tsrunc.supervisor.v1.Container.$Properties|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a PauseResponse. */
+                type $Shape = tsrunc.supervisor.v1.PauseResponse.$Properties;
+            }
+
+            /**
+             * Properties of a ResumeRequest.
+             * @deprecated Use tsrunc.supervisor.v1.ResumeRequest.$Properties instead.
+             */
+            interface IResumeRequest extends tsrunc.supervisor.v1.ResumeRequest.$Properties {
+            }
+
+            /** Represents a ResumeRequest. */
+            class ResumeRequest {
+
+                /**
+                 * Constructs a new ResumeRequest.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.ResumeRequest.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** ResumeRequest ref. */
+                ref: string;
+
+                /**
+                 * Creates a new ResumeRequest instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns ResumeRequest instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.ResumeRequest.$Shape): tsrunc.supervisor.v1.ResumeRequest & tsrunc.supervisor.v1.ResumeRequest.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.ResumeRequest.$Properties): tsrunc.supervisor.v1.ResumeRequest;
+
+                /**
+                 * Encodes the specified ResumeRequest message. Does not implicitly {@link tsrunc.supervisor.v1.ResumeRequest.verify|verify} messages.
+                 * @param message ResumeRequest message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.ResumeRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a ResumeRequest message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.ResumeRequest & tsrunc.supervisor.v1.ResumeRequest.$Shape} ResumeRequest
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.ResumeRequest & tsrunc.supervisor.v1.ResumeRequest.$Shape;
+            }
+
+            namespace ResumeRequest {
+
+                /** Properties of a ResumeRequest. */
+                interface $Properties {
+
+                    /** ResumeRequest ref */
+                    ref?: (string|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a ResumeRequest. */
+                type $Shape = tsrunc.supervisor.v1.ResumeRequest.$Properties;
+            }
+
+            /**
+             * Properties of a ResumeResponse.
+             * @deprecated Use tsrunc.supervisor.v1.ResumeResponse.$Properties instead.
+             */
+            interface IResumeResponse extends tsrunc.supervisor.v1.ResumeResponse.$Properties {
+            }
+
+            /** Represents a ResumeResponse. */
+            class ResumeResponse {
+
+                /**
+                 * Constructs a new ResumeResponse.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.ResumeResponse.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** ResumeResponse container. */
+                container?: (tsrunc.supervisor.v1.Container.$Properties|null);
+
+                /**
+                 * Creates a new ResumeResponse instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns ResumeResponse instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.ResumeResponse.$Shape): tsrunc.supervisor.v1.ResumeResponse & tsrunc.supervisor.v1.ResumeResponse.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.ResumeResponse.$Properties): tsrunc.supervisor.v1.ResumeResponse;
+
+                /**
+                 * Encodes the specified ResumeResponse message. Does not implicitly {@link tsrunc.supervisor.v1.ResumeResponse.verify|verify} messages.
+                 * @param message ResumeResponse message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.ResumeResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a ResumeResponse message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.ResumeResponse & tsrunc.supervisor.v1.ResumeResponse.$Shape} ResumeResponse
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.ResumeResponse & tsrunc.supervisor.v1.ResumeResponse.$Shape;
+            }
+
+            namespace ResumeResponse {
+
+                /** Properties of a ResumeResponse. */
+                interface $Properties {
+
+                    /** ResumeResponse container */
+                    container?: (tsrunc.supervisor.v1.Container.$Properties|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a ResumeResponse. */
+                type $Shape = tsrunc.supervisor.v1.ResumeResponse.$Properties;
+            }
+
+            /**
+             * Properties of a WindowSize.
+             * @deprecated Use tsrunc.supervisor.v1.WindowSize.$Properties instead.
+             */
+            interface IWindowSize extends tsrunc.supervisor.v1.WindowSize.$Properties {
+            }
+
+            /** Represents a WindowSize. */
+            class WindowSize {
+
+                /**
+                 * Constructs a new WindowSize.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.WindowSize.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** WindowSize width. */
+                width: number;
+
+                /** WindowSize height. */
+                height: number;
+
+                /**
+                 * Creates a new WindowSize instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns WindowSize instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.WindowSize.$Shape): tsrunc.supervisor.v1.WindowSize & tsrunc.supervisor.v1.WindowSize.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.WindowSize.$Properties): tsrunc.supervisor.v1.WindowSize;
+
+                /**
+                 * Encodes the specified WindowSize message. Does not implicitly {@link tsrunc.supervisor.v1.WindowSize.verify|verify} messages.
+                 * @param message WindowSize message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.WindowSize.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a WindowSize message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.WindowSize & tsrunc.supervisor.v1.WindowSize.$Shape} WindowSize
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.WindowSize & tsrunc.supervisor.v1.WindowSize.$Shape;
+            }
+
+            namespace WindowSize {
+
+                /** Properties of a WindowSize. */
+                interface $Properties {
+
+                    /** WindowSize width */
+                    width?: (number|null);
+
+                    /** WindowSize height */
+                    height?: (number|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a WindowSize. */
+                type $Shape = tsrunc.supervisor.v1.WindowSize.$Properties;
+            }
+
+            /**
+             * Properties of an AttachInput.
+             * @deprecated Use tsrunc.supervisor.v1.AttachInput.$Properties instead.
+             */
+            interface IAttachInput extends tsrunc.supervisor.v1.AttachInput.$Properties {
+            }
+
+            /** Represents an AttachInput. */
+            class AttachInput {
+
+                /**
+                 * Constructs a new AttachInput.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.AttachInput.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** AttachInput ref. */
+                ref: string;
+
+                /** AttachInput logs. */
+                logs: boolean;
+
+                /** AttachInput stdin. */
+                stdin: Uint8Array;
+
+                /** AttachInput closeStdin. */
+                closeStdin: boolean;
+
+                /** AttachInput resize. */
+                resize?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                /** AttachInput autoRemove. */
+                autoRemove: boolean;
+
+                /** AttachInput detach. */
+                detach: boolean;
+
+                /**
+                 * Creates a new AttachInput instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns AttachInput instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.AttachInput.$Shape): tsrunc.supervisor.v1.AttachInput & tsrunc.supervisor.v1.AttachInput.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.AttachInput.$Properties): tsrunc.supervisor.v1.AttachInput;
+
+                /**
+                 * Encodes the specified AttachInput message. Does not implicitly {@link tsrunc.supervisor.v1.AttachInput.verify|verify} messages.
+                 * @param message AttachInput message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.AttachInput.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes an AttachInput message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.AttachInput & tsrunc.supervisor.v1.AttachInput.$Shape} AttachInput
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.AttachInput & tsrunc.supervisor.v1.AttachInput.$Shape;
+            }
+
+            namespace AttachInput {
+
+                /** Properties of an AttachInput. */
+                interface $Properties {
+
+                    /** AttachInput ref */
+                    ref?: (string|null);
+
+                    /** AttachInput logs */
+                    logs?: (boolean|null);
+
+                    /** AttachInput stdin */
+                    stdin?: (Uint8Array|null);
+
+                    /** AttachInput closeStdin */
+                    closeStdin?: (boolean|null);
+
+                    /** AttachInput resize */
+                    resize?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                    /** AttachInput autoRemove */
+                    autoRemove?: (boolean|null);
+
+                    /** AttachInput detach */
+                    detach?: (boolean|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of an AttachInput. */
+                type $Shape = tsrunc.supervisor.v1.AttachInput.$Properties;
+            }
+
+            /**
+             * Properties of an AttachOutput.
+             * @deprecated Use tsrunc.supervisor.v1.AttachOutput.$Properties instead.
+             */
+            interface IAttachOutput extends tsrunc.supervisor.v1.AttachOutput.$Properties {
+            }
+
+            /** Represents an AttachOutput. */
+            class AttachOutput {
+
+                /**
+                 * Constructs a new AttachOutput.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.AttachOutput.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** AttachOutput stream. */
+                stream: tsrunc.supervisor.v1.Stream;
+
+                /** AttachOutput data. */
+                data: Uint8Array;
+
+                /** AttachOutput exited. */
+                exited: boolean;
+
+                /** AttachOutput exitStatus. */
+                exitStatus: number;
+
+                /**
+                 * Creates a new AttachOutput instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns AttachOutput instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.AttachOutput.$Shape): tsrunc.supervisor.v1.AttachOutput & tsrunc.supervisor.v1.AttachOutput.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.AttachOutput.$Properties): tsrunc.supervisor.v1.AttachOutput;
+
+                /**
+                 * Encodes the specified AttachOutput message. Does not implicitly {@link tsrunc.supervisor.v1.AttachOutput.verify|verify} messages.
+                 * @param message AttachOutput message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.AttachOutput.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes an AttachOutput message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.AttachOutput & tsrunc.supervisor.v1.AttachOutput.$Shape} AttachOutput
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.AttachOutput & tsrunc.supervisor.v1.AttachOutput.$Shape;
+            }
+
+            namespace AttachOutput {
+
+                /** Properties of an AttachOutput. */
+                interface $Properties {
+
+                    /** AttachOutput stream */
+                    stream?: (tsrunc.supervisor.v1.Stream|null);
+
+                    /** AttachOutput data */
+                    data?: (Uint8Array|null);
+
+                    /** AttachOutput exited */
+                    exited?: (boolean|null);
+
+                    /** AttachOutput exitStatus */
+                    exitStatus?: (number|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of an AttachOutput. */
+                type $Shape = tsrunc.supervisor.v1.AttachOutput.$Properties;
+            }
+
+            /**
+             * Properties of an ExecInput.
+             * @deprecated Use tsrunc.supervisor.v1.ExecInput.$Properties instead.
+             */
+            interface IExecInput extends tsrunc.supervisor.v1.ExecInput.$Properties {
+            }
+
+            /** Represents an ExecInput. */
+            class ExecInput {
+
+                /**
+                 * Constructs a new ExecInput.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: tsrunc.supervisor.v1.ExecInput.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** ExecInput start. */
+                start?: (tsrunc.supervisor.v1.ExecRequest.$Properties|null);
+
+                /** ExecInput stdin. */
+                stdin: Uint8Array;
+
+                /** ExecInput closeStdin. */
+                closeStdin: boolean;
+
+                /** ExecInput resize. */
+                resize?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                /**
+                 * Creates a new ExecInput instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns ExecInput instance
+                 */
+                static create(properties: tsrunc.supervisor.v1.ExecInput.$Shape): tsrunc.supervisor.v1.ExecInput & tsrunc.supervisor.v1.ExecInput.$Shape;
+                static create(properties?: tsrunc.supervisor.v1.ExecInput.$Properties): tsrunc.supervisor.v1.ExecInput;
+
+                /**
+                 * Encodes the specified ExecInput message. Does not implicitly {@link tsrunc.supervisor.v1.ExecInput.verify|verify} messages.
+                 * @param message ExecInput message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: tsrunc.supervisor.v1.ExecInput.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes an ExecInput message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {tsrunc.supervisor.v1.ExecInput & tsrunc.supervisor.v1.ExecInput.$Shape} ExecInput
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): tsrunc.supervisor.v1.ExecInput & tsrunc.supervisor.v1.ExecInput.$Shape;
+            }
+
+            namespace ExecInput {
+
+                /** Properties of an ExecInput. */
+                interface $Properties {
+
+                    /** ExecInput start */
+                    start?: (tsrunc.supervisor.v1.ExecRequest.$Properties|null);
+
+                    /** ExecInput stdin */
+                    stdin?: (Uint8Array|null);
+
+                    /** ExecInput closeStdin */
+                    closeStdin?: (boolean|null);
+
+                    /** ExecInput resize */
+                    resize?: (tsrunc.supervisor.v1.WindowSize.$Properties|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of an ExecInput. */
+                type $Shape = tsrunc.supervisor.v1.ExecInput.$Properties;
             }
         }
     }

@@ -64,6 +64,12 @@ export type SupervisorServiceMethods = {
   readonly exec: GrpcMethod<tsrunc.supervisor.v1.ExecRequest, tsrunc.supervisor.v1.ExecOutput, false, true>;
   readonly logs: GrpcMethod<tsrunc.supervisor.v1.LogsRequest, tsrunc.supervisor.v1.LogEntry, false, true>;
   readonly events: GrpcMethod<tsrunc.supervisor.v1.EventsRequest, tsrunc.supervisor.v1.Event, false, true>;
+  readonly update: GrpcMethod<tsrunc.supervisor.v1.UpdateRequest, tsrunc.supervisor.v1.UpdateResponse, false, false>;
+  readonly stats: GrpcMethod<tsrunc.supervisor.v1.StatsRequest, tsrunc.supervisor.v1.StatsResponse, false, false>;
+  readonly pause: GrpcMethod<tsrunc.supervisor.v1.PauseRequest, tsrunc.supervisor.v1.PauseResponse, false, false>;
+  readonly resume: GrpcMethod<tsrunc.supervisor.v1.ResumeRequest, tsrunc.supervisor.v1.ResumeResponse, false, false>;
+  readonly attach: GrpcMethod<tsrunc.supervisor.v1.AttachInput, tsrunc.supervisor.v1.AttachOutput, true, true>;
+  readonly execAttach: GrpcMethod<tsrunc.supervisor.v1.ExecInput, tsrunc.supervisor.v1.ExecOutput, true, true>;
 };
 
 /** tsrunc.supervisor.v1.Supervisor as a grpc-js service definition (`Server.addService`, `makeGenericClientConstructor`). */
@@ -163,5 +169,53 @@ export const SupervisorServiceDefinition: SupervisorServiceMethods = {
     true,
     tsrunc.supervisor.v1.EventsRequest,
     tsrunc.supervisor.v1.Event,
+  ),
+  update: grpcMethod<tsrunc.supervisor.v1.UpdateRequest, tsrunc.supervisor.v1.UpdateResponse, false, false>(
+    '/tsrunc.supervisor.v1.Supervisor/Update',
+    'Update',
+    false,
+    false,
+    tsrunc.supervisor.v1.UpdateRequest,
+    tsrunc.supervisor.v1.UpdateResponse,
+  ),
+  stats: grpcMethod<tsrunc.supervisor.v1.StatsRequest, tsrunc.supervisor.v1.StatsResponse, false, false>(
+    '/tsrunc.supervisor.v1.Supervisor/Stats',
+    'Stats',
+    false,
+    false,
+    tsrunc.supervisor.v1.StatsRequest,
+    tsrunc.supervisor.v1.StatsResponse,
+  ),
+  pause: grpcMethod<tsrunc.supervisor.v1.PauseRequest, tsrunc.supervisor.v1.PauseResponse, false, false>(
+    '/tsrunc.supervisor.v1.Supervisor/Pause',
+    'Pause',
+    false,
+    false,
+    tsrunc.supervisor.v1.PauseRequest,
+    tsrunc.supervisor.v1.PauseResponse,
+  ),
+  resume: grpcMethod<tsrunc.supervisor.v1.ResumeRequest, tsrunc.supervisor.v1.ResumeResponse, false, false>(
+    '/tsrunc.supervisor.v1.Supervisor/Resume',
+    'Resume',
+    false,
+    false,
+    tsrunc.supervisor.v1.ResumeRequest,
+    tsrunc.supervisor.v1.ResumeResponse,
+  ),
+  attach: grpcMethod<tsrunc.supervisor.v1.AttachInput, tsrunc.supervisor.v1.AttachOutput, true, true>(
+    '/tsrunc.supervisor.v1.Supervisor/Attach',
+    'Attach',
+    true,
+    true,
+    tsrunc.supervisor.v1.AttachInput,
+    tsrunc.supervisor.v1.AttachOutput,
+  ),
+  execAttach: grpcMethod<tsrunc.supervisor.v1.ExecInput, tsrunc.supervisor.v1.ExecOutput, true, true>(
+    '/tsrunc.supervisor.v1.Supervisor/ExecAttach',
+    'ExecAttach',
+    true,
+    true,
+    tsrunc.supervisor.v1.ExecInput,
+    tsrunc.supervisor.v1.ExecOutput,
   ),
 };

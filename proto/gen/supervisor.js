@@ -397,6 +397,9 @@ $root.tsrunc = (function() {
                 Container.prototype.error = "";
                 Container.prototype.logConfig = null;
                 Container.prototype.oomKilled = false;
+                Container.prototype.resources = null;
+                Container.prototype.terminal = false;
+                Container.prototype.stdin = false;
 
                 Container.create = function(properties) {
                     return new Container(properties);
@@ -460,6 +463,12 @@ $root.tsrunc = (function() {
                         $root.tsrunc.supervisor.v1.LogConfig.encode(message.logConfig, writer.uint32(186).fork(), _depth + 1).ldelim();
                     if (message.oomKilled != null && $Object.hasOwnProperty.call(message, "oomKilled") && message.oomKilled !== false)
                         writer.uint32(192).bool(message.oomKilled);
+                    if (message.resources != null && $Object.hasOwnProperty.call(message, "resources"))
+                        $root.tsrunc.supervisor.v1.Resources.encode(message.resources, writer.uint32(202).fork(), _depth + 1).ldelim();
+                    if (message.terminal != null && $Object.hasOwnProperty.call(message, "terminal") && message.terminal !== false)
+                        writer.uint32(208).bool(message.terminal);
+                    if (message.stdin != null && $Object.hasOwnProperty.call(message, "stdin") && message.stdin !== false)
+                        writer.uint32(216).bool(message.stdin);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -716,6 +725,30 @@ $root.tsrunc = (function() {
                                     delete message.oomKilled;
                                 continue;
                             }
+                        case 25: {
+                                if (wireType !== 2)
+                                    break;
+                                message.resources = $root.tsrunc.supervisor.v1.Resources.decode(reader, reader.size(), $undefined, _depth + 1, message.resources);
+                                continue;
+                            }
+                        case 26: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.terminal = value;
+                                else
+                                    delete message.terminal;
+                                continue;
+                            }
+                        case 27: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.stdin = value;
+                                else
+                                    delete message.stdin;
+                                continue;
+                            }
                         }
                         reader.skipType(wireType, _depth, tag);
                         if (!reader.discardUnknown) {
@@ -952,6 +985,10 @@ $root.tsrunc = (function() {
                 CreateRequest.prototype.labels = $util.emptyObject;
                 CreateRequest.prototype.start = false;
                 CreateRequest.prototype.logConfig = null;
+                CreateRequest.prototype.resources = null;
+                CreateRequest.prototype.terminal = false;
+                CreateRequest.prototype.size = null;
+                CreateRequest.prototype.stdin = false;
 
                 CreateRequest.create = function(properties) {
                     return new CreateRequest(properties);
@@ -991,6 +1028,14 @@ $root.tsrunc = (function() {
                         writer.uint32(88).bool(message.start);
                     if (message.logConfig != null && $Object.hasOwnProperty.call(message, "logConfig"))
                         $root.tsrunc.supervisor.v1.LogConfig.encode(message.logConfig, writer.uint32(98).fork(), _depth + 1).ldelim();
+                    if (message.resources != null && $Object.hasOwnProperty.call(message, "resources"))
+                        $root.tsrunc.supervisor.v1.Resources.encode(message.resources, writer.uint32(106).fork(), _depth + 1).ldelim();
+                    if (message.terminal != null && $Object.hasOwnProperty.call(message, "terminal") && message.terminal !== false)
+                        writer.uint32(112).bool(message.terminal);
+                    if (message.size != null && $Object.hasOwnProperty.call(message, "size"))
+                        $root.tsrunc.supervisor.v1.WindowSize.encode(message.size, writer.uint32(122).fork(), _depth + 1).ldelim();
+                    if (message.stdin != null && $Object.hasOwnProperty.call(message, "stdin") && message.stdin !== false)
+                        writer.uint32(128).bool(message.stdin);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -1149,6 +1194,36 @@ $root.tsrunc = (function() {
                                 if (wireType !== 2)
                                     break;
                                 message.logConfig = $root.tsrunc.supervisor.v1.LogConfig.decode(reader, reader.size(), $undefined, _depth + 1, message.logConfig);
+                                continue;
+                            }
+                        case 13: {
+                                if (wireType !== 2)
+                                    break;
+                                message.resources = $root.tsrunc.supervisor.v1.Resources.decode(reader, reader.size(), $undefined, _depth + 1, message.resources);
+                                continue;
+                            }
+                        case 14: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.terminal = value;
+                                else
+                                    delete message.terminal;
+                                continue;
+                            }
+                        case 15: {
+                                if (wireType !== 2)
+                                    break;
+                                message.size = $root.tsrunc.supervisor.v1.WindowSize.decode(reader, reader.size(), $undefined, _depth + 1, message.size);
+                                continue;
+                            }
+                        case 16: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.stdin = value;
+                                else
+                                    delete message.stdin;
                                 continue;
                             }
                         }
@@ -2531,6 +2606,9 @@ $root.tsrunc = (function() {
                 ExecRequest.prototype.args = $util.emptyArray;
                 ExecRequest.prototype.env = $util.emptyArray;
                 ExecRequest.prototype.cwd = "";
+                ExecRequest.prototype.terminal = false;
+                ExecRequest.prototype.size = null;
+                ExecRequest.prototype.stdin = false;
 
                 ExecRequest.create = function(properties) {
                     return new ExecRequest(properties);
@@ -2553,6 +2631,12 @@ $root.tsrunc = (function() {
                             writer.uint32(26).string(message.env[i]);
                     if (message.cwd != null && $Object.hasOwnProperty.call(message, "cwd") && message.cwd !== "")
                         writer.uint32(34).string(message.cwd);
+                    if (message.terminal != null && $Object.hasOwnProperty.call(message, "terminal") && message.terminal !== false)
+                        writer.uint32(40).bool(message.terminal);
+                    if (message.size != null && $Object.hasOwnProperty.call(message, "size"))
+                        $root.tsrunc.supervisor.v1.WindowSize.encode(message.size, writer.uint32(50).fork(), _depth + 1).ldelim();
+                    if (message.stdin != null && $Object.hasOwnProperty.call(message, "stdin") && message.stdin !== false)
+                        writer.uint32(56).bool(message.stdin);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -2618,6 +2702,30 @@ $root.tsrunc = (function() {
                                     message.cwd = value;
                                 else
                                     delete message.cwd;
+                                continue;
+                            }
+                        case 5: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.terminal = value;
+                                else
+                                    delete message.terminal;
+                                continue;
+                            }
+                        case 6: {
+                                if (wireType !== 2)
+                                    break;
+                                message.size = $root.tsrunc.supervisor.v1.WindowSize.decode(reader, reader.size(), $undefined, _depth + 1, message.size);
+                                continue;
+                            }
+                        case 7: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.stdin = value;
+                                else
+                                    delete message.stdin;
                                 continue;
                             }
                         }
@@ -3260,6 +3368,1511 @@ $root.tsrunc = (function() {
                 };
 
                 return Event;
+            })();
+
+            v1.Resources = (function() {
+
+                var Resources = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                Resources.prototype.memory = null;
+                Resources.prototype.nanoCpus = null;
+                Resources.prototype.pidsLimit = null;
+
+                var $oneOfFields;
+
+                // Virtual OneOf for proto3 optional field
+                $Object.defineProperty(Resources.prototype, "_memory", {
+                    get: $util.oneOfGetter($oneOfFields = ["memory"]),
+                    set: $util.oneOfSetter($oneOfFields)
+                });
+
+                // Virtual OneOf for proto3 optional field
+                $Object.defineProperty(Resources.prototype, "_nanoCpus", {
+                    get: $util.oneOfGetter($oneOfFields = ["nanoCpus"]),
+                    set: $util.oneOfSetter($oneOfFields)
+                });
+
+                // Virtual OneOf for proto3 optional field
+                $Object.defineProperty(Resources.prototype, "_pidsLimit", {
+                    get: $util.oneOfGetter($oneOfFields = ["pidsLimit"]),
+                    set: $util.oneOfSetter($oneOfFields)
+                });
+
+                Resources.create = function(properties) {
+                    return new Resources(properties);
+                };
+
+                Resources.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.memory != null && $Object.hasOwnProperty.call(message, "memory"))
+                        writer.uint32(8).int64(message.memory);
+                    if (message.nanoCpus != null && $Object.hasOwnProperty.call(message, "nanoCpus"))
+                        writer.uint32(16).int64(message.nanoCpus);
+                    if (message.pidsLimit != null && $Object.hasOwnProperty.call(message, "pidsLimit"))
+                        writer.uint32(24).int64(message.pidsLimit);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                Resources.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.Resources();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 0)
+                                    break;
+                                message.memory = reader.int64();
+                                message._memory = "memory";
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 0)
+                                    break;
+                                message.nanoCpus = reader.int64();
+                                message._nanoCpus = "nanoCpus";
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 0)
+                                    break;
+                                message.pidsLimit = reader.int64();
+                                message._pidsLimit = "pidsLimit";
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return Resources;
+            })();
+
+            v1.UpdateRequest = (function() {
+
+                var UpdateRequest = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                UpdateRequest.prototype.ref = "";
+                UpdateRequest.prototype.resources = null;
+
+                UpdateRequest.create = function(properties) {
+                    return new UpdateRequest(properties);
+                };
+
+                UpdateRequest.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.ref != null && $Object.hasOwnProperty.call(message, "ref") && message.ref !== "")
+                        writer.uint32(10).string(message.ref);
+                    if (message.resources != null && $Object.hasOwnProperty.call(message, "resources"))
+                        $root.tsrunc.supervisor.v1.Resources.encode(message.resources, writer.uint32(18).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                UpdateRequest.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.UpdateRequest();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.ref = value;
+                                else
+                                    delete message.ref;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                message.resources = $root.tsrunc.supervisor.v1.Resources.decode(reader, reader.size(), $undefined, _depth + 1, message.resources);
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return UpdateRequest;
+            })();
+
+            v1.UpdateResponse = (function() {
+
+                var UpdateResponse = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                UpdateResponse.prototype.container = null;
+
+                UpdateResponse.create = function(properties) {
+                    return new UpdateResponse(properties);
+                };
+
+                UpdateResponse.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.container != null && $Object.hasOwnProperty.call(message, "container"))
+                        $root.tsrunc.supervisor.v1.Container.encode(message.container, writer.uint32(10).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                UpdateResponse.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.UpdateResponse();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                message.container = $root.tsrunc.supervisor.v1.Container.decode(reader, reader.size(), $undefined, _depth + 1, message.container);
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return UpdateResponse;
+            })();
+
+            v1.StatsRequest = (function() {
+
+                var StatsRequest = function (properties) {
+                    this.refs = [];
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                StatsRequest.prototype.refs = $util.emptyArray;
+
+                StatsRequest.create = function(properties) {
+                    return new StatsRequest(properties);
+                };
+
+                StatsRequest.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.refs != null && message.refs.length)
+                        for (var i = 0; i < message.refs.length; ++i)
+                            writer.uint32(10).string(message.refs[i]);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                StatsRequest.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.StatsRequest();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if (!(message.refs && message.refs.length))
+                                    message.refs = [];
+                                message.refs.push(reader.stringVerify());
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return StatsRequest;
+            })();
+
+            v1.ContainerStats = (function() {
+
+                var ContainerStats = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                ContainerStats.prototype.id = "";
+                ContainerStats.prototype.name = "";
+                ContainerStats.prototype.read = null;
+                ContainerStats.prototype.cpuUsageNs = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+                ContainerStats.prototype.systemCpuNs = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+                ContainerStats.prototype.onlineCpus = 0;
+                ContainerStats.prototype.memoryUsage = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+                ContainerStats.prototype.memoryLimit = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+                ContainerStats.prototype.pidsCurrent = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+                ContainerStats.prototype.pidsLimit = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+                ContainerStats.prototype.metrics = null;
+
+                ContainerStats.create = function(properties) {
+                    return new ContainerStats(properties);
+                };
+
+                ContainerStats.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.id != null && $Object.hasOwnProperty.call(message, "id") && message.id !== "")
+                        writer.uint32(10).string(message.id);
+                    if (message.name != null && $Object.hasOwnProperty.call(message, "name") && message.name !== "")
+                        writer.uint32(18).string(message.name);
+                    if (message.read != null && $Object.hasOwnProperty.call(message, "read"))
+                        $root.google.protobuf.Timestamp.encode(message.read, writer.uint32(26).fork(), _depth + 1).ldelim();
+                    if (message.cpuUsageNs != null && $Object.hasOwnProperty.call(message, "cpuUsageNs") && (typeof message.cpuUsageNs === "object" ? message.cpuUsageNs.low || message.cpuUsageNs.high : message.cpuUsageNs !== 0))
+                        writer.uint32(32).uint64(message.cpuUsageNs);
+                    if (message.systemCpuNs != null && $Object.hasOwnProperty.call(message, "systemCpuNs") && (typeof message.systemCpuNs === "object" ? message.systemCpuNs.low || message.systemCpuNs.high : message.systemCpuNs !== 0))
+                        writer.uint32(40).uint64(message.systemCpuNs);
+                    if (message.onlineCpus != null && $Object.hasOwnProperty.call(message, "onlineCpus") && message.onlineCpus !== 0)
+                        writer.uint32(48).uint32(message.onlineCpus);
+                    if (message.memoryUsage != null && $Object.hasOwnProperty.call(message, "memoryUsage") && (typeof message.memoryUsage === "object" ? message.memoryUsage.low || message.memoryUsage.high : message.memoryUsage !== 0))
+                        writer.uint32(56).uint64(message.memoryUsage);
+                    if (message.memoryLimit != null && $Object.hasOwnProperty.call(message, "memoryLimit") && (typeof message.memoryLimit === "object" ? message.memoryLimit.low || message.memoryLimit.high : message.memoryLimit !== 0))
+                        writer.uint32(64).uint64(message.memoryLimit);
+                    if (message.pidsCurrent != null && $Object.hasOwnProperty.call(message, "pidsCurrent") && (typeof message.pidsCurrent === "object" ? message.pidsCurrent.low || message.pidsCurrent.high : message.pidsCurrent !== 0))
+                        writer.uint32(72).uint64(message.pidsCurrent);
+                    if (message.pidsLimit != null && $Object.hasOwnProperty.call(message, "pidsLimit") && (typeof message.pidsLimit === "object" ? message.pidsLimit.low || message.pidsLimit.high : message.pidsLimit !== 0))
+                        writer.uint32(80).uint64(message.pidsLimit);
+                    if (message.metrics != null && $Object.hasOwnProperty.call(message, "metrics"))
+                        $root.google.protobuf.Any.encode(message.metrics, writer.uint32(90).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                ContainerStats.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.ContainerStats();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.id = value;
+                                else
+                                    delete message.id;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.name = value;
+                                else
+                                    delete message.name;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                message.read = $root.google.protobuf.Timestamp.decode(reader, reader.size(), $undefined, _depth + 1, message.read);
+                                continue;
+                            }
+                        case 4: {
+                                if (wireType !== 0)
+                                    break;
+                                if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                    message.cpuUsageNs = value;
+                                else
+                                    delete message.cpuUsageNs;
+                                continue;
+                            }
+                        case 5: {
+                                if (wireType !== 0)
+                                    break;
+                                if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                    message.systemCpuNs = value;
+                                else
+                                    delete message.systemCpuNs;
+                                continue;
+                            }
+                        case 6: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.onlineCpus = value;
+                                else
+                                    delete message.onlineCpus;
+                                continue;
+                            }
+                        case 7: {
+                                if (wireType !== 0)
+                                    break;
+                                if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                    message.memoryUsage = value;
+                                else
+                                    delete message.memoryUsage;
+                                continue;
+                            }
+                        case 8: {
+                                if (wireType !== 0)
+                                    break;
+                                if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                    message.memoryLimit = value;
+                                else
+                                    delete message.memoryLimit;
+                                continue;
+                            }
+                        case 9: {
+                                if (wireType !== 0)
+                                    break;
+                                if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                    message.pidsCurrent = value;
+                                else
+                                    delete message.pidsCurrent;
+                                continue;
+                            }
+                        case 10: {
+                                if (wireType !== 0)
+                                    break;
+                                if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                    message.pidsLimit = value;
+                                else
+                                    delete message.pidsLimit;
+                                continue;
+                            }
+                        case 11: {
+                                if (wireType !== 2)
+                                    break;
+                                message.metrics = $root.google.protobuf.Any.decode(reader, reader.size(), $undefined, _depth + 1, message.metrics);
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return ContainerStats;
+            })();
+
+            v1.StatsResponse = (function() {
+
+                var StatsResponse = function (properties) {
+                    this.stats = [];
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                StatsResponse.prototype.stats = $util.emptyArray;
+
+                StatsResponse.create = function(properties) {
+                    return new StatsResponse(properties);
+                };
+
+                StatsResponse.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.stats != null && message.stats.length)
+                        for (var i = 0; i < message.stats.length; ++i)
+                            $root.tsrunc.supervisor.v1.ContainerStats.encode(message.stats[i], writer.uint32(10).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                StatsResponse.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.StatsResponse();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if (!(message.stats && message.stats.length))
+                                    message.stats = [];
+                                message.stats.push($root.tsrunc.supervisor.v1.ContainerStats.decode(reader, reader.size(), $undefined, _depth + 1));
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return StatsResponse;
+            })();
+
+            v1.PauseRequest = (function() {
+
+                var PauseRequest = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                PauseRequest.prototype.ref = "";
+
+                PauseRequest.create = function(properties) {
+                    return new PauseRequest(properties);
+                };
+
+                PauseRequest.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.ref != null && $Object.hasOwnProperty.call(message, "ref") && message.ref !== "")
+                        writer.uint32(10).string(message.ref);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                PauseRequest.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.PauseRequest();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.ref = value;
+                                else
+                                    delete message.ref;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return PauseRequest;
+            })();
+
+            v1.PauseResponse = (function() {
+
+                var PauseResponse = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                PauseResponse.prototype.container = null;
+
+                PauseResponse.create = function(properties) {
+                    return new PauseResponse(properties);
+                };
+
+                PauseResponse.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.container != null && $Object.hasOwnProperty.call(message, "container"))
+                        $root.tsrunc.supervisor.v1.Container.encode(message.container, writer.uint32(10).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                PauseResponse.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.PauseResponse();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                message.container = $root.tsrunc.supervisor.v1.Container.decode(reader, reader.size(), $undefined, _depth + 1, message.container);
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return PauseResponse;
+            })();
+
+            v1.ResumeRequest = (function() {
+
+                var ResumeRequest = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                ResumeRequest.prototype.ref = "";
+
+                ResumeRequest.create = function(properties) {
+                    return new ResumeRequest(properties);
+                };
+
+                ResumeRequest.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.ref != null && $Object.hasOwnProperty.call(message, "ref") && message.ref !== "")
+                        writer.uint32(10).string(message.ref);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                ResumeRequest.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.ResumeRequest();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.ref = value;
+                                else
+                                    delete message.ref;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return ResumeRequest;
+            })();
+
+            v1.ResumeResponse = (function() {
+
+                var ResumeResponse = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                ResumeResponse.prototype.container = null;
+
+                ResumeResponse.create = function(properties) {
+                    return new ResumeResponse(properties);
+                };
+
+                ResumeResponse.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.container != null && $Object.hasOwnProperty.call(message, "container"))
+                        $root.tsrunc.supervisor.v1.Container.encode(message.container, writer.uint32(10).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                ResumeResponse.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.ResumeResponse();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                message.container = $root.tsrunc.supervisor.v1.Container.decode(reader, reader.size(), $undefined, _depth + 1, message.container);
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return ResumeResponse;
+            })();
+
+            v1.WindowSize = (function() {
+
+                var WindowSize = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                WindowSize.prototype.width = 0;
+                WindowSize.prototype.height = 0;
+
+                WindowSize.create = function(properties) {
+                    return new WindowSize(properties);
+                };
+
+                WindowSize.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.width != null && $Object.hasOwnProperty.call(message, "width") && message.width !== 0)
+                        writer.uint32(8).uint32(message.width);
+                    if (message.height != null && $Object.hasOwnProperty.call(message, "height") && message.height !== 0)
+                        writer.uint32(16).uint32(message.height);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                WindowSize.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.WindowSize();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.width = value;
+                                else
+                                    delete message.width;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.height = value;
+                                else
+                                    delete message.height;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return WindowSize;
+            })();
+
+            v1.AttachInput = (function() {
+
+                var AttachInput = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                AttachInput.prototype.ref = "";
+                AttachInput.prototype.logs = false;
+                AttachInput.prototype.stdin = $util.newBuffer([]);
+                AttachInput.prototype.closeStdin = false;
+                AttachInput.prototype.resize = null;
+                AttachInput.prototype.autoRemove = false;
+                AttachInput.prototype.detach = false;
+
+                AttachInput.create = function(properties) {
+                    return new AttachInput(properties);
+                };
+
+                AttachInput.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.ref != null && $Object.hasOwnProperty.call(message, "ref") && message.ref !== "")
+                        writer.uint32(10).string(message.ref);
+                    if (message.logs != null && $Object.hasOwnProperty.call(message, "logs") && message.logs !== false)
+                        writer.uint32(16).bool(message.logs);
+                    if (message.stdin != null && $Object.hasOwnProperty.call(message, "stdin") && message.stdin.length)
+                        writer.uint32(26).bytes(message.stdin);
+                    if (message.closeStdin != null && $Object.hasOwnProperty.call(message, "closeStdin") && message.closeStdin !== false)
+                        writer.uint32(32).bool(message.closeStdin);
+                    if (message.resize != null && $Object.hasOwnProperty.call(message, "resize"))
+                        $root.tsrunc.supervisor.v1.WindowSize.encode(message.resize, writer.uint32(42).fork(), _depth + 1).ldelim();
+                    if (message.autoRemove != null && $Object.hasOwnProperty.call(message, "autoRemove") && message.autoRemove !== false)
+                        writer.uint32(48).bool(message.autoRemove);
+                    if (message.detach != null && $Object.hasOwnProperty.call(message, "detach") && message.detach !== false)
+                        writer.uint32(56).bool(message.detach);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                AttachInput.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.AttachInput();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.ref = value;
+                                else
+                                    delete message.ref;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.logs = value;
+                                else
+                                    delete message.logs;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.bytes()).length)
+                                    message.stdin = value;
+                                else
+                                    delete message.stdin;
+                                continue;
+                            }
+                        case 4: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.closeStdin = value;
+                                else
+                                    delete message.closeStdin;
+                                continue;
+                            }
+                        case 5: {
+                                if (wireType !== 2)
+                                    break;
+                                message.resize = $root.tsrunc.supervisor.v1.WindowSize.decode(reader, reader.size(), $undefined, _depth + 1, message.resize);
+                                continue;
+                            }
+                        case 6: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.autoRemove = value;
+                                else
+                                    delete message.autoRemove;
+                                continue;
+                            }
+                        case 7: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.detach = value;
+                                else
+                                    delete message.detach;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return AttachInput;
+            })();
+
+            v1.AttachOutput = (function() {
+
+                var AttachOutput = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                AttachOutput.prototype.stream = 0;
+                AttachOutput.prototype.data = $util.newBuffer([]);
+                AttachOutput.prototype.exited = false;
+                AttachOutput.prototype.exitStatus = 0;
+
+                AttachOutput.create = function(properties) {
+                    return new AttachOutput(properties);
+                };
+
+                AttachOutput.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.stream != null && $Object.hasOwnProperty.call(message, "stream") && message.stream !== 0)
+                        writer.uint32(8).int32(message.stream);
+                    if (message.data != null && $Object.hasOwnProperty.call(message, "data") && message.data.length)
+                        writer.uint32(18).bytes(message.data);
+                    if (message.exited != null && $Object.hasOwnProperty.call(message, "exited") && message.exited !== false)
+                        writer.uint32(24).bool(message.exited);
+                    if (message.exitStatus != null && $Object.hasOwnProperty.call(message, "exitStatus") && message.exitStatus !== 0)
+                        writer.uint32(32).uint32(message.exitStatus);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                AttachOutput.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.AttachOutput();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.int32())
+                                    message.stream = value;
+                                else
+                                    delete message.stream;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.bytes()).length)
+                                    message.data = value;
+                                else
+                                    delete message.data;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.exited = value;
+                                else
+                                    delete message.exited;
+                                continue;
+                            }
+                        case 4: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.exitStatus = value;
+                                else
+                                    delete message.exitStatus;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return AttachOutput;
+            })();
+
+            v1.ExecInput = (function() {
+
+                var ExecInput = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                ExecInput.prototype.start = null;
+                ExecInput.prototype.stdin = $util.newBuffer([]);
+                ExecInput.prototype.closeStdin = false;
+                ExecInput.prototype.resize = null;
+
+                ExecInput.create = function(properties) {
+                    return new ExecInput(properties);
+                };
+
+                ExecInput.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.start != null && $Object.hasOwnProperty.call(message, "start"))
+                        $root.tsrunc.supervisor.v1.ExecRequest.encode(message.start, writer.uint32(10).fork(), _depth + 1).ldelim();
+                    if (message.stdin != null && $Object.hasOwnProperty.call(message, "stdin") && message.stdin.length)
+                        writer.uint32(18).bytes(message.stdin);
+                    if (message.closeStdin != null && $Object.hasOwnProperty.call(message, "closeStdin") && message.closeStdin !== false)
+                        writer.uint32(24).bool(message.closeStdin);
+                    if (message.resize != null && $Object.hasOwnProperty.call(message, "resize"))
+                        $root.tsrunc.supervisor.v1.WindowSize.encode(message.resize, writer.uint32(34).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                ExecInput.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.tsrunc.supervisor.v1.ExecInput();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                message.start = $root.tsrunc.supervisor.v1.ExecRequest.decode(reader, reader.size(), $undefined, _depth + 1, message.start);
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.bytes()).length)
+                                    message.stdin = value;
+                                else
+                                    delete message.stdin;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.closeStdin = value;
+                                else
+                                    delete message.closeStdin;
+                                continue;
+                            }
+                        case 4: {
+                                if (wireType !== 2)
+                                    break;
+                                message.resize = $root.tsrunc.supervisor.v1.WindowSize.decode(reader, reader.size(), $undefined, _depth + 1, message.resize);
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                return ExecInput;
             })();
 
             return v1;

@@ -1,7 +1,8 @@
 /**
  * The API's handlers: requests in, task manager calls, messages out — no business logic here.
  * Typed from the generated grpc-js definition: a unary method is `(request) => Promise<response>`,
- * a server-streaming one `(request, sink) => Promise<void>`.
+ * a server-streaming one `(request, sink) => Promise<void>`, a bidirectional one
+ * `(requests, sink) => Promise<void>` (api/attach.ts).
  */
 import type { GrpcMethod, SupervisorServiceMethods } from '../../proto/gen/supervisor.grpc';
 import { toNumber } from '../../proto/long';
@@ -12,7 +13,8 @@ import { type LogRecord } from '../logging/format';
 import { followLog, readLog } from '../logging/reader';
 import { hasTask } from '../store/types';
 import type { TaskManager } from '../tasks/task-manager';
-import { api, toContainer, toEvent } from './convert';
+import { attach, execAttach } from './attach';
+import { api, limitsOf, toContainer, toContainerStats, toEvent } from './convert';
 
 /** Where a streaming handler writes; `write` resolves when the client can take more. */
 export interface StreamSink<T> {
@@ -26,7 +28,9 @@ type HandlerOf<M> =
     ? (request: Req) => Promise<Res>
     : M extends GrpcMethod<infer Req, infer Res, false, true>
       ? (request: Req, sink: StreamSink<Res>) => Promise<void>
-      : never;
+      : M extends GrpcMethod<infer Req, infer Res, true, true>
+        ? (requests: AsyncIterable<Req>, sink: StreamSink<Res>) => Promise<void>
+        : never;
 
 /** One handler per method of tsrunc.supervisor.v1.Supervisor. */
 export type Handlers = { [K in keyof SupervisorServiceMethods]: HandlerOf<SupervisorServiceMethods[K]> };
@@ -67,6 +71,9 @@ export function createHandlers(deps: HandlerDeps): Handlers {
           restartPolicy: req.restartPolicy == null ? undefined : { name: req.restartPolicy.name || 'no', maxRetries: req.restartPolicy.maxRetries ?? 0 },
           labels: req.labels,
           logConfig: req.logConfig == null ? undefined : { maxSize: toNumber(req.logConfig.maxSize), maxFiles: req.logConfig.maxFiles ?? 0 },
+          resources: limitsOf(req.resources),
+          terminal: req.terminal ? { width: req.size?.width ?? 0, height: req.size?.height ?? 0 } : undefined,
+          stdin: req.stdin,
         },
         req.start,
       );
@@ -126,6 +133,14 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         else await send(r);
       }
     },
+
+    update: async (req) => api.UpdateResponse.create({ container: toContainer(await tasks.update(req.ref, limitsOf(req.resources) ?? {})) }),
+    pause: async (req) => api.PauseResponse.create({ container: toContainer(await tasks.pause(req.ref)) }),
+    resume: async (req) => api.ResumeResponse.create({ container: toContainer(await tasks.resume(req.ref)) }),
+    stats: async (req) => api.StatsResponse.create({ stats: (await tasks.stats(req.refs)).map(({ record, figures }) => toContainerStats(record, figures)) }),
+
+    attach: (requests, sink) => attach(tasks, deps.exchange, requests, sink),
+    execAttach: (requests, sink) => execAttach(tasks, requests, sink),
 
     events: (req, sink) =>
       new Promise<void>((resolve, reject) => {

@@ -17,6 +17,7 @@ import { serviceError } from './status';
 
 type UnaryHandler = (request: unknown) => Promise<unknown>;
 type StreamHandler = (request: unknown, sink: StreamSink<unknown>) => Promise<void>;
+type DuplexHandler = (requests: AsyncIterable<unknown>, sink: StreamSink<unknown>) => Promise<void>;
 
 /** The gRPC API server. */
 export class ApiServer {
@@ -95,11 +96,47 @@ export class ApiServer {
 
   private implementation(handlers: Handlers): grpc.UntypedServiceImplementation {
     const impl: grpc.UntypedServiceImplementation = {};
-    for (const [key, method] of Object.entries(SupervisorServiceDefinition) as [keyof Handlers, { responseStream: boolean }][]) {
+    for (const [key, method] of Object.entries(SupervisorServiceDefinition) as [keyof Handlers, { requestStream: boolean; responseStream: boolean }][]) {
       const handler = handlers[key] as unknown;
-      impl[key] = method.responseStream ? this.streaming(handler as StreamHandler) : unary(handler as UnaryHandler);
+      if (method.requestStream) impl[key] = this.duplex(handler as DuplexHandler);
+      else impl[key] = method.responseStream ? this.streaming(handler as StreamHandler) : unary(handler as UnaryHandler);
     }
     return impl;
+  }
+
+  /** A bidirectional call: the client's messages as an async iterable, ours through the sink. */
+  private duplex(handler: DuplexHandler): grpc.handleBidiStreamingCall<unknown, unknown> {
+    return (call) => {
+      const sink = this.sinkOf(call);
+      const requests: AsyncIterable<unknown> = {
+        [Symbol.asyncIterator]: () => (call as unknown as AsyncIterable<unknown>)[Symbol.asyncIterator](),
+      };
+      Promise.resolve()
+        .then(() => handler(requests, sink))
+        .then(
+          () => call.end(),
+          (err: unknown) => call.emit('error', serviceError(err)),
+        );
+    };
+  }
+
+  private sinkOf(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>): StreamSink<unknown> {
+    const cancelled = new AbortController();
+    call.on('cancelled', () => cancelled.abort());
+    call.on('error', () => cancelled.abort());
+    const signal = AbortSignal.any([cancelled.signal, this.closing.signal]);
+    return {
+      signal,
+      write: (message) =>
+        new Promise<void>((resolve) => {
+          if (signal.aborted || call.write(message)) {
+            resolve();
+            return;
+          }
+          call.once('drain', resolve);
+          signal.addEventListener('abort', () => resolve(), { once: true });
+        }),
+    };
   }
 
   private streaming(handler: StreamHandler): grpc.handleServerStreamingCall<unknown, unknown> {

@@ -11,11 +11,19 @@ import { type Paths, apiSocketProblem } from '../config';
 
 type Unary = { [K in keyof SupervisorServiceMethods]: SupervisorServiceMethods[K] extends GrpcMethod<infer _Q, infer _S, false, false> ? K : never }[keyof SupervisorServiceMethods];
 type Streaming = { [K in keyof SupervisorServiceMethods]: SupervisorServiceMethods[K] extends GrpcMethod<infer _Q, infer _S, false, true> ? K : never }[keyof SupervisorServiceMethods];
+type Bidi = { [K in keyof SupervisorServiceMethods]: SupervisorServiceMethods[K] extends GrpcMethod<infer _Q, infer _S, true, true> ? K : never }[keyof SupervisorServiceMethods];
 type Req<K extends keyof SupervisorServiceMethods> = SupervisorServiceMethods[K] extends GrpcMethod<infer R, infer _S, boolean, boolean> ? R : never;
 type Res<K extends keyof SupervisorServiceMethods> = SupervisorServiceMethods[K] extends GrpcMethod<infer _Q, infer R, boolean, boolean> ? R : never;
 
 /** A server stream being read: iterate it; `cancel()` stops it. */
 export interface ServerStream<T> extends AsyncIterable<T> {
+  cancel(): void;
+}
+
+/** A bidirectional call: send messages, iterate the replies; `end()` half-closes, `cancel()` drops it. */
+export interface DuplexStream<Q, S> extends AsyncIterable<S> {
+  send(message: Q): void;
+  end(): void;
   cancel(): void;
 }
 
@@ -58,6 +66,31 @@ export class SupervisorClient {
     const call = this.client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, request);
     const toError = (err: unknown): Error => this.toError(err as grpc.ServiceError);
     return {
+      cancel: () => call.cancel(),
+      async *[Symbol.asyncIterator]() {
+        try {
+          for await (const message of call as AsyncIterable<Res<K>>) yield message;
+        } catch (err) {
+          if ((err as grpc.ServiceError).code === grpc.status.CANCELLED) return;
+          throw toError(err);
+        }
+      },
+    };
+  }
+
+  /** A bidirectional streaming call. */
+  duplex<K extends Bidi>(method: K): DuplexStream<Req<K>, Res<K>> {
+    const def = SupervisorServiceDefinition[method] as unknown as GrpcMethod<Req<K>, Res<K>, true, true>;
+    const call = this.client.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize);
+    call.on('error', () => undefined); // surfaced by the iterator
+    const toError = (err: unknown): Error => this.toError(err as grpc.ServiceError);
+    return {
+      send: (message) => {
+        if (!call.writableEnded && !call.destroyed) call.write(message);
+      },
+      end: () => {
+        if (!call.writableEnded) call.end();
+      },
       cancel: () => call.cancel(),
       async *[Symbol.asyncIterator]() {
         try {

@@ -56,7 +56,10 @@ export function statusText(c: api.Container, now = Date.now()): string {
     }
     case api.Status.STATUS_CREATED:
       return 'Created';
-    case api.Status.STATUS_PAUSED:
+    case api.Status.STATUS_PAUSED: {
+      const started = dateOf(c.startedAt);
+      return started === undefined ? 'Up (Paused)' : `Up ${humanDuration(now - started.getTime())} (Paused)`;
+    }
     case api.Status.STATUS_PAUSING:
     case api.Status.STATUS_UNKNOWN:
       return statusWord(c.status);
@@ -90,7 +93,7 @@ export function psTable(containers: readonly api.Container[], now = Date.now()):
         c.name,
         c.id,
         statusText(c, now),
-        c.status === api.Status.STATUS_RUNNING ? String(c.pid) : '-',
+        c.status === api.Status.STATUS_RUNNING || c.status === api.Status.STATUS_PAUSED ? String(c.pid) : '-',
         c.runtime,
         created === undefined ? '' : `${humanDuration(now - created.getTime())} ago`,
         commandText(c.args),
@@ -129,8 +132,14 @@ export function containerJson(c: api.Container): Record<string, unknown> {
     autoRemove: c.autoRemove,
     restartPolicy: c.restartPolicy == null ? null : { name: c.restartPolicy.name, maxRetries: c.restartPolicy.maxRetries },
     labels: c.labels,
+    resources: resourcesJson(c.resources),
     shim: c.shim == null ? null : { address: c.shim.address, version: c.shim.version, protocol: c.shim.protocol, binary: c.shim.binary },
   };
+}
+
+function resourcesJson(r: api.IResources | null | undefined): Record<string, number | null> {
+  const n = (v: api.IResources['memory']): number | null => (v == null ? null : Number(v.toString()));
+  return { memory: n(r?.memory), nanoCpus: n(r?.nanoCpus), pidsLimit: n(r?.pidsLimit) };
 }
 
 /** An event as one line a person reads. */

@@ -10,6 +10,8 @@ process.on('SIGUSR1', () => undefined);
 
 import type * as CommandsModule from './commands';
 import type * as RunModule from './run';
+import type * as ResourcesModule from './resources';
+import type * as AttachModule from './attach';
 import type * as DaemonModule from '../main';
 import type * as DriverModule from '../logging/driver';
 import type * as ContextModule from './context';
@@ -25,17 +27,31 @@ Run OCI containers under a supervisor, through containerd's shim-v2 contract.
 
 Commands:
   daemon [--namespace NS] [--debug]   run the supervisor (foreground)
-  run [-d] [--rm] [--name N] (--rootfs DIR | --bundle DIR) [-e K=V]... [-w DIR] [--runtime R] [--] CMD [ARG...]
+  run [-d] [-t] [-i] [--rm] [--name N] (--rootfs DIR | --bundle DIR) [-e K=V]... [-w DIR] [--runtime R]
+      [--memory SIZE] [--cpus N.N] [--pids-limit N] [--] CMD [ARG...]
   ps [-a] [-q] [--json]               list containers (running ones unless -a)
   inspect CONTAINER...                show containers as JSON
-  exec [-e K=V]... [-w DIR] CONTAINER [--] CMD [ARG...]
+  exec [-t] [-i] [-e K=V]... [-w DIR] CONTAINER [--] CMD [ARG...]
+  attach [--no-stdin] CONTAINER       connect to a running container's terminal (or stdin and output)
   start CONTAINER...                  start created containers
   kill [-s SIGNAL] [--all] CONTAINER...
   stop [-t SECONDS] CONTAINER...      SIGTERM, then SIGKILL after the timeout (10 s)
   rm [-f] CONTAINER...                remove containers (-f: kill running ones first)
   logs [-f] CONTAINER                 show (or follow) a container's output
+  update [--memory SIZE] [--cpus N.N] [--pids-limit N] CONTAINER...
+                                      change the limits of running containers
+  stats [--no-stream] [--json] [CONTAINER...]
+                                      CPU %, memory and pids (every second until ^C)
+  pause CONTAINER...                  freeze every process of running containers
+  resume CONTAINER...                 thaw paused containers (also: unpause)
   events [--json] [CONTAINER]         stream events until interrupted
   version                             show client and daemon versions
+
+Terminals: -t gives the process a terminal (sized as yours, resized with it), -i keeps its stdin
+open (attach later with tsrunc attach); ctrl-p ctrl-q detaches, leaving it running.
+
+Limits: --memory 64m (b, k, m, g), --cpus 1.5 (CFS quota over a 100 ms period),
+--pids-limit 100 (-1: unlimited).
 
 Global options:
   --root DIR    keep state in DIR/lib and DIR/run (default /var/lib/tsrunc, /run/tsrunc; env TSRUNC_ROOT)
@@ -45,7 +61,13 @@ Global options:
 function verbs(): Record<string, Command> {
   const c = require('./commands') as typeof CommandsModule;
   const r = require('./run') as typeof RunModule;
-  return { ps: c.ps, inspect: c.inspect, start: c.start, kill: c.kill, stop: c.stop, rm: c.rm, logs: c.logs, events: c.events, run: r.run, exec: r.exec };
+  const res = require('./resources') as typeof ResourcesModule;
+  const att = require('./attach') as typeof AttachModule;
+  return {
+    ...{ ps: c.ps, inspect: c.inspect, start: c.start, kill: c.kill, stop: c.stop, rm: c.rm, logs: c.logs, events: c.events, run: r.run, exec: r.exec },
+    ...{ update: res.update, stats: res.stats, pause: res.pause, resume: res.resume, unpause: res.resume },
+    ...{ attach: att.attach },
+  };
 }
 
 function main(argv: readonly string[]): void {

@@ -6,12 +6,19 @@
  * and its output is complete, forwards SIGINT/SIGTERM to it, removes it with `--rm`, and exits with
  * the container's exit status. A container that cannot be created gives docker's statuses: 127 (the
  * command was not found), 126 (not executable), 125 (anything else).
+ *
+ * `-t` gives the container a terminal (sized as ours), `-i` keeps its stdin open; either makes the
+ * attached run an interactive session (attach.ts): our terminal in raw mode, input copied, ctrl-p
+ * ctrl-q detaches. The exit status is still the container's.
  */
 import { ErrdefsError } from '../../proto/errdefs';
 import { u64 } from '../../proto/long';
 import { api } from '../api/convert';
 import { UsageError, parseArgs } from './args';
 import { copyLogs, parseSignal } from './commands';
+import { RESOURCE_FLAGS, resourcesFrom } from './resources';
+import { attachTo, execInteractive } from './attach';
+import { windowSize } from './session';
 import type { CliContext, Command } from './context';
 
 /** `run [-d] [--rm] [--name N] (--rootfs DIR | --bundle DIR) [-e K=V]... [-w DIR] [--runtime R] [--] CMD [ARG...]` */
@@ -30,9 +37,15 @@ export const run: Command = async (ctx, argv) => {
       { names: ['-l', '--label'], kind: 'list', key: 'label' },
       { names: ['--log-max-size'], kind: 'string', key: 'maxSize' },
       { names: ['--log-max-files'], kind: 'string', key: 'maxFiles' },
+      ...RESOURCE_FLAGS,
+      { names: ['-t', '--tty'], kind: 'bool', key: 'tty' },
+      { names: ['-i', '--interactive'], kind: 'bool', key: 'interactive' },
     ],
     true,
   );
+  const tty = a.bools.has('tty');
+  const interactive = a.bools.has('interactive');
+  const size = windowSize() ?? { width: 80, height: 24 };
   const rootfs = a.strings.get('rootfs') ?? '';
   const bundle = a.strings.get('bundle') ?? '';
   if ((rootfs === '') === (bundle === '')) throw new UsageError('run needs exactly one of --rootfs DIR and --bundle DIR');
@@ -48,11 +61,16 @@ export const run: Command = async (ctx, argv) => {
     args: [...a.positionals],
     env: [...(a.lists.get('env') ?? [])],
     cwd: a.strings.get('cwd') ?? '',
-    // attached, the client removes the container itself once it has all the output
+    // attached, the client removes the container itself once it has all the output (a session
+    // detached from asks the daemon to, see attachTo)
     autoRemove: autoRemove && detach,
     labels,
     start: true,
     logConfig: api.LogConfig.create({ maxSize: u64(sizeArg(a.strings.get('maxSize'))), maxFiles: countArg(a.strings.get('maxFiles')) }),
+    resources: resourcesFrom(a),
+    terminal: tty,
+    size: tty ? api.WindowSize.create(size) : null,
+    stdin: interactive,
   });
   let created: api.CreateResponse;
   try {
@@ -76,7 +94,16 @@ export const run: Command = async (ctx, argv) => {
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {
-    await copyLogs(ctx, id, true);
+    if (tty || interactive) {
+      const end = await attachTo(ctx, id, { tty, stdin: interactive, logs: true, removeOnDetach: autoRemove });
+      if (end.kind === 'detached') return 0;
+      if (end.kind === 'exited') {
+        if (autoRemove) await ctx.client().call('remove', api.RemoveRequest.create({ ref: id, force: true }));
+        return end.status;
+      }
+    } else {
+      await copyLogs(ctx, id, true);
+    }
     const waited = await ctx.client().call('wait', api.WaitRequest.create({ ref: id }));
     if (autoRemove) await ctx.client().call('remove', api.RemoveRequest.create({ ref: id, force: true }));
     return waited.exitStatus;
@@ -114,11 +141,16 @@ export const exec: Command = async (ctx, argv) => {
     [
       { names: ['-e', '--env'], kind: 'list', key: 'env' },
       { names: ['-w', '--workdir'], kind: 'string', key: 'cwd' },
+      { names: ['-t', '--tty'], kind: 'bool', key: 'tty' },
+      { names: ['-i', '--interactive'], kind: 'bool', key: 'interactive' },
     ],
     true,
   );
   const [ref, ...args] = a.positionals;
   if (ref === undefined || args.length === 0) throw new UsageError('exec needs a container and a command: tsrunc exec CONTAINER -- CMD [ARG...]');
+  if (a.bools.has('tty') || a.bools.has('interactive')) {
+    return execInteractive(ctx, { ref, args, env: [...(a.lists.get('env') ?? [])], cwd: a.strings.get('cwd') ?? '' }, a.bools.has('tty'), a.bools.has('interactive'));
+  }
   let status = 0;
   const stream = ctx.client().stream('exec', api.ExecRequest.create({ ref, args, env: [...(a.lists.get('env') ?? [])], cwd: a.strings.get('cwd') ?? '' }));
   for await (const message of stream) {

@@ -7,7 +7,7 @@
  */
 import { Client, ClosedError, Metadata, isRpcError, renameService } from 'ttrpc-ts';
 import { ErrdefsError, fromStatus } from '../../proto/errdefs';
-import { TASK_SERVICE_V3, TaskServiceDefinition, task } from '../../proto/index';
+import { TASK_SERVICE_V3, TaskServiceDefinition, task, type wellKnown } from '../../proto/index';
 import { socketPathOf } from './bootstrap';
 
 /** Deadlines per call, ms. */
@@ -20,6 +20,10 @@ export const CALL_TIMEOUTS = {
   exec: 10_000,
   delete: 30_000,
   shutdown: 3_000,
+  pause: 10_000,
+  update: 10_000,
+  stats: 10_000,
+  io: 5_000,
 } as const;
 
 /** How to reach a shim. */
@@ -102,6 +106,33 @@ export class Shim {
 
   delete(id: string, execId = ''): Promise<task.DeleteResponse> {
     return this.call('Delete', (o) => this.stub.delete(task.DeleteRequest.create({ id, execId }), o), CALL_TIMEOUTS.delete);
+  }
+
+  pause(id: string): Promise<unknown> {
+    return this.call('Pause', (o) => this.stub.pause(task.PauseRequest.create({ id }), o), CALL_TIMEOUTS.pause);
+  }
+
+  resume(id: string): Promise<unknown> {
+    return this.call('Resume', (o) => this.stub.resume(task.ResumeRequest.create({ id }), o), CALL_TIMEOUTS.pause);
+  }
+
+  /** New resource limits: `resources` is an OCI LinuxResources Any. */
+  update(id: string, resources: wellKnown.Any): Promise<unknown> {
+    return this.call('Update', (o) => this.stub.update(task.UpdateTaskRequest.create({ id, resources }), o), CALL_TIMEOUTS.update);
+  }
+
+  /** The task's cgroup metrics (an Any: io.containerd.cgroups.v1.Metrics or v2). */
+  stats(id: string): Promise<task.StatsResponse> {
+    return this.call('Stats', (o) => this.stub.stats(task.StatsRequest.create({ id }), o), CALL_TIMEOUTS.stats);
+  }
+
+  resizePty(id: string, execId: string, width: number, height: number): Promise<unknown> {
+    return this.call('ResizePty', (o) => this.stub.resizePty(task.ResizePtyRequest.create({ id, execId, width, height }), o), CALL_TIMEOUTS.io);
+  }
+
+  /** Closes the process's stdin (it reads EOF). */
+  closeStdin(id: string, execId = ''): Promise<unknown> {
+    return this.call('CloseIO', (o) => this.stub.closeIO(task.CloseIORequest.create({ id, execId, stdin: true }), o), CALL_TIMEOUTS.io);
   }
 
   /** Asks the shim to exit (it does once it has no task left). A closed connection counts as done. */

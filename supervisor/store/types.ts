@@ -6,6 +6,8 @@
  * policy, the logging configuration (rotation flags), labels.
  */
 
+import type { ResourceLimits } from '../shims/resources';
+
 /**
  * A container's lifecycle state as the supervisor records it.
  *   creating — the record exists, the task is being created (a crash here is cleaned up at restart)
@@ -79,6 +81,14 @@ export interface ContainerRecord {
   /** Why the last task ended abnormally (shim died, daemon restarted during create…). */
   error?: string | undefined;
   oomKilled?: boolean | undefined;
+  /** Resource limits given at create or by the last update (absent: none). */
+  resources?: ResourceLimits | undefined;
+  /** The init has a terminal (its output goes to the logs all the same). */
+  terminal?: boolean | undefined;
+  /** The init's stdin is a FIFO the daemon holds (`<bundle>/stdin`), for attach. */
+  stdin?: boolean | undefined;
+  /** True while the running task is frozen (pause); cleared by resume and by its exit. */
+  paused?: boolean | undefined;
   /** Incremented on every save. */
   revision: number;
 }

@@ -13,10 +13,12 @@ import { DEFAULT_RUNTIME, tsruncBinary } from '../config';
 import { loggerUri, writeLogConfig } from '../logging/uri';
 import { bundleDir, createBundle, readBundleSpec, removeBundle } from '../shims/bundle';
 import { resolveRuntime } from '../shims/runtime';
-import { adoptSpec, generateSpec } from '../shims/spec';
+import { type ResourceLimits, checkLimits, isEmpty, withLimits } from '../shims/resources';
+import { type OciSpec, adoptSpec, generateSpec } from '../shims/spec';
 import type { ContainerRecord, LogConfig, RestartPolicy } from '../store/types';
 import { newContainerId, newContainerName } from '../util/identifiers';
 import { errorMessage } from '../util/log';
+import { startFifoOutput } from './fifo-output';
 import type { TaskInternals } from './internals';
 
 /** What `run`/`create` asks for. */
@@ -32,6 +34,12 @@ export interface CreateSpec {
   readonly restartPolicy: RestartPolicy | undefined;
   readonly labels: Readonly<Record<string, string>>;
   readonly logConfig: Partial<LogConfig> | undefined;
+  /** Limits for config.json linux.resources (undefined: none). */
+  readonly resources?: ResourceLimits | undefined;
+  /** A terminal for the init, of this size (undefined: none). */
+  readonly terminal?: { readonly width: number; readonly height: number } | undefined;
+  /** Keep the init's stdin open for attach. */
+  readonly stdin?: boolean | undefined;
 }
 
 /** Docker's container-name rule (a leading `/` is not accepted here). */
@@ -81,6 +89,7 @@ function newRecord(t: TaskInternals, spec: CreateSpec): ContainerRecord {
     args = adopted.process?.args ?? [];
   }
   if (args.length === 0) throw new ErrdefsError('invalidArgument', 'a command is required (after --)');
+  if (spec.resources !== undefined) checkLimits(spec.resources);
   return {
     schema: 1,
     id,
@@ -100,16 +109,20 @@ function newRecord(t: TaskInternals, spec: CreateSpec): ContainerRecord {
     logDir: join(config.paths.tasks, namespace, id),
     logConfig: { maxSize: spec.logConfig?.maxSize || config.logMaxSize, maxFiles: spec.logConfig?.maxFiles || config.logMaxFiles },
     status: 'creating',
+    ...(isEmpty(spec.resources) ? {} : { resources: { ...spec.resources } }),
+    ...(spec.terminal === undefined ? {} : { terminal: true }),
+    ...(spec.stdin === true ? { stdin: true } : {}),
     pid: 0,
     revision: 0,
   };
 }
 
 async function createTask(t: TaskInternals, record: ContainerRecord, spec: CreateSpec): Promise<void> {
-  const ociSpec =
+  const baseSpec =
     spec.rootfs !== ''
       ? generateSpec({ id: record.id, namespace: record.namespace, rootfs: record.rootfs, args: record.args, env: record.env, cwd: record.cwd })
       : adoptSpec(readBundleSpec(resolve(spec.bundle)), { bundleDir: resolve(spec.bundle), id: record.id, namespace: record.namespace, args: spec.args, env: spec.env, cwd: spec.cwd });
+  const ociSpec = withTerminal(withLimits(baseSpec, record.resources), spec.terminal);
   createBundle(record.bundle, ociSpec);
   mkdirSync(record.logDir, { recursive: true, mode: 0o700 });
   writeLogConfig(record.logDir, record.logConfig);
@@ -119,18 +132,28 @@ async function createTask(t: TaskInternals, record: ContainerRecord, spec: Creat
     r.shim = { address: bootstrap.address, version: bootstrap.version, protocol: bootstrap.protocol, binary: r.runtimeBinary };
   });
   const shim = await t.shims.connect(record.id, record.namespace, bootstrap);
-  const output = loggerUri(tsruncBinary(t.config.binDir), record.logDir);
+  const stdin = record.stdin === true ? t.stdins.open(record.id, stdinPath(record.bundle)).path : '';
+  // stdin without a terminal: FIFO output and a log driver of our own (Go's shim drops stdin with binary://)
+  const logger = loggerUri(tsruncBinary(t.config.binDir), record.logDir);
+  let output = { stdout: logger, stderr: logger };
+  if (record.stdin === true && record.terminal !== true) {
+    const fifos = startFifoOutput(record.bundle, record.logDir, tsruncBinary(t.config.binDir), t.native);
+    t.stdins.holdAlso(record.id, () => fifos.close());
+    output = { stdout: fifos.stdout, stderr: fifos.stderr };
+  }
   const response = await shim.create(
     task.CreateTaskRequest.create({
       id: record.id,
       bundle: record.bundle,
-      terminal: false,
-      stdin: '',
-      stdout: output,
-      stderr: output,
+      terminal: record.terminal === true,
+      stdin,
+      stdout: output.stdout,
+      // a terminal has no stderr: everything comes out of the pty, into stdout
+      stderr: record.terminal === true ? '' : output.stderr,
       options: t.shims.runtimeOptions(),
     }),
   );
+  if (spec.terminal !== undefined) await shim.resizePty(record.id, '', spec.terminal.width, spec.terminal.height).catch(() => undefined);
   t.store.update(record.id, (r) => {
     r.status = 'created';
     r.pid = response.pid;
@@ -156,6 +179,7 @@ export async function undoCreate(t: TaskInternals, record: ContainerRecord): Pro
     }
   }
   await t.shims.release(record.id);
+  t.stdins.forget(record.id);
   removeBundle(record.bundle);
   rmSync(record.logDir, { recursive: true, force: true });
   if (t.store.find(record.id) !== undefined) {
@@ -163,6 +187,18 @@ export async function undoCreate(t: TaskInternals, record: ContainerRecord): Pro
     t.publishContainerEvent('/containers/delete', current);
   }
   t.exits.forget(record.id);
+}
+
+/** The stdin FIFO of a container's init, in its bundle. */
+export function stdinPath(bundle: string): string {
+  return join(bundle, 'stdin');
+}
+
+/** `spec` with a terminal of `size` for its process (runc sets the size as it creates the pty), or without one. */
+function withTerminal(spec: OciSpec, size: { width: number; height: number } | undefined): OciSpec {
+  const process: NonNullable<OciSpec['process']> = { ...(spec.process ?? {}), terminal: size !== undefined };
+  if (size !== undefined && size.width > 0 && size.height > 0) process['consoleSize'] = { width: size.width, height: size.height };
+  return { ...spec, process };
 }
 
 function isDirectory(path: string): boolean {

@@ -3,6 +3,7 @@
  * the shims, the exchange, the per-container queue and exit latches, and the few operations that
  * every part needs. An interface, so the parts do not import the manager (no cycles).
  */
+import type { Native } from '../../native';
 import type { DaemonConfig } from '../config';
 import type { Exchange } from '../events/exchange';
 import type { ShimManager } from '../shims/manager';
@@ -12,6 +13,7 @@ import type { ContainerRecord } from '../store/types';
 import type { KeyedQueue } from '../util/keyed-queue';
 import type { Logger } from '../util/log';
 import type { ExitLatches } from './exit-latch';
+import type { StdinFifos } from './stdin';
 
 /** An exit, however it was learnt. */
 export interface ExitInfo {
@@ -32,6 +34,9 @@ export interface TaskInternals {
   readonly exchange: Exchange;
   readonly exits: ExitLatches;
   readonly queue: KeyedQueue;
+  /** The stdin FIFOs the daemon holds for containers started with stdin open. */
+  readonly stdins: StdinFifos;
+  readonly native: Pick<Native, 'mkfifo'>;
   readonly log: Logger;
   /** Applies an exit (synchronously; false when the container was not running). Queues the task's teardown. */
   applyExit(id: string, exit: ExitInfo): boolean;

@@ -62,5 +62,8 @@ async function reattach(t: TaskInternals, record: ContainerRecord): Promise<void
       r.startedAt ??= new Date().toISOString();
     });
   }
+  t.store.update(record.id, (r) => {
+    r.paused = state.status === taskTypes.Status.PAUSED || state.status === taskTypes.Status.PAUSING ? true : undefined;
+  });
   t.watchExit(record.id, shim);
 }

@@ -28,11 +28,16 @@ import type { Store } from '../store/store';
 import { type ContainerRecord, hasTask } from '../store/types';
 import { KeyedQueue } from '../util/keyed-queue';
 import { type Logger, errorMessage } from '../util/log';
+import { pauseTask, resumeTask, statsOf, updateTask } from './control';
 import { type CreateSpec, createContainer, undoCreate } from './create';
-import { type ExecResult, type ExecSink, type ExecSpec, runExec } from './exec';
+import { type ExecControl, type ExecResult, type ExecSink, type ExecSpec, runExec } from './exec';
 import { recoverOne } from './recovery';
 import { ExitLatches } from './exit-latch';
 import type { ExitInfo, TaskInternals } from './internals';
+import type { ResourceLimits } from '../shims/resources';
+import type { StatsFigures } from './stats';
+import { StdinFifos } from './stdin';
+import { type TaskStdio, stdioOf } from './stdio';
 
 /** SIGTERM then, after the stop timeout, SIGKILL. */
 const SIGTERM = osConstants.signals.SIGTERM;
@@ -44,6 +49,7 @@ const KILL_WAIT_MS = 10_000;
 export class TaskManager implements TaskInternals {
   readonly queue = new KeyedQueue();
   readonly exits = new ExitLatches();
+  readonly stdins: StdinFifos;
 
   constructor(
     readonly config: DaemonConfig,
@@ -51,8 +57,10 @@ export class TaskManager implements TaskInternals {
     readonly shims: ShimManager,
     readonly exchange: Exchange,
     readonly log: Logger,
-    private readonly native: Pick<Native, 'mkfifo'>,
-  ) {}
+    readonly native: Pick<Native, 'mkfifo'>,
+  ) {
+    this.stdins = new StdinFifos(native);
+  }
 
   /** Creates a container (and its task); starts it too when `start`. */
   async create(spec: CreateSpec, start: boolean): Promise<ContainerRecord> {
@@ -125,10 +133,64 @@ export class TaskManager implements TaskInternals {
    * Runs a process in a running container, its output to `sink`. Not queued: execs run beside the
    * container's lifecycle, as with containerd (a container that stops ends them).
    */
-  exec(ref: string, spec: ExecSpec, sink: ExecSink): Promise<ExecResult> {
+  exec(ref: string, spec: ExecSpec, sink: ExecSink, controls?: AsyncIterable<ExecControl>): Promise<ExecResult> {
     const record = this.store.resolve(ref);
     if (record.status !== 'running') throw new ErrdefsError('failedPrecondition', `container ${record.name} is not running`);
-    return runExec(this.requireShim(record), record, this.native, spec, sink);
+    if (record.paused === true) throw new ErrdefsError('failedPrecondition', `container ${record.name} is paused: resume it first`);
+    return runExec(this.requireShim(record), record, this.native, spec, sink, controls);
+  }
+
+  /** Freezes a running container. */
+  pause(ref: string): Promise<ContainerRecord> {
+    const { id } = this.store.resolve(ref);
+    return this.queue.run(id, () => {
+      const record = this.store.get(id);
+      return pauseTask(this, this.requireShimOf(record, 'pause'), record);
+    });
+  }
+
+  /** Thaws a paused container. */
+  resume(ref: string): Promise<ContainerRecord> {
+    const { id } = this.store.resolve(ref);
+    return this.queue.run(id, () => {
+      const record = this.store.get(id);
+      return resumeTask(this, this.requireShimOf(record, 'resume'), record);
+    });
+  }
+
+  /** Changes the resource limits of a running container. */
+  update(ref: string, change: ResourceLimits): Promise<ContainerRecord> {
+    const { id } = this.store.resolve(ref);
+    return this.queue.run(id, () => {
+      const record = this.store.get(id);
+      return updateTask(this, this.requireShimOf(record, 'update'), record, change);
+    });
+  }
+
+  /** One stats sample of each container in `refs` (every running one when empty). */
+  async stats(refs: readonly string[]): Promise<{ record: ContainerRecord; figures: StatsFigures }[]> {
+    const records = refs.length === 0 ? this.list(false) : refs.map((ref) => this.store.resolve(ref));
+    return Promise.all(records.map(async (record) => ({ record, figures: await statsOf(this.requireShimOf(record, 'read the stats of'), record) })));
+  }
+
+  /** Input, EOF and window sizes for the init of a created or running container (attach). */
+  stdio(ref: string): TaskStdio {
+    const record = this.store.resolve(ref);
+    if (!hasTask(record.status)) throw new ErrdefsError('failedPrecondition', `cannot attach to container ${record.name}: it is ${record.status}`);
+    return stdioOf(this, this.requireShim(record), record);
+  }
+
+  /** Removes the container once it has stopped (now, if it has): `run --rm` detached from. */
+  removeWhenStopped(ref: string): Promise<void> {
+    const { id } = this.store.resolve(ref);
+    return this.queue.run(id, async () => {
+      const record = this.store.find(id);
+      if (record === undefined) return;
+      this.store.update(id, (r) => {
+        (r as { autoRemove: boolean }).autoRemove = true;
+      });
+      if (record.status === 'stopped') await this.removeLocked(id, false);
+    });
   }
 
   /** Containers: running ones, or all. */
@@ -167,6 +229,7 @@ export class TaskManager implements TaskInternals {
     if (record === undefined || !hasTask(record.status)) return false;
     this.store.update(id, (r) => {
       r.status = 'stopped';
+      r.paused = undefined;
       r.exitStatus = exit.status;
       r.exitedAt = exit.at.toISOString();
       if (exit.pid !== undefined && exit.pid !== 0) r.pid = exit.pid;
@@ -196,6 +259,7 @@ export class TaskManager implements TaskInternals {
   }
 
   async teardownTask(record: ContainerRecord): Promise<void> {
+    this.stdins.forget(record.id);
     if (record.shim === undefined) return;
     const shim = this.shims.get(record.id);
     if (shim !== undefined) {
@@ -260,6 +324,14 @@ export class TaskManager implements TaskInternals {
           });
         }
         return;
+      case '/tasks/paused':
+      case '/tasks/resumed':
+        if (record.status === 'running') {
+          this.store.update(record.id, (r) => {
+            r.paused = decoded.topic === '/tasks/paused' ? true : undefined;
+          });
+        }
+        return;
       case '/tasks/oom':
         this.store.update(record.id, (r) => {
           r.oomKilled = true;
@@ -268,6 +340,12 @@ export class TaskManager implements TaskInternals {
       default:
         return;
     }
+  }
+
+  /** The shim of a running container, or FailedPrecondition naming `verb`. */
+  private requireShimOf(record: ContainerRecord, verb: string): Shim {
+    if (record.status !== 'running') throw new ErrdefsError('failedPrecondition', `cannot ${verb} container ${record.name}: it is ${record.status}`);
+    return this.requireShim(record);
   }
 
   private requireShim(record: ContainerRecord): Shim {
@@ -279,11 +357,19 @@ export class TaskManager implements TaskInternals {
   /** Kill through the shim; a task that is gone is "not running" (FailedPrecondition). */
   private async signal(record: ContainerRecord, signal: number, all: boolean): Promise<void> {
     if (!hasTask(record.status)) throw new ErrdefsError('failedPrecondition', `container ${record.name} is not running`);
+    const shim = this.requireShim(record);
     try {
-      await this.requireShim(record).kill(record.id, signal, all);
+      await shim.kill(record.id, signal, all);
     } catch (err) {
       if (err instanceof ErrdefsError && err.kind === 'notFound') throw new ErrdefsError('failedPrecondition', `container ${record.name} is not running`);
       throw err;
+    }
+    // a frozen process cannot act on a signal: thaw it (docker does the same)
+    if (this.store.find(record.id)?.paused === true) {
+      await shim.resume(record.id).catch((err: unknown) => this.log.debug('resume after kill', { id: record.id, err: errorMessage(err) }));
+      this.store.update(record.id, (r) => {
+        r.paused = undefined;
+      });
     }
   }
 
