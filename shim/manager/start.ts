@@ -25,7 +25,7 @@ import { adopt, sparePath, sparesEnabled, spawnSpare } from './spare-client';
 /** Annotations that group containers into one shim, in order of precedence. */
 export const GROUP_ANNOTATIONS = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'] as const;
 
-/** Node options the daemon runs with (see docs/performance.md). */
+/** Node options the daemon runs with (see docs/benchmarks.md). */
 export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1'];
 
 /** Runs `start`; returns the address to print. */
