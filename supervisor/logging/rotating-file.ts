@@ -31,6 +31,27 @@ export class RotatingFile {
   /** Appends `text` (whole records), rotating first when it would not fit. */
   write(text: string): void {
     const bytes = Buffer.from(text, 'utf8');
+    if (this.size + bytes.length > this.limits.maxSize && text.indexOf('\n') < text.length - 1) {
+      // several records that do not fit together: group them so that no file exceeds the limit
+      let group = '';
+      let groupSize = 0;
+      for (const record of text.split(/(?<=\n)/)) {
+        const n = Buffer.byteLength(record, 'utf8');
+        if (group !== '' && this.size + groupSize + n > this.limits.maxSize) {
+          this.writeRecords(Buffer.from(group, 'utf8'));
+          group = '';
+          groupSize = 0;
+        }
+        group += record;
+        groupSize += n;
+      }
+      if (group !== '') this.writeRecords(Buffer.from(group, 'utf8'));
+      return;
+    }
+    this.writeRecords(bytes);
+  }
+
+  private writeRecords(bytes: Buffer): void {
     if (this.size > 0 && this.size + bytes.length > this.limits.maxSize) this.rotate();
     let off = 0;
     while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);

@@ -51,7 +51,15 @@ describe('supervisor/logging', () => {
     assert.deepEqual(rotatedFiles(dir), [join(dir, `${LOG_FILE}.2`), join(dir, `${LOG_FILE}.1`)]);
   });
 
-  it('reads rotated files oldest first, then the current one', async () => {
+  it('splits a batch of records that does not fit over files, none past the limit', () => {
+    const f = new RotatingFile(dir, { maxSize: 100, maxFiles: 20 });
+    f.write(Array.from({ length: 30 }, (_, i) => encodeData('stdout', `${i}\n`, 'T')).join(''));
+    f.close();
+    for (const name of readdirSync(dir)) assert.ok(readFileSync(join(dir, name)).length <= 100, name);
+    assert.equal(readdirSync(dir).length > 5, true);
+  });
+
+    it('reads rotated files oldest first, then the current one', async () => {
     const f = new RotatingFile(dir, { maxSize: 60, maxFiles: 10 });
     for (let i = 1; i <= 10; i++) f.write(encodeData('stdout', `${i}\n`, 'T'));
     f.close();
