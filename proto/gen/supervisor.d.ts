@@ -374,6 +374,12 @@ export namespace tsrunc {
                 /** Container stdin. */
                 stdin: boolean;
 
+                /** Container restartCount. */
+                restartCount: number;
+
+                /** Container restartAt. */
+                restartAt?: (google.protobuf.Timestamp.$Properties|null);
+
                 /**
                  * Creates a new Container instance using the specified properties.
                  * @param [properties] Properties to set
@@ -486,6 +492,12 @@ export namespace tsrunc {
 
                     /** Container stdin */
                     stdin?: (boolean|null);
+
+                    /** Container restartCount */
+                    restartCount?: (number|null);
+
+                    /** Container restartAt */
+                    restartAt?: (google.protobuf.Timestamp.$Properties|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
@@ -2024,6 +2036,15 @@ export namespace tsrunc {
                 /** LogsRequest follow. */
                 follow: boolean;
 
+                /** LogsRequest since. */
+                since?: (google.protobuf.Timestamp.$Properties|null);
+
+                /** LogsRequest tail. */
+                tail: number;
+
+                /** LogsRequest hasTail. */
+                hasTail: boolean;
+
                 /**
                  * Creates a new LogsRequest instance using the specified properties.
                  * @param [properties] Properties to set
@@ -2061,6 +2082,15 @@ export namespace tsrunc {
 
                     /** LogsRequest follow */
                     follow?: (boolean|null);
+
+                    /** LogsRequest since */
+                    since?: (google.protobuf.Timestamp.$Properties|null);
+
+                    /** LogsRequest tail */
+                    tail?: (number|null);
+
+                    /** LogsRequest hasTail */
+                    hasTail?: (boolean|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];

@@ -400,6 +400,8 @@ $root.tsrunc = (function() {
                 Container.prototype.resources = null;
                 Container.prototype.terminal = false;
                 Container.prototype.stdin = false;
+                Container.prototype.restartCount = 0;
+                Container.prototype.restartAt = null;
 
                 Container.create = function(properties) {
                     return new Container(properties);
@@ -469,6 +471,10 @@ $root.tsrunc = (function() {
                         writer.uint32(208).bool(message.terminal);
                     if (message.stdin != null && $Object.hasOwnProperty.call(message, "stdin") && message.stdin !== false)
                         writer.uint32(216).bool(message.stdin);
+                    if (message.restartCount != null && $Object.hasOwnProperty.call(message, "restartCount") && message.restartCount !== 0)
+                        writer.uint32(224).uint32(message.restartCount);
+                    if (message.restartAt != null && $Object.hasOwnProperty.call(message, "restartAt"))
+                        $root.google.protobuf.Timestamp.encode(message.restartAt, writer.uint32(234).fork(), _depth + 1).ldelim();
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -747,6 +753,21 @@ $root.tsrunc = (function() {
                                     message.stdin = value;
                                 else
                                     delete message.stdin;
+                                continue;
+                            }
+                        case 28: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.restartCount = value;
+                                else
+                                    delete message.restartCount;
+                                continue;
+                            }
+                        case 29: {
+                                if (wireType !== 2)
+                                    break;
+                                message.restartAt = $root.google.protobuf.Timestamp.decode(reader, reader.size(), $undefined, _depth + 1, message.restartAt);
                                 continue;
                             }
                         }
@@ -2905,6 +2926,9 @@ $root.tsrunc = (function() {
 
                 LogsRequest.prototype.ref = "";
                 LogsRequest.prototype.follow = false;
+                LogsRequest.prototype.since = null;
+                LogsRequest.prototype.tail = 0;
+                LogsRequest.prototype.hasTail = false;
 
                 LogsRequest.create = function(properties) {
                     return new LogsRequest(properties);
@@ -2921,6 +2945,12 @@ $root.tsrunc = (function() {
                         writer.uint32(10).string(message.ref);
                     if (message.follow != null && $Object.hasOwnProperty.call(message, "follow") && message.follow !== false)
                         writer.uint32(16).bool(message.follow);
+                    if (message.since != null && $Object.hasOwnProperty.call(message, "since"))
+                        $root.google.protobuf.Timestamp.encode(message.since, writer.uint32(26).fork(), _depth + 1).ldelim();
+                    if (message.tail != null && $Object.hasOwnProperty.call(message, "tail") && message.tail !== 0)
+                        writer.uint32(32).uint32(message.tail);
+                    if (message.hasTail != null && $Object.hasOwnProperty.call(message, "hasTail") && message.hasTail !== false)
+                        writer.uint32(40).bool(message.hasTail);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -2970,6 +3000,30 @@ $root.tsrunc = (function() {
                                     message.follow = value;
                                 else
                                     delete message.follow;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                message.since = $root.google.protobuf.Timestamp.decode(reader, reader.size(), $undefined, _depth + 1, message.since);
+                                continue;
+                            }
+                        case 4: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.uint32())
+                                    message.tail = value;
+                                else
+                                    delete message.tail;
+                                continue;
+                            }
+                        case 5: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.hasTail = value;
+                                else
+                                    delete message.hasTail;
                                 continue;
                             }
                         }

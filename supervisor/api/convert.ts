@@ -60,6 +60,8 @@ export function toContainer(r: ContainerRecord): api.Container {
     resources: r.resources === undefined ? null : toResources(r.resources),
     terminal: r.terminal ?? false,
     stdin: r.stdin ?? false,
+    restartCount: r.restartCount ?? 0,
+    restartAt: time(r.restartAt),
   });
 }
 

@@ -4,9 +4,11 @@
  * a server-streaming one `(request, sink) => Promise<void>`, a bidirectional one
  * `(requests, sink) => Promise<void>` (api/attach.ts).
  */
+import { type LogLine, Tail, isSince, linesOf } from '../logging/lines';
+import { formatRestartPolicy, parseRestartPolicy } from '../tasks/restart-policy';
 import type { GrpcMethod, SupervisorServiceMethods } from '../../proto/gen/supervisor.grpc';
 import { toNumber } from '../../proto/long';
-import { toTimestamp } from '../../proto/time';
+import { fromTimestamp, toTimestamp } from '../../proto/time';
 import { DEFAULT_NAMESPACE } from '../config';
 import type { Exchange } from '../events/exchange';
 import { type LogRecord } from '../logging/format';
@@ -68,7 +70,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
           env: req.env,
           cwd: req.cwd,
           autoRemove: req.autoRemove,
-          restartPolicy: req.restartPolicy == null ? undefined : { name: req.restartPolicy.name || 'no', maxRetries: req.restartPolicy.maxRetries ?? 0 },
+          restartPolicy: req.restartPolicy == null ? undefined : parseRestartPolicy(formatRestartPolicy({ name: req.restartPolicy.name || 'no', maxRetries: req.restartPolicy.maxRetries ?? 0 })),
           labels: req.labels,
           logConfig: req.logConfig == null ? undefined : { maxSize: toNumber(req.logConfig.maxSize), maxFiles: req.logConfig.maxFiles ?? 0 },
           resources: limitsOf(req.resources),
@@ -100,14 +102,42 @@ export function createHandlers(deps: HandlerDeps): Handlers {
 
     logs: async (req, sink) => {
       const record = tasks.inspect(req.ref);
-      const send = (r: LogRecord): Promise<void> | undefined =>
-        r.kind === 'data' ? sink.write(api.LogEntry.create({ stream: streamOf(r.stream), data: Buffer.from(r.log, 'utf8'), time: timeOf(r.time) })) : undefined;
+      const since = req.since == null ? undefined : fromTimestamp(req.since).getTime();
+      const tail = req.hasTail === true ? (req.tail ?? 0) : undefined;
+      const filtered = since !== undefined || tail !== undefined;
+      const sendLine = (l: LogLine): Promise<void> => sink.write(api.LogEntry.create({ stream: streamOf(l.stream), data: Buffer.from(l.text, 'utf8'), time: timeOf(l.time) }));
+      // without --since/--tail a record goes out as written; with them, line by line
+      let skip = 0;
+      const send = async (r: LogRecord): Promise<void> => {
+        if (r.kind !== 'data') return;
+        if (!filtered) return sink.write(api.LogEntry.create({ stream: streamOf(r.stream), data: Buffer.from(r.log, 'utf8'), time: timeOf(r.time) }));
+        for (const l of linesOf(r)) {
+          if (!isSince(l, since)) continue;
+          if (skip > 0) skip--;
+          else await sendLine(l);
+        }
+      };
       if (!req.follow) {
+        if (tail !== undefined) {
+          const last = new Tail(tail);
+          for await (const r of readLog(record.logDir)) for (const l of linesOf(r)) if (isSince(l, since)) last.push(l);
+          for (const l of last.lines()) {
+            if (sink.signal.aborted) return;
+            await sendLine(l);
+          }
+          return;
+        }
         for await (const r of readLog(record.logDir)) {
           if (sink.signal.aborted) return;
           await send(r);
         }
         return;
+      }
+      if (tail !== undefined) {
+        // following from the last `tail` lines: count what is there, skip all but those
+        let count = 0;
+        for await (const r of readLog(record.logDir)) for (const l of linesOf(r)) if (isSince(l, since)) count++;
+        skip = Math.max(0, count - tail);
       }
       // Follow until the container has stopped and the log driver wrote its end marker (it does when
       // the task is deleted), or — should the driver be gone — a grace period after the task is.

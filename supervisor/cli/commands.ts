@@ -5,6 +5,7 @@
  */
 import { constants as osConstants } from 'node:os';
 import { api } from '../api/convert';
+import { fromTimestamp, toTimestamp } from '../../proto/time';
 import { type OptionSpec, UsageError, parseArgs } from './args';
 import type { CliContext, Command } from './context';
 import { containerJson, eventJson, eventLine, psTable } from './format';
@@ -97,17 +98,69 @@ export const rm: Command = async (ctx, argv) => {
 };
 
 /** Copies a container's captured output to our stdout/stderr (follows with `follow`). */
-export async function copyLogs(ctx: CliContext, ref: string, follow: boolean): Promise<void> {
-  for await (const entry of ctx.client().stream('logs', api.LogsRequest.create({ ref, follow }))) {
-    await ctx.write(entry.stream === api.Stream.STREAM_STDERR ? 'stderr' : 'stdout', entry.data);
+export async function copyLogs(ctx: CliContext, ref: string, follow: boolean, query: LogQuery = {}): Promise<void> {
+  const request = api.LogsRequest.create({ ref, follow });
+  if (query.sinceMs !== undefined) request.since = toTimestamp(new Date(query.sinceMs));
+  if (query.tail !== undefined) {
+    request.tail = query.tail;
+    request.hasTail = true;
+  }
+  for await (const entry of ctx.client().stream('logs', request)) {
+    const stream = entry.stream === api.Stream.STREAM_STDERR ? 'stderr' : 'stdout';
+    if (query.timestamps === true) {
+      const at = entry.time == null ? '' : fromTimestamp(entry.time).toISOString();
+      await ctx.write(stream, Buffer.concat([Buffer.from(`${at} `), Buffer.from(entry.data)]));
+    } else {
+      await ctx.write(stream, entry.data);
+    }
   }
 }
 
-/** `logs [-f] CONTAINER` */
+/** `logs` options beyond -f. */
+export interface LogQuery {
+  sinceMs?: number;
+  tail?: number;
+  /** Prefix each line with its time (the daemon then sends line by line). */
+  timestamps?: boolean;
+}
+
+/** `--since`: an RFC 3339 time, or a duration before now (`90s`, `5m`, `1h30m`, `250ms`). */
+export function parseSince(text: string, now = Date.now()): number {
+  if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) {
+    const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+    let ms = 0;
+    for (const [, n, , u] of text.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) ms += Number(n) * (unit[u ?? 's'] ?? 1000);
+    return now - ms;
+  }
+  const at = /^\d{4}-\d{2}-\d{2}T/.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(at)) throw new UsageError(`invalid --since ${JSON.stringify(text)}: an RFC 3339 time (2026-01-02T15:04:05Z) or a duration (10s, 5m, 1h)`);
+  return at;
+}
+
+/** `logs [-f] [-t] [--since T] [--tail N] CONTAINER` */
 export const logs: Command = async (ctx, argv) => {
-  const a = parseArgs(argv, [{ names: ['-f', '--follow'], kind: 'bool', key: 'follow' }], false);
+  const a = parseArgs(
+    argv,
+    [
+      { names: ['-f', '--follow'], kind: 'bool', key: 'follow' },
+      { names: ['-t', '--timestamps'], kind: 'bool', key: 'timestamps' },
+      { names: ['--since'], kind: 'string', key: 'since' },
+      { names: ['-n', '--tail'], kind: 'string', key: 'tail' },
+    ],
+    false,
+  );
   if (a.positionals.length !== 1) throw new UsageError('logs needs exactly one container');
-  await copyLogs(ctx, a.positionals[0] ?? '', a.bools.has('follow'));
+  const query: LogQuery = { timestamps: a.bools.has('timestamps') };
+  const since = a.strings.get('since');
+  if (since !== undefined) query.sinceMs = parseSince(since);
+  const tail = a.strings.get('tail');
+  if (tail !== undefined && tail !== 'all') {
+    if (!/^\d+$/.test(tail)) throw new UsageError(`invalid --tail ${JSON.stringify(tail)}: a number of lines, or all`);
+    query.tail = Number(tail);
+  }
+  // -t needs line boundaries: ask for every line (the daemon splits records) when no tail is set
+  if (query.timestamps === true && query.tail === undefined && query.sinceMs === undefined) query.sinceMs = 0;
+  await copyLogs(ctx, a.positionals[0] ?? '', a.bools.has('follow'), query);
   return 0;
 };
 

@@ -51,6 +51,10 @@ export function statusText(c: api.Container, now = Date.now()): string {
       return started === undefined ? 'Up' : `Up ${humanDuration(now - started.getTime())}`;
     }
     case api.Status.STATUS_STOPPED: {
+      if (c.restartAt != null) {
+        const since = dateOf(c.exitedAt);
+        return `Restarting (${c.exitStatus})${since === undefined ? '' : ` ${humanDuration(now - since.getTime())} ago`}`;
+      }
       const exited = dateOf(c.exitedAt);
       return `Exited (${c.exitStatus})${exited === undefined ? '' : ` ${humanDuration(now - exited.getTime())} ago`}${c.error === '' ? '' : ' *'}`;
     }
@@ -131,6 +135,8 @@ export function containerJson(c: api.Container): Record<string, unknown> {
     logConfig: c.logConfig == null ? null : { maxSize: Number(c.logConfig.maxSize), maxFiles: c.logConfig.maxFiles },
     autoRemove: c.autoRemove,
     restartPolicy: c.restartPolicy == null ? null : { name: c.restartPolicy.name, maxRetries: c.restartPolicy.maxRetries },
+    restartCount: c.restartCount,
+    restarting: c.restartAt != null,
     labels: c.labels,
     resources: resourcesJson(c.resources),
     shim: c.shim == null ? null : { address: c.shim.address, version: c.shim.version, protocol: c.shim.protocol, binary: c.shim.binary },

@@ -8,6 +8,7 @@
 // An unhandled SIGUSR1 opens Node's inspector on 127.0.0.1:9229 — a root debugger. First statement.
 process.on('SIGUSR1', () => undefined);
 
+import type * as ShimDebugModule from './shim-debug';
 import type * as CommandsModule from './commands';
 import type * as RunModule from './run';
 import type * as ResourcesModule from './resources';
@@ -28,7 +29,8 @@ Run OCI containers under a supervisor, through containerd's shim-v2 contract.
 Commands:
   daemon [--namespace NS] [--debug]   run the supervisor (foreground)
   run [-d] [-t] [-i] [--rm] [--name N] (--rootfs DIR | --bundle DIR) [-e K=V]... [-w DIR] [--runtime R]
-      [--memory SIZE] [--cpus N.N] [--pids-limit N] [--] CMD [ARG...]
+      [--memory SIZE] [--cpus N.N] [--pids-limit N] [--restart POLICY]
+      [--log-max-size SIZE] [--log-max-files N] [--] CMD [ARG...]
   ps [-a] [-q] [--json]               list containers (running ones unless -a)
   inspect CONTAINER...                show containers as JSON
   exec [-t] [-i] [-e K=V]... [-w DIR] CONTAINER [--] CMD [ARG...]
@@ -37,7 +39,9 @@ Commands:
   kill [-s SIGNAL] [--all] CONTAINER...
   stop [-t SECONDS] CONTAINER...      SIGTERM, then SIGKILL after the timeout (10 s)
   rm [-f] CONTAINER...                remove containers (-f: kill running ones first)
-  logs [-f] CONTAINER                 show (or follow) a container's output
+  logs [-f] [--tail N] [--since T] [-t] CONTAINER
+                                      show (or follow) a container's output
+  shim CONTAINER state|pids [--json]  ask the container's shim directly over ttrpc (as ctr shim)
   update [--memory SIZE] [--cpus N.N] [--pids-limit N] CONTAINER...
                                       change the limits of running containers
   stats [--no-stream] [--json] [CONTAINER...]
@@ -49,6 +53,12 @@ Commands:
 
 Terminals: -t gives the process a terminal (sized as yours, resized with it), -i keeps its stdin
 open (attach later with tsrunc attach); ctrl-p ctrl-q detaches, leaving it running.
+
+Restart policies: --restart no (default), on-failure[:N] (non-zero exits, at most N times),
+always; backoff from 100 ms doubling to 10 s, reset after 10 s of running; stop and rm end them.
+
+Logs: --log-max-size 10m and --log-max-files 3 per container (rotated files); logs --since takes
+an RFC 3339 time or a duration (10s, 5m, 1h) before now; -t prefixes each line with its time.
 
 Limits: --memory 64m (b, k, m, g), --cpus 1.5 (CFS quota over a 100 ms period),
 --pids-limit 100 (-1: unlimited).
@@ -67,10 +77,18 @@ function verbs(): Record<string, Command> {
     ...{ ps: c.ps, inspect: c.inspect, start: c.start, kill: c.kill, stop: c.stop, rm: c.rm, logs: c.logs, events: c.events, run: r.run, exec: r.exec },
     ...{ update: res.update, stats: res.stats, pause: res.pause, resume: res.resume, unpause: res.resume },
     ...{ attach: att.attach },
+    ...{ shim: (require('./shim-debug') as typeof ShimDebugModule).shim },
   };
 }
 
 function main(argv: readonly string[]): void {
+  // a reader that went away (`tsrunc logs web | head`): stop quietly, as other tools do
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
   let root: string | undefined;
   let i = 0;
   for (; i < argv.length; i++) {

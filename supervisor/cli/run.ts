@@ -20,6 +20,7 @@ import { RESOURCE_FLAGS, resourcesFrom } from './resources';
 import { attachTo, execInteractive } from './attach';
 import { windowSize } from './session';
 import type { CliContext, Command } from './context';
+import { parseRestartPolicy } from '../tasks/restart-policy';
 
 /** `run [-d] [--rm] [--name N] (--rootfs DIR | --bundle DIR) [-e K=V]... [-w DIR] [--runtime R] [--] CMD [ARG...]` */
 export const run: Command = async (ctx, argv) => {
@@ -37,6 +38,7 @@ export const run: Command = async (ctx, argv) => {
       { names: ['-l', '--label'], kind: 'list', key: 'label' },
       { names: ['--log-max-size'], kind: 'string', key: 'maxSize' },
       { names: ['--log-max-files'], kind: 'string', key: 'maxFiles' },
+      { names: ['--restart'], kind: 'string', key: 'restart' },
       ...RESOURCE_FLAGS,
       { names: ['-t', '--tty'], kind: 'bool', key: 'tty' },
       { names: ['-i', '--interactive'], kind: 'bool', key: 'interactive' },
@@ -52,6 +54,18 @@ export const run: Command = async (ctx, argv) => {
   if (rootfs !== '' && a.positionals.length === 0) throw new UsageError('run --rootfs needs a command: tsrunc run --rootfs DIR -- CMD [ARG...]');
   const detach = a.bools.has('detach');
   const autoRemove = a.bools.has('rm');
+  const restart = a.strings.get('restart');
+  let restartPolicy: api.RestartPolicy | null = null;
+  if (restart !== undefined) {
+    let policy;
+    try {
+      policy = parseRestartPolicy(restart);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    if (autoRemove && policy.name !== 'no') throw new UsageError('conflicting options: --restart and --rm');
+    restartPolicy = api.RestartPolicy.create({ name: policy.name, maxRetries: policy.maxRetries });
+  }
   const labels = Object.fromEntries((a.lists.get('label') ?? []).map((l) => (l.includes('=') ? [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] : [l, ''])));
   const request = api.CreateRequest.create({
     name: a.strings.get('name') ?? '',
@@ -64,6 +78,7 @@ export const run: Command = async (ctx, argv) => {
     // attached, the client removes the container itself once it has all the output (a session
     // detached from asks the daemon to, see attachTo)
     autoRemove: autoRemove && detach,
+    restartPolicy,
     labels,
     start: true,
     logConfig: api.LogConfig.create({ maxSize: u64(sizeArg(a.strings.get('maxSize'))), maxFiles: countArg(a.strings.get('maxFiles')) }),

@@ -104,6 +104,10 @@ export class Shim {
     return this.call('Wait', (o) => this.stub.wait(task.WaitRequest.create({ id, execId }), o), undefined);
   }
 
+  pids(id: string): Promise<task.PidsResponse> {
+    return this.call('Pids', (o) => this.stub.pids(task.PidsRequest.create({ id }), o), CALL_TIMEOUTS.state);
+  }
+
   delete(id: string, execId = ''): Promise<task.DeleteResponse> {
     return this.call('Delete', (o) => this.stub.delete(task.DeleteRequest.create({ id, execId }), o), CALL_TIMEOUTS.delete);
   }

@@ -32,7 +32,7 @@ export interface ShimRecord {
   readonly binary: string;
 }
 
-/** What to do when the container exits (part 1 knows only `no`). */
+/** What to do when the container exits: `no`, `on-failure` (at most maxRetries times when > 0), `always`. */
 export interface RestartPolicy {
   readonly name: string;
   readonly maxRetries: number;
@@ -89,6 +89,14 @@ export interface ContainerRecord {
   stdin?: boolean | undefined;
   /** True while the running task is frozen (pause); cleared by resume and by its exit. */
   paused?: boolean | undefined;
+  /** Restarts by the restart policy so far. */
+  restartCount?: number | undefined;
+  /** Restarts in a row without a task that ran long enough (the backoff's exponent). */
+  restartStreak?: number | undefined;
+  /** Set while a restart waits for its backoff: when it is due (survives a daemon restart). */
+  restartAt?: string | undefined;
+  /** `stop` or `rm` ended the container: its restart policy no longer applies. */
+  manualStop?: boolean | undefined;
   /** Incremented on every save. */
   revision: number;
 }

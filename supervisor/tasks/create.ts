@@ -126,7 +126,14 @@ async function createTask(t: TaskInternals, record: ContainerRecord, spec: Creat
   createBundle(record.bundle, ociSpec);
   mkdirSync(record.logDir, { recursive: true, mode: 0o700 });
   writeLogConfig(record.logDir, record.logConfig);
+  await launchTask(t, record, spec.terminal);
+}
 
+/**
+ * Starts a shim for the record's bundle and creates the task in it (status `created`): at create,
+ * and again for every restart by the restart policy (same bundle, same log files).
+ */
+export async function launchTask(t: TaskInternals, record: ContainerRecord, terminal?: { width: number; height: number }): Promise<void> {
   const bootstrap = await t.shims.launch(record);
   t.store.update(record.id, (r) => {
     r.shim = { address: bootstrap.address, version: bootstrap.version, protocol: bootstrap.protocol, binary: r.runtimeBinary };
@@ -153,7 +160,7 @@ async function createTask(t: TaskInternals, record: ContainerRecord, spec: Creat
       options: t.shims.runtimeOptions(),
     }),
   );
-  if (spec.terminal !== undefined) await shim.resizePty(record.id, '', spec.terminal.width, spec.terminal.height).catch(() => undefined);
+  if (terminal !== undefined) await shim.resizePty(record.id, '', terminal.width, terminal.height).catch(() => undefined);
   t.store.update(record.id, (r) => {
     r.status = 'created';
     r.pid = response.pid;

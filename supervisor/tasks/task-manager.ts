@@ -29,7 +29,8 @@ import { type ContainerRecord, hasTask } from '../store/types';
 import { KeyedQueue } from '../util/keyed-queue';
 import { type Logger, errorMessage } from '../util/log';
 import { pauseTask, resumeTask, statsOf, updateTask } from './control';
-import { type CreateSpec, createContainer, undoCreate } from './create';
+import { type CreateSpec, createContainer, launchTask, undoCreate } from './create';
+import { backoffMs, formatRestartPolicy, nextStreak, shouldRestart } from './restart-policy';
 import { type ExecControl, type ExecResult, type ExecSink, type ExecSpec, runExec } from './exec';
 import { recoverOne } from './recovery';
 import { ExitLatches } from './exit-latch';
@@ -50,6 +51,8 @@ export class TaskManager implements TaskInternals {
   readonly queue = new KeyedQueue();
   readonly exits = new ExitLatches();
   readonly stdins: StdinFifos;
+  /** Restarts waiting for their backoff, by container id. */
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     readonly config: DaemonConfig,
@@ -71,21 +74,23 @@ export class TaskManager implements TaskInternals {
   /** Starts a created container. */
   start(ref: string): Promise<ContainerRecord> {
     const { id } = this.store.resolve(ref);
-    return this.queue.run(id, async () => {
-      const record = this.store.get(id);
-      if (record.status !== 'created') throw new ErrdefsError('failedPrecondition', `container ${record.name} is ${record.status}: only a created container can be started`);
-      const shim = this.requireShim(record);
-      this.exits.reset(id);
-      const response = await shim.start(id);
-      this.store.update(id, (r) => {
-        if (r.status !== 'created') return; // its exit was applied while Start was in flight
-        r.status = 'running';
-        r.pid = response.pid;
-        r.startedAt = new Date().toISOString();
-      });
-      this.watchExit(id, shim);
-      return this.store.get(id);
+    return this.queue.run(id, () => this.startLocked(id));
+  }
+
+  private async startLocked(id: string): Promise<ContainerRecord> {
+    const record = this.store.get(id);
+    if (record.status !== 'created') throw new ErrdefsError('failedPrecondition', `container ${record.name} is ${record.status}: only a created container can be started`);
+    const shim = this.requireShim(record);
+    this.exits.reset(id);
+    const response = await shim.start(id);
+    this.store.update(id, (r) => {
+      if (r.status !== 'created') return; // its exit was applied while Start was in flight
+      r.status = 'running';
+      r.pid = response.pid;
+      r.startedAt = new Date().toISOString();
     });
+    this.watchExit(id, shim);
+    return this.store.get(id);
   }
 
   /** Signals the container's init (`all`: every process of the container). */
@@ -101,7 +106,9 @@ export class TaskManager implements TaskInternals {
   /** SIGTERM, then SIGKILL after `timeoutSeconds`; resolves once the container is stopped. */
   stop(ref: string, timeoutSeconds: number): Promise<ContainerRecord> {
     const { id } = this.store.resolve(ref);
+    this.endRestarts(id);
     return this.queue.run(id, async () => {
+      this.endRestarts(id);
       const record = this.store.get(id);
       if (!hasTask(record.status)) return record;
       const exited = record.status === 'running' && (await this.signalQuietly(record, SIGTERM, false)) && (await this.exits.waitFor(id, timeoutSeconds * 1000));
@@ -126,7 +133,10 @@ export class TaskManager implements TaskInternals {
   /** Removes a stopped container; with `force` a running one is killed first. */
   remove(ref: string, force: boolean): Promise<ContainerRecord> {
     const { id } = this.store.resolve(ref);
-    return this.queue.run(id, () => this.removeLocked(id, force));
+    return this.queue.run(id, () => {
+      if (force) this.endRestarts(id);
+      return this.removeLocked(id, force);
+    });
   }
 
   /**
@@ -195,7 +205,7 @@ export class TaskManager implements TaskInternals {
 
   /** Containers: running ones, or all. */
   list(all: boolean): ContainerRecord[] {
-    return this.store.list().filter((r) => all || r.status === 'running');
+    return this.store.list().filter((r) => all || r.status === 'running' || r.restartAt !== undefined);
   }
 
   /** One container. */
@@ -215,10 +225,23 @@ export class TaskManager implements TaskInternals {
   /** At daemon start: bring every record back in step with its shim (recover.ts decides). */
   async recover(): Promise<void> {
     await Promise.all(this.store.list().map((r) => this.queue.run(r.id, () => recoverOne(this, r.id)).catch((err: unknown) => this.log.error('recovery failed', { id: r.id, err: errorMessage(err) }))));
+    // restarts that were waiting for their backoff, or half done, when the daemon went down
+    for (const r of this.store.list()) {
+      if (r.restartAt === undefined) continue;
+      if (r.status === 'stopped') this.scheduleRestart(r.id, Math.max(0, Date.parse(r.restartAt) - Date.now()));
+      else if (r.status === 'created') void this.queue.run(r.id, () => this.finishRestart(r.id)).catch((err: unknown) => this.log.error('restart failed', { id: r.id, err: errorMessage(err) }));
+      else if (r.status === 'running') {
+        this.store.update(r.id, (x) => {
+          x.restartAt = undefined;
+        });
+      }
+    }
   }
 
   /** Daemon shutdown: close shim connections; containers and shims keep running. */
   async shutdown(): Promise<void> {
+    for (const timer of this.restartTimers.values()) clearTimeout(timer);
+    this.restartTimers.clear();
     await this.shims.closeAll();
   }
 
@@ -246,6 +269,7 @@ export class TaskManager implements TaskInternals {
         if (current === undefined || current.status !== 'stopped') return;
         await this.teardownTask(current);
         if (current.autoRemove) await this.removeLocked(id, true);
+        else this.considerRestart(id);
       })
       .catch((err: unknown) => this.log.error('task teardown failed', { id, err: errorMessage(err) }));
     return true;
@@ -295,6 +319,8 @@ export class TaskManager implements TaskInternals {
     removeBundle(record.bundle);
     rmSync(record.logDir, { recursive: true, force: true });
     this.store.remove(id);
+    clearTimeout(this.restartTimers.get(id));
+    this.restartTimers.delete(id);
     this.exits.forget(id);
     this.publishContainerEvent('/containers/delete', record);
     if (!this.store.list().some((r) => r.namespace === record.namespace && (r.status === 'creating' || hasTask(r.status)))) removeEmptyCgroupParents(record.namespace);
@@ -303,6 +329,93 @@ export class TaskManager implements TaskInternals {
 
   publishContainerEvent(topic: string, record: ContainerRecord): void {
     this.exchange.publish(ownEvent(topic, record, {}));
+  }
+
+  // ── restart policies ──────────────────────────────────────────────────────────────────────────
+
+  /** After a stopped task was torn down (in the queue): schedule its restart if its policy asks. */
+  considerRestart(id: string): void {
+    const record = this.store.find(id);
+    if (record === undefined || record.status !== 'stopped' || !shouldRestart(record, record.exitStatus ?? 0)) return;
+    const streak = nextStreak(record);
+    const delay = backoffMs(streak);
+    this.store.update(id, (r) => {
+      r.restartStreak = streak;
+      r.restartAt = new Date(Date.now() + delay).toISOString();
+    });
+    this.log.info('restart scheduled', { id, name: record.name, policy: formatRestartPolicy(record.restartPolicy), inMs: delay, exitStatus: record.exitStatus });
+    this.scheduleRestart(id, delay);
+  }
+
+  private scheduleRestart(id: string, delayMs: number): void {
+    clearTimeout(this.restartTimers.get(id));
+    this.restartTimers.set(
+      id,
+      setTimeout(() => {
+        this.restartTimers.delete(id);
+        this.queue.run(id, () => this.restartLocked(id)).catch((err: unknown) => this.log.error('restart failed', { id, err: errorMessage(err) }));
+      }, delayMs),
+    );
+  }
+
+  /** The due restart: a new shim and task on the same bundle and logs, started. */
+  private async restartLocked(id: string): Promise<void> {
+    const record = this.store.find(id);
+    if (record === undefined || record.status !== 'stopped' || record.restartAt === undefined || record.manualStop === true) return;
+    // restartAt stays set until the new task runs: a daemon that dies in between finishes the
+    // restart when it comes back (recover)
+    this.store.update(id, (r) => {
+      r.restartCount = (r.restartCount ?? 0) + 1;
+      r.error = undefined;
+      r.oomKilled = undefined;
+    });
+    try {
+      await launchTask(this, this.store.get(id));
+      await this.startLocked(id);
+      this.store.update(id, (r) => {
+        r.restartAt = undefined;
+      });
+      this.log.info('restarted', { id, name: record.name, count: this.store.get(id).restartCount });
+    } catch (err) {
+      this.log.warn('restart failed', { id, err: errorMessage(err) });
+      const failed = this.store.find(id);
+      if (failed === undefined) return;
+      if (failed.status === 'created' || failed.status === 'running') {
+        this.store.update(id, (r) => {
+          r.status = 'stopped';
+        });
+      }
+      await this.teardownTask(this.store.get(id)).catch(() => undefined);
+      this.store.update(id, (r) => {
+        r.status = 'stopped';
+        r.restartAt = undefined;
+        r.exitStatus = 127;
+        r.exitedAt = new Date().toISOString();
+        r.error = `restart failed: ${errorMessage(err)}`;
+      });
+      this.considerRestart(id);
+    }
+  }
+
+  /** A restart whose task was created but not started when the daemon went down. */
+  private async finishRestart(id: string): Promise<void> {
+    const record = this.store.find(id);
+    if (record === undefined || record.status !== 'created' || record.restartAt === undefined) return;
+    await this.startLocked(id);
+    this.store.update(id, (r) => {
+      r.restartAt = undefined;
+    });
+  }
+
+  /** `stop` and `rm`: the container's restart policy ends here (a pending restart is cancelled). */
+  private endRestarts(id: string): void {
+    clearTimeout(this.restartTimers.get(id));
+    this.restartTimers.delete(id);
+    if (this.store.find(id) === undefined) return;
+    this.store.update(id, (r) => {
+      r.manualStop = true;
+      r.restartAt = undefined;
+    });
   }
 
   // ── internals ─────────────────────────────────────────────────────────────────────────────────

@@ -32,6 +32,10 @@ export interface ContainerJson {
   bundle: string;
   logDir: string;
   shim: { address: string; version: number; binary: string } | null;
+  restartCount: number;
+  restarting: boolean;
+  restartPolicy: { name: string; maxRetries: number } | null;
+  logConfig: { maxSize: number; maxFiles: number } | null;
 }
 
 /** A daemon and its root. */
