@@ -1,0 +1,72 @@
+/**
+ * Build step (run by `.ci/tasks.js` bundle() after `tsc -b`): two esbuild bundles of the shim's
+ * entry point, each with a V8 code cache (`<name>.js.cache`):
+ *  - dist/shim/bundle/action.js: `start`, `delete`, `-v` — without the daemon's code (protobuf
+ *    generated code alone is ~450 KB, which `start` must not parse);
+ *  - dist/shim/bundle/daemon.js: the daemon (`serve`) — without `start`/`delete`.
+ * An action left out of a bundle stays a `require` of its tsc output, so a wrong pick by the
+ * launcher costs time, never correctness.
+ *
+ * Why: the shim starts once per container (`start`, the daemon, `delete`), and Node spends most of
+ * that start-up resolving, reading and compiling many small tsc output files. One file removes the
+ * module resolution and reads; the code cache removes most of the compilation.
+ * bin/containerd-shim-tsrunc-v2 loads the bundle with the cache when both exist and falls back to
+ * dist/shim/main.js otherwise. The bundle keeps the lazy `require`s of main.ts lazy (esbuild wraps
+ * each module in an initialiser run on first require), so `start` still evaluates only its code.
+ *
+ * koffi stays external: it loads a native addon from its own package directory.
+ */
+import { build, type Plugin } from 'esbuild';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Module } from 'node:module';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
+
+const DIST = join(__dirname, '..', '..');
+const BUNDLES: Record<string, readonly string[]> = { action: ['serve'], daemon: ['start', 'delete'] };
+
+async function main(): Promise<void> {
+  mkdirSync(join(DIST, 'shim', 'bundle'), { recursive: true });
+  for (const [name, leftOut] of Object.entries(BUNDLES)) {
+    const out = join(DIST, 'shim', 'bundle', `${name}.js`);
+    await build({
+      entryPoints: [join(DIST, 'shim', 'main.js')],
+      outfile: out,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      // winston: loaded only with -debug logging, from node_modules when needed
+      external: ['koffi', 'winston'],
+      plugins: [leaveOut(leftOut)],
+      logLevel: 'warning',
+    });
+    writeFileSync(`${out}.cache`, codeCache(out));
+  }
+}
+
+/** Keeps `require('./manager/<action>')` of the left-out actions pointing at the tsc output. */
+function leaveOut(actions: readonly string[]): Plugin {
+  const filter = new RegExp(`^\\./manager/(${actions.join('|')})$`);
+  return {
+    name: 'leave-out',
+    setup(b) {
+      b.onResolve({ filter }, (args) => ({ path: `../${args.path.slice(2)}.js`, external: true }));
+    },
+  };
+}
+
+/**
+ * A code cache of the bundle compiled exactly as the launcher compiles it (same wrapper, same
+ * filename), so V8 accepts it. Functions compiled lazily at run time are not in it; V8 rejects a
+ * cache made by another Node version or with other V8 flags, and the launcher then compiles normally.
+ */
+function codeCache(file: string): Buffer {
+  const script = new Script((Module as unknown as { wrap(s: string): string }).wrap(readFileSync(file, 'utf8')), { filename: file });
+  return script.createCachedData();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bundle: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
