@@ -125,7 +125,7 @@ function build() {
   bundle();
 }
 
-/** Optional esbuild bundles of the shim's entry points (see bench/ and docs/performance.md). */
+/** Optional esbuild bundles of the shim's entry points (shim/build/bundle.ts; docs/benchmarks.md). */
 function bundle() {
   const script = path.join(ROOT, 'dist', 'shim', 'build', 'bundle.js');
   if (fs.existsSync(script)) mustRun(process.execPath, [script]);

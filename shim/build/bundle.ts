@@ -1,7 +1,7 @@
 /**
  * Build step (run by `.ci/tasks.js` bundle() after `tsc -b`): two esbuild bundles of the shim's
  * entry point, each with a V8 code cache (`<name>.js.cache`):
- *  - dist/shim/bundle/action.js: `start`, `delete`, `-v` — without the daemon's code (protobuf
+ *  - dist/shim/bundle/action.js: `start`, `delete`, `-v` — without the daemon's or the spare's code (protobuf
  *    generated code alone is ~450 KB, which `start` must not parse);
  *  - dist/shim/bundle/daemon.js: the daemon (`serve`) — without `start`/`delete`.
  * An action left out of a bundle stays a `require` of its tsc output, so a wrong pick by the
@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { Script } from 'node:vm';
 
 const DIST = join(__dirname, '..', '..');
-const BUNDLES: Record<string, readonly string[]> = { action: ['serve'], daemon: ['start', 'delete'] };
+const BUNDLES: Record<string, readonly string[]> = { action: ['serve', 'spare'], daemon: ['start', 'delete'] };
 
 async function main(): Promise<void> {
   mkdirSync(join(DIST, 'shim', 'bundle'), { recursive: true });
