@@ -3,7 +3,8 @@
  * entry point, each with a V8 code cache (`<name>.js.cache`):
  *  - dist/shim/bundle/action.js: `start`, `delete`, `-v` — without the daemon's or the spare's code (protobuf
  *    generated code alone is ~450 KB, which `start` must not parse);
- *  - dist/shim/bundle/daemon.js: the daemon (`serve`) — without `start`/`delete`.
+ *  - dist/shim/bundle/daemon.js: the daemon (`serve`) and the spare, which runs `start` and
+ *    `delete` in-process for the shell entry point (manager/spare.ts), so it holds everything.
  * An action left out of a bundle stays a `require` of its tsc output, so a wrong pick by the
  * launcher costs time, never correctness.
  *
@@ -23,7 +24,7 @@ import { join } from 'node:path';
 import { Script } from 'node:vm';
 
 const DIST = join(__dirname, '..', '..');
-const BUNDLES: Record<string, readonly string[]> = { action: ['serve', 'spare'], daemon: ['start', 'delete'] };
+const BUNDLES: Record<string, readonly string[]> = { action: ['serve', 'spare'], daemon: [] };
 
 async function main(): Promise<void> {
   mkdirSync(join(DIST, 'shim', 'bundle'), { recursive: true });
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
 
 /** Keeps `require('./manager/<action>')` of the left-out actions pointing at the tsc output. */
 function leaveOut(actions: readonly string[]): Plugin {
+  if (actions.length === 0) return { name: 'leave-out', setup: () => undefined };
   const filter = new RegExp(`^\\./manager/(${actions.join('|')})$`);
   return {
     name: 'leave-out',

@@ -30,6 +30,7 @@ import { ExitTracker } from '../task/exits';
 import { TaskService } from '../task/service';
 import { CgroupStats } from '../cgroups/stats';
 import { OomWatcher } from '../oom/watcher';
+import { saveTrainedCodeCache } from '../util/code-cache';
 import { Shutdown } from '../util/shutdown';
 import { type Logger, createLogger, errorMessage } from '../util/log';
 import { identifierProblem } from '../util/validate';
@@ -119,6 +120,7 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<numbe
   }
   log.debug('serving', { pid: process.pid, socket: flags.socket });
   await shutdown.done;
+  saveTrainedCodeCache(); // the connection is closed: nobody waits for this
   return 0;
 }
 

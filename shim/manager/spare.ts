@@ -1,131 +1,240 @@
 /**
- * The spare daemon: a shim process started ahead of need by `start` (spare-client.ts), idle, with
- * the daemon's code loaded. The next `start` for the same containerd hands it a task; it binds that
- * task's socket (or answers that a live shim already has it), replies with its pid, and from then on
- * is that task's daemon exactly as a spawned one would be (serve.ts) — one process per task or group.
+ * The spare daemon: a shim process started ahead of need, idle, with the daemon's code loaded, one
+ * per process that runs shims (containerd). The shell entry point (bin/containerd-shim-tsrunc-v2)
+ * hands it `start` and `delete` through its door (door.ts), so that neither starts Node:
  *
- * It takes one task at most, then closes its control socket (the next `start` starts a new spare).
- * It exits when containerd (its TTRPC_ADDRESS) goes away, after TSRUNC_SPARE_IDLE_S seconds
- * (default 600) without a task, and on SIGTERM/SIGINT; it never has children before it is adopted.
+ *  - `start`: it binds the task's socket (or finds a live shim of the group on it: then it prints
+ *    that address and stays a spare), settles itself as `start` settles a spawned daemon (ShimCgroup,
+ *    oom score, shim.pid), prints the address, tells the shell to start the next spare, and from
+ *    then on is that task's daemon exactly as a spawned one would be (serve.ts) — one process per
+ *    task or group. It takes one task at most: its door closes at once.
+ *  - `delete`: it runs the delete action (delete.ts) for the requester and stays a spare.
+ *
+ * A request it cannot serve (another containerd, code rebuilt since it started) is answered
+ * `fallback`: the shell runs the Node entry point, which does the same work.
+ *
+ * It exits when its containerd (TTRPC_ADDRESS) goes away, after TSRUNC_SPARE_IDLE_S seconds
+ * (default 600) without a task, on SIGTERM/SIGINT, and when its code is stale; it never has
+ * children before it is adopted, except the runc a `delete` may run.
  */
-import { unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, promises as fsp, statSync, unlinkSync, writeSync } from 'node:fs';
 import { chdir } from 'node:process';
 import net from 'node:net';
+import { join } from 'node:path';
+import { loadNative } from '../../native';
 import { type ShimFlags, parseFlags, stripUnix } from '../flags';
-import { identifierProblem } from '../util/validate';
-import { type AdoptReply, type AdoptRequest } from './spare-client';
+import { writeFileAtomic } from '../util/atomic-file';
+import { del } from './delete';
+import { Door, type Reply, type Requester } from './door';
 import { listen, socketPath } from './socket';
+import { decodeStartOptions, settleDaemon, taskAddress } from './start';
 import type * as ServeModule from './serve';
 
 const DEFAULT_IDLE_S = 600;
 /** The daemon's code is loaded this long after the spare booted, off the critical path of the `start` that spawned it. */
 const PRELOAD_DELAY_MS = 250;
-const MAX_REQUEST = 256 * 1024;
 
 /** Runs the spare; resolves with the exit code (the adopted daemon's, once adopted). */
 export async function runSpare(flags: ShimFlags): Promise<number> {
-  const control = flags.control;
-  if (!control) throw new Error('spare: -control is required');
-  process.title = `containerd-shim-tsrunc-v2 -control ${control} spare`;
-  const listener = await listen(control);
-  removeQuiet(`${control}.lock`); // spare-client.ts: the next `start` may spawn again
-  if ('inUse' in listener) return 0; // another spare serves this containerd already
-  const server = listener.server;
+  const prefix = flags.control;
+  if (!prefix) throw new Error('spare: -control is required');
+  process.title = `containerd-shim-tsrunc-v2 -control ${prefix} spare`;
+  chdir('/'); // never pin the bundle of the task whose start spawned us
+  const code = codeStamp();
 
   let serveModule: typeof ServeModule | undefined;
   /* eslint-disable @typescript-eslint/no-require-imports -- the daemon's code, loaded once, off the start path */
   const load = (): typeof ServeModule => (serveModule ??= require('./serve') as typeof ServeModule);
   /* eslint-enable @typescript-eslint/no-require-imports */
-  const preload = setTimeout(load, PRELOAD_DELAY_MS);
 
   return new Promise<number>((resolve, reject) => {
     let adopted = false;
     const idleS = Number.parseInt(process.env['TSRUNC_SPARE_IDLE_S'] ?? '', 10) || DEFAULT_IDLE_S;
     const idle = setTimeout(() => retire(0), idleS * 1000);
+    const preload = setTimeout(load, PRELOAD_DELAY_MS);
     const watch = watchContainerd(stripUnix(process.env['TTRPC_ADDRESS'] ?? ''), () => retire(0));
     const onSignal = (): void => retire(0);
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
 
-    function retire(code: number): void {
-      if (adopted) return;
-      adopted = true; // no task will come
-      clearTimeout(idle);
-      clearTimeout(preload);
-      watch.destroy();
-      server.close(() => resolve(code)); // also unlinks the control socket
-    }
-
-    server.on('connection', (conn) => {
-      let data = '';
-      conn.on('error', () => undefined);
-      conn.on('data', (chunk: Buffer) => {
-        if (adopted) return void conn.destroy();
-        data += chunk.toString('utf8');
-        if (data.length > MAX_REQUEST) return void conn.destroy();
-        const nl = data.indexOf('\n');
-        if (nl < 0) return;
-        conn.pause();
-        void handle(data.slice(0, nl)).then(
-          ({ reply, serving }) => {
-            conn.end(`${JSON.stringify(reply)}\n`);
-            if (serving) resolve(serving);
-          },
-          (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
-        );
-      });
-    });
-
-    /** Binds the task's socket and becomes its daemon; or explains why not (and stays a spare). */
-    async function handle(line: string): Promise<{ reply: AdoptReply; serving?: Promise<number> }> {
-      let request: AdoptRequest;
-      let taskFlags: ShimFlags;
-      try {
-        request = JSON.parse(line) as AdoptRequest;
-        taskFlags = flagsFor(request);
-      } catch (err) {
-        return { reply: { error: (err as Error).message } };
-      }
-      const bound = await listen(socketPath(request.socket));
-      if ('inUse' in bound) return { reply: { inUse: true } };
-      if (adopted) {
-        bound.server.close();
-        return { reply: { error: 'spare retired' } };
-      }
+    /** Stops being a spare: closes the door, drops the timers and watches. */
+    function stopWaiting(): Promise<void> {
       adopted = true;
+      const closed = door?.close() ?? Promise.resolve();
       clearTimeout(idle);
       clearTimeout(preload);
       watch.destroy();
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      server.close(); // the next `start` starts the next spare
-      becomeTask(request, taskFlags);
-      const serving = load().serve(taskFlags, bound.server);
-      return { reply: { pid: process.pid }, serving };
+      return closed;
+    }
+
+    /** Exits, once the door has sent away the requests that came too late. */
+    function retire(exitCode: number): void {
+      if (adopted) return;
+      void stopWaiting().then(() => resolve(exitCode));
+    }
+
+    const door = Door.open(prefix, (r, reply) => void handle(r, reply).catch((err: unknown) => reject(err instanceof Error ? err : new Error(String(err)))), () => undefined, (path, mode) => loadNative().mkfifo(path, mode));
+    removeQuiet(`${prefix}.lock`); // spare-client.ts: the next `start` may spawn again
+    if (!door) return retire(0); // another spare serves this containerd already
+
+    async function handle(r: Requester, reply: Reply): Promise<void> {
+      if (adopted || r.env['TTRPC_ADDRESS'] !== process.env['TTRPC_ADDRESS']) return reply.send('fallback');
+      if (codeStamp() !== code) {
+        reply.send('fallback');
+        return retire(0); // rebuilt or upgraded: a new spare with the new code replaces us
+      }
+      let flags: ShimFlags;
+      try {
+        flags = parseFlags(r.args, r.env);
+      } catch {
+        return reply.send('fallback'); // the Node entry point explains usage errors
+      }
+      let out: Streams;
+      try {
+        out = requesterStreams(r.pid);
+      } catch {
+        // stdout or stderr a socket (Node's child_process gives sockets; /proc cannot reopen them)
+        return reply.send('fallback');
+      }
+      // stdout and stderr are closed before the answer: the requester exits on it
+      const answer = (line: string): void => {
+        out.close();
+        reply.send(line);
+      };
+      try {
+        if (flags.action === 'delete') {
+          out.write(await del({ ...flags, bundle: flags.bundle || r.cwd }, out.err));
+          answer('0');
+        } else if (flags.action === 'start') {
+          await start(flags, r, out, answer);
+        } else {
+          answer('fallback');
+        }
+      } catch (err) {
+        console.error('DEBUG', err);
+        out.err(`io.containerd.tsrunc.v2: ${(err as Error).message}`);
+        answer('1');
+      }
+    }
+
+    async function start(flags: ShimFlags, r: Requester, out: Streams, answer: (line: string) => void): Promise<void> {
+      const address = taskAddress(flags, r.cwd);
+      const options = decodeStartOptions(await readStdin(r.pid));
+      const bound = await listen(socketPath(address));
+      if ('inUse' in bound) {
+        // a live shim serves the group: as `start` does, print its address; we stay a spare
+        writeFileAtomic(join(r.cwd, 'address'), address);
+        out.write(address);
+        return answer('0');
+      }
+      if (adopted) {
+        bound.server.close();
+        return answer('fallback');
+      }
+      void stopWaiting();
+      const taskFlags = daemonFlags(flags, address, r.env);
+      try {
+        writeFileAtomic(join(r.cwd, 'address'), address);
+        settleDaemon(process.pid, options, r.cwd, r.ppid);
+      } catch (err) {
+        bound.server.close(); // unlinks the socket
+        out.err(`io.containerd.tsrunc.v2: ${(err as Error).message}`);
+        answer('1');
+        return resolve(1);
+      }
+      becomeTask(r, taskFlags);
+      out.write(address);
+      answer('0 next');
+      resolve(load().serve(taskFlags, bound.server));
     }
   });
 }
 
-/** The daemon's flags for the task, as `start` would have written them on its command line. */
-function flagsFor(r: AdoptRequest): ShimFlags {
-  for (const value of [r.namespace, r.id]) {
-    const problem = identifierProblem(String(value));
-    if (problem) throw new Error(`invalid namespace or id: ${problem}`);
+interface Streams {
+  write: (data: string | Uint8Array) => void;
+  err: (message: string) => void;
+  close: () => void;
+}
+
+/**
+ * The requester's stdout and stderr — the pipe containerd reads — opened through /proc, now: a
+ * stream that cannot be reopened (a socket) is known before any work is done. They are open while
+ * the requester waits for its reply, so the bytes are in the pipe before it exits.
+ */
+function requesterStreams(pid: number): Streams {
+  const fds: Partial<Record<1 | 2, number>> = {};
+  const fd = (n: 1 | 2): number => (fds[n] ??= openSync(`/proc/${pid}/fd/${n}`, constants.O_WRONLY | constants.O_APPEND));
+  fd(1);
+  try {
+    fd(2);
+  } catch (err) {
+    closeSync(fds[1] ?? -1);
+    throw err;
   }
-  if (typeof r.socket !== 'string' || typeof r.cwd !== 'string' || typeof r.env !== 'object' || r.env === null) throw new Error('malformed request');
-  const argv = ['-namespace', r.namespace, '-id', r.id, '-address', r.address, '-socket', r.socket];
-  if (r.publishBinary) argv.push('-publish-binary', r.publishBinary);
-  if (r.debug) argv.push('-debug');
-  return parseFlags(argv, r.env);
+  const writeAll = (n: 1 | 2, data: string | Uint8Array): void => {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd(n), bytes, off, bytes.length - off);
+  };
+  return {
+    write: (data) => writeAll(1, data),
+    err: (message) => {
+      try {
+        writeAll(2, `${message}\n`);
+      } catch {
+        // no stderr to tell
+      }
+    },
+    close: () => {
+      for (const n of [1, 2] as const) if (fds[n] !== undefined) closeSync(fds[n]);
+      delete fds[1];
+      delete fds[2];
+    },
+  };
+}
+
+/**
+ * The requester's stdin (the runtime options containerd writes to `start`), to EOF. The shell has
+ * it on fd 3: while it reads the reply, its fd 0 is the reply FIFO.
+ */
+async function readStdin(pid: number): Promise<Buffer> {
+  try {
+    return await fsp.readFile(`/proc/${pid}/fd/3`);
+  } catch {
+    return Buffer.alloc(0); // none (closed)
+  }
+}
+
+/** The daemon's flags for the task, as `start` would have written them on its command line. */
+function daemonFlags(flags: ShimFlags, address: string, env: Record<string, string>): ShimFlags {
+  const argv = ['-namespace', flags.namespace, '-id', flags.id, '-address', flags.address, '-socket', address];
+  if (flags.publishBinary) argv.push('-publish-binary', flags.publishBinary);
+  if (flags.debug) argv.push('-debug');
+  return parseFlags(argv, env);
 }
 
 /** Takes on the identity a spawned daemon would have: environment, working directory, title. */
-function becomeTask(r: AdoptRequest, flags: ShimFlags): void {
+function becomeTask(r: Requester, flags: ShimFlags): void {
   for (const key of Object.keys(process.env)) delete process.env[key];
   Object.assign(process.env, r.env);
-  chdir(r.cwd);
+  chdir(r.cwd); // serve opens the bundle's `log` FIFO, then moves to /
   // what `ps` and tools that look for `-id X -address Y` see, as for a spawned daemon
   process.title = [process.argv0, process.argv[1] ?? '', '-namespace', flags.namespace, '-id', flags.id, '-address', flags.address, '-socket', flags.socket].join(' ');
+}
+
+/** What identifies our code: the entry script, the running code file and the Node binary. */
+function codeStamp(): string {
+  return [process.argv[1] ?? '', __filename, process.execPath]
+    .map((path) => {
+      try {
+        const st = statSync(path);
+        return `${st.ino}:${st.mtimeMs}`;
+      } catch {
+        return 'missing';
+      }
+    })
+    .join(' ');
 }
 
 /** Holds a connection to containerd's ttrpc socket; `gone` runs when it closes (containerd exited). */
@@ -134,7 +243,7 @@ function watchContainerd(path: string, gone: () => void): net.Socket {
   socket.on('error', () => undefined);
   socket.once('close', gone);
   socket.on('data', () => undefined);
-  socket.unref(); // the control socket keeps the spare alive, not this
+  socket.unref(); // the door keeps the spare alive, not this
   return socket;
 }
 

@@ -1,6 +1,8 @@
 /**
  * The `start` action (PROTOCOL §2.4, §2.5): make sure a shim daemon serves this task's group, print
- * its address, exit. Nothing but the address may reach stdout/stderr (containerd reads both as the
+ * its address, exit. Usually the spare daemon does all of it in-process, handed the request by the
+ * shell entry point through its door (spare.ts, door.ts); this Node action is the path when no
+ * spare could, and it starts one for the next task. Nothing but the address may reach stdout/stderr (containerd reads both as the
  * address), and this process starts once per container, so it loads no protobufjs, no logger, no
  * koffi: node built-ins and a few small modules only.
  *
@@ -20,7 +22,8 @@ import { type ShimFlags } from '../flags';
 import { writeFileAtomic } from '../util/atomic-file';
 import { identifierProblem } from '../util/validate';
 import { listen, socketAddress, socketPath } from './socket';
-import { adopt, sparePath, sparesEnabled, spawnSpare } from './spare-client';
+import { doorPrefix } from './door';
+import { sparesEnabled, spawnSpare } from './spare-client';
 
 /** Annotations that group containers into one shim, in order of precedence. */
 export const GROUP_ANNOTATIONS = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'] as const;
@@ -28,32 +31,14 @@ export const GROUP_ANNOTATIONS = ['io.containerd.runc.v2.group', 'io.kubernetes.
 /** Node options the daemon runs with (see docs/benchmarks.md). */
 export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1'];
 
-/** Runs `start`; returns the address to print. */
+/** Runs `start` (the Node entry point: no spare took it); returns the address to print. */
 export async function start(flags: ShimFlags, script: string): Promise<string> {
-  for (const [name, value] of [
-    ['namespace', flags.namespace],
-    ['id', flags.id],
-  ] as const) {
-    const problem = identifierProblem(value);
-    if (problem) throw new Error(`invalid ${name} "${value}": ${problem}`);
-  }
-  if (!flags.address) throw new Error('-address is required');
   const bundle = process.cwd();
-  const key = groupKey(bundle) ?? flags.id;
-  const address = socketAddress(flags.address, flags.namespace, key);
+  const address = taskAddress(flags, bundle);
   const path = socketPath(address);
-
-  const options = readStdinOptions();
-  const spare = await handToSpare(flags, address, bundle, script);
-  if (spare && 'inUse' in spare) {
-    writeFileAtomic(join(bundle, 'address'), address);
-    return address;
-  }
-  if (spare && 'pid' in spare) {
-    writeFileAtomic(join(bundle, 'address'), address);
-    settleDaemon(spare.pid, options, bundle);
-    return address;
-  }
+  const options = decodeStartOptions(readStdin());
+  // No spare took this task (bin/containerd-shim-tsrunc-v2 tried): start one for the next task.
+  if (sparesEnabled(process.env)) spawnSpare(doorPrefix(process.ppid), script, DAEMON_NODE_OPTIONS);
   const listener = await listen(path);
   if ('inUse' in listener) {
     writeFileAtomic(join(bundle, 'address'), address);
@@ -62,7 +47,12 @@ export async function start(flags: ShimFlags, script: string): Promise<string> {
   try {
     writeFileAtomic(join(bundle, 'address'), address);
     const pid = spawnDaemon(flags, address, listener.fd, bundle, script);
-    settleDaemon(pid, options, bundle);
+    try {
+      settleDaemon(pid, options, bundle, process.ppid);
+    } catch (err) {
+      process.kill(pid, 'SIGKILL');
+      throw err;
+    }
   } catch (err) {
     unlinkQuiet(path); // never leave our own stale socket behind
     throw err;
@@ -70,31 +60,28 @@ export async function start(flags: ShimFlags, script: string): Promise<string> {
   return address;
 }
 
-/**
- * Hands the task to this containerd's spare daemon, if there is one, and starts the next spare when
- * none is left (spare-client.ts). `undefined`: spawn the daemon as usual.
- */
-async function handToSpare(flags: ShimFlags, address: string, bundle: string, script: string): Promise<{ pid: number } | { inUse: true } | undefined> {
-  if (!sparesEnabled(process.env)) return undefined;
-  const control = sparePath(flags.address, flags.ttrpcAddress, script);
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  const reply = await adopt(control, { namespace: flags.namespace, id: flags.id, address: flags.address, publishBinary: flags.publishBinary, socket: address, debug: flags.debug, cwd: bundle, env });
-  if (reply && 'inUse' in reply) return reply; // the spare stays for the next task
-  spawnSpare(control, script, DAEMON_NODE_OPTIONS); // the spare was used, busy or missing
-  return reply && 'pid' in reply ? reply : undefined;
+/** Checks the flags `start` needs and returns the task's socket address (its group's). */
+export function taskAddress(flags: ShimFlags, bundle: string): string {
+  for (const [name, value] of [
+    ['namespace', flags.namespace],
+    ['id', flags.id],
+  ] as const) {
+    const problem = identifierProblem(value);
+    if (problem) throw new Error(`invalid ${name} "${value}": ${problem}`);
+  }
+  if (!flags.address) throw new Error('-address is required');
+  const key = groupKey(bundle) ?? flags.id;
+  return socketAddress(flags.address, flags.namespace, key);
 }
 
-/** ShimCgroup, oom score, shim.pid: for a spawned daemon and an adopted spare alike. A failure kills it. */
-function settleDaemon(pid: number, options: RuncOptions, bundle: string): void {
-  try {
-    if (options.shimCgroup) joinCgroup(pid, options.shimCgroup);
-    adjustOomScore(pid);
-    writeFileAtomic(join(bundle, 'shim.pid'), String(pid));
-  } catch (err) {
-    process.kill(pid, 'SIGKILL');
-    throw err;
-  }
+/**
+ * ShimCgroup, oom score (the runner's + 1), shim.pid: for a spawned daemon and an adopted spare
+ * alike. `runner`: the pid of the process that runs the shim (containerd).
+ */
+export function settleDaemon(pid: number, options: RuncOptions, bundle: string, runner: number): void {
+  if (options.shimCgroup) joinCgroup(pid, options.shimCgroup);
+  adjustOomScore(pid, runner);
+  writeFileAtomic(join(bundle, 'shim.pid'), String(pid));
 }
 
 /** The group key from the bundle's config.json annotations, if any. */
@@ -116,18 +103,20 @@ export function groupKey(bundle: string): string | undefined {
   return undefined;
 }
 
-/**
- * The runtime options on stdin. `start` needs only ShimCgroup from them; options it cannot decode
- * are left for Create, which answers InvalidArgument with the reason (a failing `start` would reach
- * the user only as "exit status 1").
- */
-function readStdinOptions(): RuncOptions {
-  let data: Buffer;
+function readStdin(): Buffer {
   try {
-    data = readFileSync(0);
+    return readFileSync(0);
   } catch {
-    data = Buffer.alloc(0); // no stdin (closed): no options
+    return Buffer.alloc(0); // no stdin (closed): no options
   }
+}
+
+/**
+ * The runtime options containerd writes on `start`'s stdin. `start` needs only ShimCgroup from
+ * them; options it cannot decode are left for Create, which answers InvalidArgument with the reason
+ * (a failing `start` would reach the user only as "exit status 1").
+ */
+export function decodeStartOptions(data: Buffer): RuncOptions {
   try {
     return decodeOptions(data.length > 0 ? decodeAny(data) : null);
   } catch (err) {
@@ -147,10 +136,10 @@ function spawnDaemon(flags: ShimFlags, address: string, listenerFd: number, bund
   return child.pid;
 }
 
-/** containerd's oom_score_adj + 1 (containerd is our parent): the shim dies before containerd. */
-function adjustOomScore(pid: number): void {
+/** containerd's oom_score_adj + 1: the shim dies before containerd. */
+function adjustOomScore(pid: number, runner: number): void {
   try {
-    const parent = Number.parseInt(readFileSync(`/proc/${process.ppid}/oom_score_adj`, 'utf8'), 10);
+    const parent = Number.parseInt(readFileSync(`/proc/${runner}/oom_score_adj`, 'utf8'), 10);
     writeFileSync(`/proc/${pid}/oom_score_adj`, String(Math.min(parent + 1, 1000)));
   } catch {
     // raising the score never needs CAP_SYS_RESOURCE; if /proc refuses anyway, keep the inherited one

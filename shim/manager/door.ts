@@ -1,0 +1,305 @@
+/**
+ * The spare's door: how the shell entry point (bin/containerd-shim-tsrunc-v2) hands a `start` or a
+ * `delete` to the spare daemon (spare.ts) without starting Node — two Node starts per container
+ * (~25 ms each at the floor) are most of what separated our lifecycle from Go's.
+ *
+ *   door    /run/containerd/s/tsrunc-door-<parent>-<spare>: a FIFO (0600) the spare reads; <parent>
+ *           is the pid of the process that runs the shim (containerd, or the supervisor), <spare>
+ *           the spare's pid (the shell checks /proc/<spare> before it knocks).
+ *   request "<pid> <argc>\n" — the requester's pid and argument count, in one write (< PIPE_BUF, so
+ *           concurrent requests never interleave). Nothing else crosses the door: the spare reads
+ *           the requester's argv, environment and working directory from /proc/<pid>, containerd's
+ *           stdin from /proc/<pid>/fd/3 (the shell's `read` has the reply FIFO on fd 0), and
+ *           answers on /proc/<pid>/fd/1 and 2 — exactly the streams containerd reads, which stay
+ *           open as long as the requester waits.
+ *   reply   /run/containerd/s/tsrunc-reply-<pid>: a FIFO the requester made and reads one line
+ *           from; the spare opens it first (the requester then knows its request was taken),
+ *           unlinks it, and writes "<exit code>[ next]" (`next`: spawn the next spare) or
+ *           `fallback` (run the Node entry point instead). The requester holds a watchdog writer
+ *           for 5 s, so a spare that dies mid-request costs a fallback, never a hang.
+ *
+ * Only processes of our own uid can use the door (mode 0600, and the requester's /proc entry is
+ * checked), the same boundary as the shim's socket.
+ */
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { SOCKET_DIR } from './socket';
+
+const { O_RDWR, O_WRONLY, O_NONBLOCK } = constants;
+/** Linux O_CLOEXEC (Node's fs.constants does not export it). */
+const O_CLOEXEC = 0o2000000;
+const DOOR_PREFIX = 'tsrunc-door-';
+const REPLY_PREFIX = 'tsrunc-reply-';
+/** How long the spare waits for the requester to open its reply FIFO. */
+const REPLY_OPEN_MS = 2000;
+const MAX_PENDING = 4096;
+/** A door lock this old belongs to a spare that died while opening its door. */
+const OPEN_LOCK_MS = 5000;
+/** How long a closed door still answers `fallback` (see close). */
+const GRACE_MS = 200;
+
+/** The door prefix for the process that runs shims (`-control` of a spare). */
+export function doorPrefix(parentPid: number): string {
+  return join(SOCKET_DIR, `${DOOR_PREFIX}${parentPid}`);
+}
+
+/** The reply FIFO of requester `pid`. */
+export function replyPath(pid: number): string {
+  return join(SOCKET_DIR, `${REPLY_PREFIX}${pid}`);
+}
+
+/** Who knocked: read from /proc while it waits for the reply. */
+export interface Requester {
+  pid: number;
+  /** Its arguments (without the interpreter and script). */
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** Its parent: the process that runs shims (containerd). */
+  ppid: number;
+}
+
+/** The requester's reply FIFO, opened: the answer goes here, once. */
+export interface Reply {
+  send(line: string): void;
+}
+
+export type RequestHandler = (requester: Requester, reply: Reply) => void;
+
+/** One spare's door. */
+export class Door {
+  private readonly reader: net.Socket;
+  private pending = '';
+  /** The door is gone: every request is answered `fallback`. */
+  private retiring = false;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+    private readonly onRequest: RequestHandler,
+    private readonly onProblem: (message: string) => void,
+  ) {
+    this.reader = new net.Socket({ fd, readable: true, writable: false });
+    this.reader.on('error', (err) => onProblem(`door: ${err.message}`));
+    this.reader.on('data', (chunk: Buffer) => this.receive(chunk.toString('latin1')));
+  }
+
+  /**
+   * Opens the door for `prefix` (doorPrefix) as spare `pid`. `undefined` when another live spare
+   * has a door there already (one spare per containerd); doors of dead spares are removed.
+   */
+  static open(prefix: string, onRequest: RequestHandler, onProblem: (message: string) => void, mkfifo: (path: string, mode: number) => void, pid = process.pid): Door | undefined {
+    // One spare opens a door at a time (a burst may start several): the lock makes "no live
+    // door yet, so make mine" atomic. A lock older than OPEN_LOCK_MS belongs to a spare that died.
+    const lock = `${prefix}.opening`;
+    if (!takeLock(lock)) return undefined;
+    try {
+      if (liveDoors(prefix).length > 0) return undefined;
+      const path = `${prefix}-${pid}`;
+      const tmp = `${path}.new`;
+      removeQuiet(tmp);
+      mkfifo(tmp, 0o600);
+      // O_RDWR: the door never reads EOF when a requester closes it, and opening never blocks
+      const fd = openSync(tmp, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+      try {
+        renameSync(tmp, path);
+      } catch (err) {
+        closeSync(fd);
+        removeQuiet(tmp);
+        throw err;
+      }
+      return new Door(path, fd, onRequest, onProblem);
+    } finally {
+      removeQuiet(lock);
+    }
+  }
+
+  /**
+   * Stops taking requests and removes the door. Requests already in the pipe, or written by a
+   * requester that opened the door just before it went, are answered `fallback` for GRACE_MS, so
+   * none waits for its watchdog; then the door is closed. Resolves when it is.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.retiring = true;
+    try {
+      // only our own door: a racing spare may have replaced the name
+      if (statSync(this.path).ino === fstatSync(this.fd).ino) unlinkSync(this.path);
+    } catch {
+      // gone already
+    }
+    this.closing = new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.reader.destroy();
+        resolve();
+      }, GRACE_MS);
+      timer.unref();
+    });
+    return this.closing;
+  }
+
+  private receive(text: string): void {
+    this.pending += text;
+    if (this.pending.length > MAX_PENDING) {
+      this.onProblem('door: request too long, dropped');
+      this.pending = '';
+      return;
+    }
+    for (let nl = this.pending.indexOf('\n'); nl >= 0; nl = this.pending.indexOf('\n')) {
+      const line = this.pending.slice(0, nl);
+      this.pending = this.pending.slice(nl + 1);
+      this.take(line);
+    }
+  }
+
+  private take(line: string): void {
+    const match = /^(\d+) (\d+)$/.exec(line);
+    if (!match) return this.onProblem(`door: malformed request ${JSON.stringify(line.slice(0, 80))}`);
+    const pid = Number(match[1]);
+    const argc = Number(match[2]);
+    void openReply(pid).then(
+      (reply) => {
+        if (!reply) return this.onProblem(`door: requester ${pid} never opened its reply`);
+        if (this.retiring) return reply.send('fallback');
+        let requester: Requester;
+        try {
+          requester = readRequester(pid, argc);
+        } catch (err) {
+          this.onProblem(`door: requester ${pid}: ${(err as Error).message}`);
+          reply.send('fallback');
+          return;
+        }
+        if (this.retiring) return reply.send('fallback');
+        this.onRequest(requester, reply);
+      },
+      (err: unknown) => this.onProblem(`door: reply to ${pid}: ${(err as Error).message}`),
+    );
+  }
+}
+
+/** Doors under `prefix` whose spare is alive. Doors of dead spares are removed on the way. */
+function liveDoors(prefix: string): string[] {
+  const dir = join(prefix, '..');
+  const base = prefix.slice(dir.length + 1);
+  const live: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return live;
+  }
+  for (const name of names) {
+    if (!name.startsWith(`${base}-`) || !/^\d+$/.test(name.slice(base.length + 1))) continue;
+    const path = join(dir, name);
+    if (isFifo(path) && hasReader(path)) live.push(path);
+    else removeQuiet(path);
+  }
+  return live;
+}
+
+function takeLock(path: string): boolean {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+    return true;
+  } catch {
+    try {
+      if (Date.now() - statSync(path).mtimeMs < OPEN_LOCK_MS) return false;
+      utimesSync(path, new Date(), new Date()); // stale: ours now
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function isFifo(path: string): boolean {
+  try {
+    return lstatSync(path).isFIFO();
+  } catch {
+    return false;
+  }
+}
+
+/** A FIFO with a reader accepts a non-blocking open for writing; without one it answers ENXIO. */
+function hasReader(path: string): boolean {
+  try {
+    closeSync(openSync(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Opens the requester's reply FIFO (it opens its end right after knocking); unlinks the name. */
+async function openReply(pid: number, deadlineMs = REPLY_OPEN_MS): Promise<Reply | undefined> {
+  const path = replyPath(pid);
+  const until = Date.now() + deadlineMs;
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    let fd: number | undefined;
+    try {
+      fd = openSync(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENXIO' && code !== 'ENOENT') throw err;
+    }
+    if (fd !== undefined) {
+      if (!fstatSync(fd).isFIFO()) {
+        closeSync(fd);
+        throw new Error(`${path} is not a FIFO`);
+      }
+      removeQuiet(path);
+      return replyOn(fd);
+    }
+    if (Date.now() >= until) {
+      removeQuiet(path);
+      return undefined;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+function replyOn(fd: number): Reply {
+  let sent = false;
+  return {
+    send(line: string): void {
+      if (sent) return;
+      sent = true;
+      const socket = new net.Socket({ fd, readable: false, writable: true });
+      socket.on('error', () => undefined); // the requester is gone: nobody to tell
+      socket.end(`${line}\n`);
+    },
+  };
+}
+
+/** argv, environment, cwd and parent of `pid`, which must run as our uid. */
+export function readRequester(pid: number, argc: number): Requester {
+  const proc = `/proc/${pid}`;
+  if (statSync(proc).uid !== process.getuid?.()) throw new Error('not our uid');
+  const argv = readFileSync(`${proc}/cmdline`, 'latin1').split('\0');
+  argv.pop(); // the terminating NUL
+  if (argc > argv.length) throw new Error('argument count larger than its argv');
+  const env: Record<string, string> = {};
+  for (const entry of readFileSync(`${proc}/environ`, 'utf8').split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  const stat = readFileSync(`${proc}/stat`, 'utf8');
+  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  return {
+    pid,
+    args: argv.slice(argv.length - argc).map((a) => Buffer.from(a, 'latin1').toString('utf8')),
+    env,
+    cwd: readlinkSync(`${proc}/cwd`),
+    ppid,
+  };
+}
+
+function removeQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // not there
+  }
+}

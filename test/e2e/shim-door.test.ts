@@ -1,0 +1,153 @@
+/**
+ * The spare's door (shim/manager/door.ts) between the shell entry point and a real spare process,
+ * without containerd: this test process plays containerd (the door is keyed by the shim's parent).
+ * `start` and `delete` go through the door with `node` missing from the shell's PATH — so an
+ * answer proves the spare did the work and no Node process was started — and everything the spare
+ * cannot serve falls back to the Node entry point: a dead spare's door, stdio that /proc cannot
+ * reopen (sockets), code rebuilt since the spare started.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { task } from '../../proto';
+import { doorPrefix } from '../../shim/manager/door';
+import { BIN, cleanEnv } from '../helpers/containerd';
+import { alive, gone } from '../helpers/proc';
+import { type FakeBundle, SHIM, fakeBundle, shimAction } from '../helpers/shim-process';
+import { uniqueId } from '../helpers/runtimes';
+import { requireSystem } from '../helpers/system';
+import { waitFor } from '../helpers/wait';
+
+const LAUNCHER = join(BIN, 'lib', 'containerd-shim-tsrunc-v2');
+const SOCKET_DIR = '/run/containerd/s';
+
+describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let ttrpc: net.Server;
+  let ttrpcPath: string;
+  /** PATH with what the shell's fast path uses, and no node. */
+  let noNode: string;
+  const spares: ChildProcess[] = [];
+  const bundles: FakeBundle[] = [];
+
+  before(async function () {
+    requireSystem(this, ['mkfifo', 'setsid', 'sleep']);
+    dir = mkdtempSync('/tmp/tsdoor-');
+    noNode = join(dir, 'tools');
+    mkdirSync(noNode);
+    for (const tool of ['mkfifo', 'sleep', 'setsid', 'rm', 'readlink']) symlinkSync(`/usr/bin/${tool}`, join(noNode, tool));
+    ttrpcPath = join(dir, 'c.sock.ttrpc');
+    ttrpc = net.createServer((c) => c.on('error', () => undefined));
+    await new Promise<void>((resolve) => ttrpc.listen(ttrpcPath, resolve));
+  });
+  afterEach(() => {
+    for (const s of spares.splice(0)) if (s.pid !== undefined && alive(s.pid)) s.kill('SIGKILL');
+    for (const b of bundles.splice(0)) {
+      rmSync(b.socket, { force: true });
+      b.remove();
+    }
+    for (const name of readdirSync(SOCKET_DIR)) if (name.startsWith(`tsrunc-door-${process.pid}`)) rmSync(join(SOCKET_DIR, name), { force: true });
+  });
+  after(async () => {
+    await new Promise((resolve) => ttrpc?.close(resolve));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => cleanEnv({ TTRPC_ADDRESS: ttrpcPath, ...extra });
+
+  /** A spare for this process (as containerd's start would leave one); resolves with its door. */
+  async function startSpare(): Promise<{ child: ChildProcess; door: string }> {
+    const child = spawn(process.execPath, ['--v8-pool-size=1', LAUNCHER, '-control', doorPrefix(process.pid), 'spare', ' '.repeat(200)], { env: env(), stdio: 'ignore' });
+    spares.push(child);
+    const door = await waitFor(() => readdirSync(SOCKET_DIR).find((n) => n === `tsrunc-door-${process.pid}-${child.pid}`), { what: 'the spare’s door' });
+    return { child, door: join(SOCKET_DIR, door) };
+  }
+
+  /** The shell entry point as containerd runs it: stdout and stderr one pipe-like file (not a socket). */
+  async function knock(b: FakeBundle, action: 'start' | 'delete', path: string): Promise<{ code: number; out: Buffer }> {
+    const outPath = join(dir, `${uniqueId()}.out`);
+    const out = openSync(outPath, 'w');
+    const args = ['-namespace', b.namespace, '-address', b.address, '-publish-binary', '/usr/bin/containerd', '-id', b.id];
+    if (action === 'delete') args.push('-bundle', b.bundle);
+    args.push(action);
+    const child = spawn(SHIM, args, { cwd: b.bundle, env: env({ PATH: path }), stdio: ['ignore', out, out] });
+    closeSync(out);
+    const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
+    return { code, out: readFileSync(outPath) };
+  }
+
+  const bundle = (): FakeBundle => {
+    const b = fakeBundle(uniqueId(), 'nsdoor');
+    bundles.push(b);
+    return b;
+  };
+
+  it('delete is answered by the spare (no node on the shell’s PATH), and the spare stays', async () => {
+    const { child } = await startSpare();
+    for (let i = 0; i < 3; i++) {
+      const r = await knock(bundle(), 'delete', noNode);
+      assert.equal(r.code, 0, r.out.toString());
+      const response = task.DeleteResponse.decode(r.out);
+      assert.equal(response.exitStatus, 137);
+      assert.equal(response.pid, 4294967295);
+    }
+    assert.ok(alive(child.pid ?? -1), 'a delete does not use up the spare');
+  });
+
+  it('start is answered by the spare, which becomes the task’s daemon and closes its door', async () => {
+    const { child, door } = await startSpare();
+    const b = bundle();
+    const r = await knock(b, 'start', noNode);
+    assert.equal(r.code, 0, r.out.toString());
+    assert.equal(r.out.toString(), `unix://${b.socket}`);
+    assert.equal(readFileSync(join(b.bundle, 'shim.pid'), 'utf8'), String(child.pid));
+    assert.equal(readFileSync(join(b.bundle, 'address'), 'utf8'), `unix://${b.socket}`);
+    await waitFor(() => !readdirSync(SOCKET_DIR).includes(door.slice(SOCKET_DIR.length + 1)), { what: 'the door to close' });
+    await new Promise<void>((resolve, reject) => net.connect(b.socket).once('connect', function (this: net.Socket) {
+      this.destroy();
+      resolve();
+    }).once('error', reject));
+  });
+
+  it('falls back to the Node entry point: a dead spare’s door, socket stdio, code rebuilt since the spare started', async () => {
+    const withNode = `${noNode}:/usr/bin:/bin`;
+    // a spare killed -9 leaves its door behind; the shell checks /proc and goes on with Node
+    const dead = await startSpare();
+    dead.child.kill('SIGKILL');
+    await waitFor(() => gone(dead.child.pid ?? -1), { what: 'the spare to die' });
+    const r1 = await knock(bundle(), 'delete', withNode);
+    assert.equal(r1.code, 0, r1.out.toString());
+    assert.equal(task.DeleteResponse.decode(r1.out).exitStatus, 137);
+
+    // a new spare removes the dead door; Node's child_process stdio are sockets: `fallback`
+    const { child } = await startSpare();
+    assert.ok(!readdirSync(SOCKET_DIR).includes(dead.door.slice(SOCKET_DIR.length + 1)), 'the dead spare’s door is gone');
+    const r2 = await shimAction(bundle(), 'delete', { env: { TTRPC_ADDRESS: ttrpcPath, PATH: withNode } });
+    assert.equal(r2.code, 0, r2.stderr.toString());
+    assert.equal(task.DeleteResponse.decode(r2.stdout).exitStatus, 137);
+    assert.ok(alive(child.pid ?? -1));
+
+    // the launcher changed after the spare started: it answers `fallback` and retires
+    const { mtime, atime } = statSync(LAUNCHER);
+    try {
+      utimesSync(LAUNCHER, new Date(), new Date(Date.now() + 1000));
+      const r3 = await knock(bundle(), 'delete', withNode);
+      assert.equal(r3.code, 0, r3.out.toString());
+      assert.equal(task.DeleteResponse.decode(r3.out).exitStatus, 137);
+      await waitFor(() => gone(child.pid ?? -1), { what: 'the stale spare to exit' });
+    } finally {
+      utimesSync(LAUNCHER, atime, mtime);
+    }
+  });
+
+  it('a plain file where a door would be is not taken for a live spare', async () => {
+    const stray = `${doorPrefix(process.pid)}-1`;
+    writeFileSync(stray, '1 1\n');
+    const { door } = await startSpare();
+    assert.ok(door.endsWith(`-${spares[0]?.pid}`));
+    assert.throws(() => statSync(stray), /ENOENT/, 'the stray file was removed');
+  });
+});
