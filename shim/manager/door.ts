@@ -16,7 +16,7 @@
  *           from; the spare opens it first (the requester then knows its request was taken),
  *           unlinks it, and writes "<exit code>[ next]" (`next`: spawn the next spare) or
  *           `fallback` (run the Node entry point instead). The requester holds a watchdog writer
- *           for 5 s, so a spare that dies mid-request costs a fallback, never a hang.
+ *           for 3 s, so a spare that dies mid-request costs a fallback, never a hang.
  *
  * Only processes of our own uid can use the door (mode 0600, and the requester's /proc entry is
  * checked), the same boundary as the shim's socket.
@@ -29,7 +29,6 @@ import { SOCKET_DIR } from './socket';
 const { O_RDWR, O_WRONLY, O_NONBLOCK } = constants;
 /** Linux O_CLOEXEC (Node's fs.constants does not export it). */
 const O_CLOEXEC = 0o2000000;
-const DOOR_PREFIX = 'tsrunc-door-';
 const REPLY_PREFIX = 'tsrunc-reply-';
 /** How long the spare waits for the requester to open its reply FIFO. */
 const REPLY_OPEN_MS = 2000;
@@ -37,11 +36,11 @@ const MAX_PENDING = 4096;
 /** A door lock this old belongs to a spare that died while opening its door. */
 const OPEN_LOCK_MS = 5000;
 /** How long a closed door still answers `fallback` (see close). */
-const GRACE_MS = 200;
+const GRACE_MS = 2000;
 
 /** The door prefix for the process that runs shims (`-control` of a spare). */
 export function doorPrefix(parentPid: number): string {
-  return join(SOCKET_DIR, `${DOOR_PREFIX}${parentPid}`);
+  return join(SOCKET_DIR, `tsrunc-door-${parentPid}`);
 }
 
 /** The reply FIFO of requester `pid`. */
@@ -179,10 +178,12 @@ export class Door {
   }
 }
 
-/** Doors under `prefix` whose spare is alive. Doors of dead spares are removed on the way. */
+/**
+ * Doors under `prefix` whose spare is alive. Dead doors — any containerd's: a spare killed -9
+ * cannot remove its own — are removed on the way.
+ */
 function liveDoors(prefix: string): string[] {
   const dir = join(prefix, '..');
-  const base = prefix.slice(dir.length + 1);
   const live: string[] = [];
   let names: string[];
   try {
@@ -191,10 +192,10 @@ function liveDoors(prefix: string): string[] {
     return live;
   }
   for (const name of names) {
-    if (!name.startsWith(`${base}-`) || !/^\d+$/.test(name.slice(base.length + 1))) continue;
+    if (!/^tsrunc-door-\d+-\d+$/.test(name)) continue;
     const path = join(dir, name);
-    if (isFifo(path) && hasReader(path)) live.push(path);
-    else removeQuiet(path);
+    if (!isFifo(path) || !hasReader(path)) removeQuiet(path);
+    else if (path.startsWith(`${prefix}-`)) live.push(path);
   }
   return live;
 }

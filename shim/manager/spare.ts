@@ -121,7 +121,9 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
 
     async function start(flags: ShimFlags, r: Requester, out: Streams, answer: (line: string) => void): Promise<void> {
       const address = taskAddress(flags, r.cwd);
-      const options = decodeStartOptions(await readStdin(r.pid));
+      const stdin = await readStdin(r.pid);
+      if (stdin === undefined) return answer('fallback');
+      const options = decodeStartOptions(stdin);
       const bound = await listen(socketPath(address));
       if ('inUse' in bound) {
         // a live shim serves the group: as `start` does, print its address; we stay a spare
@@ -195,14 +197,15 @@ function requesterStreams(pid: number): Streams {
 }
 
 /**
- * The requester's stdin (the runtime options containerd writes to `start`), to EOF. The shell has
- * it on fd 3: while it reads the reply, its fd 0 is the reply FIFO.
+ * The requester's stdin (the runtime options containerd writes to `start`), to EOF; `undefined`
+ * when /proc cannot reopen it (a socket). The shell has it on fd 3: while it reads the reply, its
+ * fd 0 is the reply FIFO.
  */
-async function readStdin(pid: number): Promise<Buffer> {
+async function readStdin(pid: number): Promise<Buffer | undefined> {
   try {
     return await fsp.readFile(`/proc/${pid}/fd/3`);
   } catch {
-    return Buffer.alloc(0); // none (closed)
+    return undefined;
   }
 }
 

@@ -56,39 +56,68 @@ function env(inv: ShimInvocation): NodeJS.ProcessEnv {
   return { ...process.env, TTRPC_ADDRESS: inv.ttrpcAddress };
 }
 
-/** Runs `start` and parses its reply. Failure: `<output>: exit status N`, as containerd reports it. */
+/**
+ * Runs `start` and parses its reply. Failure: `<output>: exit status N`, as containerd reports it.
+ * Every stream is a pipe, as containerd gives them (Node's child_process would give sockets): our
+ * shim's shell entry point lets its spare daemon reopen them through /proc, which sockets refuse.
+ */
 export async function runStart(inv: ShimInvocation, options: Uint8Array | undefined, native: Pick<Native, 'pipe' | 'close'>): Promise<Bootstrap> {
   // stdout and stderr share one pipe (Go's CombinedOutput): the reply is everything printed
   const [readFd, writeFd] = native.pipe();
+  const stdin = options === undefined ? undefined : native.pipe();
   let child;
   try {
     child = spawn(inv.binary, [...baseArgs(inv), 'start'], {
       cwd: inv.bundle,
       env: env(inv),
-      stdio: [options === undefined ? 'ignore' : 'pipe', writeFd, writeFd],
+      stdio: [stdin?.[0] ?? 'ignore', writeFd, writeFd],
       detached: true,
     });
+  } catch (err) {
+    if (stdin) native.close(stdin[1]);
+    throw err;
   } finally {
     native.close(writeFd);
+    if (stdin) native.close(stdin[0]);
   }
   const output = readAll(new net.Socket({ fd: readFd, readable: true, writable: false }));
-  if (options !== undefined) child.stdin?.on('error', () => undefined).end(Buffer.from(options));
+  if (stdin && options !== undefined) new net.Socket({ fd: stdin[1], readable: false, writable: true }).on('error', () => undefined).end(Buffer.from(options));
   const status = await exitOf(child, START_TIMEOUT_MS, 'start');
   const text = (await output).toString('utf8').trim();
   if (status !== 0) throw new ErrdefsError('unknown', `${text === '' ? 'shim start failed' : text}: exit status ${status}`);
   return parseBootstrap(text);
 }
 
-/** Runs `delete` for a task whose shim is gone, and decodes its DeleteResponse. */
-export async function runDelete(inv: ShimInvocation): Promise<DeleteResult> {
-  const child = spawn(inv.binary, [...baseArgs(inv), '-bundle', inv.bundle, 'delete'], {
-    cwd: inv.bundle,
-    env: env(inv),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  const stdout = readAll(child.stdout);
-  const stderr = readAll(child.stderr);
+/** Runs `delete` for a task whose shim is gone, and decodes its DeleteResponse. Pipes, as for `start`. */
+export async function runDelete(inv: ShimInvocation, native: Pick<Native, 'pipe' | 'close'>): Promise<DeleteResult> {
+  const [outRead, outWrite] = native.pipe();
+  let errPipe: [number, number];
+  try {
+    errPipe = native.pipe();
+  } catch (err) {
+    native.close(outRead);
+    native.close(outWrite);
+    throw err;
+  }
+  const [errRead, errWrite] = errPipe;
+  let child;
+  try {
+    child = spawn(inv.binary, [...baseArgs(inv), '-bundle', inv.bundle, 'delete'], {
+      cwd: inv.bundle,
+      env: env(inv),
+      stdio: ['ignore', outWrite, errWrite],
+      detached: true,
+    });
+  } catch (err) {
+    native.close(outRead);
+    native.close(errRead);
+    throw err;
+  } finally {
+    native.close(outWrite);
+    native.close(errWrite);
+  }
+  const stdout = readAll(new net.Socket({ fd: outRead, readable: true, writable: false }));
+  const stderr = readAll(new net.Socket({ fd: errRead, readable: true, writable: false }));
   const status = await exitOf(child, DELETE_TIMEOUT_MS, 'delete');
   const out = await stdout;
   const warnings = (await stderr).toString('utf8').trim();

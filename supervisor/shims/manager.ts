@@ -139,7 +139,7 @@ export class ShimManager {
       result = { pid: record.pid, exitStatus: 255, exitedAt: new Date(), warnings: 'bundle is gone' };
     } else {
       try {
-        result = await runDelete(this.invocation(record, binary));
+        result = await runDelete(this.invocation(record, binary), this.deps.native);
       } catch (err) {
         this.deps.log.warn('shim delete failed', { id: record.id, err: errorMessage(err) });
         result = { pid: 0, exitStatus: 255, exitedAt: new Date(), warnings: errorMessage(err) };

@@ -207,7 +207,11 @@ export class Containerd {
       rmQuiet(root);
     }
     const spares = this.sparePids();
-    const controls = spares.map((pid) => argvOf(pid)[argvOf(pid).indexOf('-control') + 1] ?? '').filter((p) => p.startsWith('/run/containerd/s/'));
+    // a spare's -control is its door prefix; its door is <prefix>-<pid> (shim/manager/door.ts)
+    const controls = spares.flatMap((pid) => {
+      const prefix = argvOf(pid)[argvOf(pid).indexOf('-control') + 1] ?? '';
+      return prefix.startsWith('/run/containerd/s/') ? [prefix, `${prefix}.opening`, `${prefix}-${pid}`] : [];
+    });
     for (const pid of [...this.shimPids(), ...spares]) {
       try {
         process.kill(pid, 'SIGKILL');
