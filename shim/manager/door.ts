@@ -8,10 +8,10 @@
  *           the spare's pid (the shell checks /proc/<spare> before it knocks).
  *   request "<pid> <argc>\n" — the requester's pid and argument count, in one write (< PIPE_BUF, so
  *           concurrent requests never interleave). Nothing else crosses the door: the spare reads
- *           the requester's argv, environment and working directory from /proc/<pid>, containerd's
- *           stdin from /proc/<pid>/fd/3 (the shell's `read` has the reply FIFO on fd 0), and
- *           answers on /proc/<pid>/fd/1 and 2 — exactly the streams containerd reads, which stay
- *           open as long as the requester waits.
+ *           the requester's argv, environment and working directory from /proc/<pid>, and
+ *           containerd's stdin, stdout and stderr from /proc/<pid>/fd/3, 4 and 5 (copies the
+ *           shell makes: its own 0 and 1 are the reply and the door while it knocks) — exactly
+ *           the streams containerd reads, which stay open as long as the requester waits.
  *   reply   /run/containerd/s/tsrunc-reply-<pid>: a FIFO the requester made and reads one line
  *           from; the spare opens it first (the requester then knows its request was taken),
  *           unlinks it, and writes "<exit code>[ next]" (`next`: spawn the next spare) or

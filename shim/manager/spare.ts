@@ -167,7 +167,8 @@ interface Streams {
  */
 function requesterStreams(pid: number): Streams {
   const fds: Partial<Record<1 | 2, number>> = {};
-  const fd = (n: 1 | 2): number => (fds[n] ??= openSync(`/proc/${pid}/fd/${n}`, constants.O_WRONLY | constants.O_APPEND));
+  // the shell keeps containerd's stdout and stderr on fds 4 and 5 (its 1 is the door for a moment)
+  const fd = (n: 1 | 2): number => (fds[n] ??= openSync(`/proc/${pid}/fd/${n + 3}`, constants.O_WRONLY | constants.O_APPEND));
   fd(1);
   try {
     fd(2);

@@ -5,7 +5,7 @@
  * two tasks, follow TSRUNC_SPARE=0, and go away with their containerd.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Containerd } from '../helpers/containerd';
 import { alive, argvOf, gone } from '../helpers/proc';
@@ -53,6 +53,17 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
     assert.ok(ct.shimPids().includes(spare), 'found by -address like any shim');
     for (const id of [first, second]) await remove(id);
     await waitFor(() => gone(spare), { what: 'the adopted shim to exit after its task' });
+  });
+
+  it('ctr run --rm again and again: every start and delete answered (through the spare), nothing left behind', async () => {
+    const before = readdirSync('/run/containerd/s').filter((n) => n.startsWith('tsrunc-reply-'));
+    for (let i = 0; i < 20; i++) {
+      const out = await ct.ctrOk(['run', '--rm', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), uniqueId(), '/bin/echo', `run ${i}`]);
+      assert.equal(out, `run ${i}\n`);
+    }
+    const after = readdirSync('/run/containerd/s').filter((n) => n.startsWith('tsrunc-reply-') && !before.includes(n));
+    assert.deepEqual(after, [], 'no reply FIFO left');
+    assert.doesNotMatch(ct.logTail(200), /failed to clean up|level=error/);
   });
 
   it('a burst of tasks started at once: each its own shim, and one spare left', async () => {
