@@ -13,15 +13,17 @@
  *           shell makes: its own 0 and 1 are the reply and the door while it knocks) — exactly
  *           the streams containerd reads, which stay open as long as the requester waits.
  *   reply   /run/containerd/s/tsrunc-reply-<pid>: a FIFO the requester made and reads one line
- *           from; the spare opens it first (the requester then knows its request was taken),
- *           unlinks it, and writes "<exit code>[ next]" (`next`: spawn the next spare) or
- *           `fallback` (run the Node entry point instead). The requester holds a watchdog writer
- *           for 3 s, so a spare that dies mid-request costs a fallback, never a hang.
+ *           from. The spare opens it and unlinks it — the claim: a requester that gave up removes
+ *           it itself, and a spare that cannot unlink it drops the request — then writes
+ *           "<exit code>[ next]" (`next`: spawn the next spare) or `fallback` (run the Node entry
+ *           point instead). The requester holds a watchdog writer for 3 s, so a spare that dies
+ *           before it claims costs a fallback, never a hang.
  *
- * Only processes of our own uid can use the door (mode 0600, and the requester's /proc entry is
- * checked), the same boundary as the shim's socket.
+ * Only processes of our own uid can use the door (mode 0600; the requester's /proc entry and the
+ * reply FIFO are checked), the same boundary as the shim's socket; and the spare serves only
+ * children of its own containerd (the requester's parent).
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { SOCKET_DIR } from './socket';
@@ -41,6 +43,11 @@ const GRACE_MS = 2000;
 /** The door prefix for the process that runs shims (`-control` of a spare). */
 export function doorPrefix(parentPid: number): string {
   return join(SOCKET_DIR, `tsrunc-door-${parentPid}`);
+}
+
+/** The process a door prefix belongs to (containerd): a request from any other parent is refused. */
+export function doorParent(prefix: string): number {
+  return Number(prefix.slice(prefix.lastIndexOf('-') + 1));
 }
 
 /** The reply FIFO of requester `pid`. */
@@ -192,6 +199,9 @@ function liveDoors(prefix: string): string[] {
     return live;
   }
   for (const name of names) {
+    // replies of requesters killed before a spare took them, half-made doors of dead spares
+    const orphan = /^tsrunc-reply-(\d+)$/.exec(name) ?? /^tsrunc-door-\d+-(\d+)\.new$/.exec(name);
+    if (orphan && !existsSync(`/proc/${orphan[1]}`)) removeQuiet(join(dir, name));
     if (!/^tsrunc-door-\d+-\d+$/.test(name)) continue;
     const path = join(dir, name);
     if (!isFifo(path) || !hasReader(path)) removeQuiet(path);
@@ -246,11 +256,19 @@ async function openReply(pid: number, deadlineMs = REPLY_OPEN_MS): Promise<Reply
       if (code !== 'ENXIO' && code !== 'ENOENT') throw err;
     }
     if (fd !== undefined) {
-      if (!fstatSync(fd).isFIFO()) {
+      const st = fstatSync(fd);
+      if (!st.isFIFO() || st.uid !== process.getuid?.()) {
         closeSync(fd);
-        throw new Error(`${path} is not a FIFO`);
+        throw new Error(`${path} is not our FIFO`);
       }
-      removeQuiet(path);
+      // Unlinking is the claim: a requester that gave up first removed the name itself (and
+      // runs the Node entry point), so the request is not ours any more.
+      try {
+        unlinkSync(path);
+      } catch {
+        closeSync(fd);
+        return undefined;
+      }
       return replyOn(fd);
     }
     if (Date.now() >= until) {

@@ -25,7 +25,7 @@ import { loadNative } from '../../native';
 import { type ShimFlags, parseFlags, stripUnix } from '../flags';
 import { writeFileAtomic } from '../util/atomic-file';
 import { del } from './delete';
-import { Door, type Reply, type Requester } from './door';
+import { Door, type Reply, type Requester, doorParent } from './door';
 import { listen, socketPath } from './socket';
 import { decodeStartOptions, settleDaemon, taskAddress } from './start';
 import type * as ServeModule from './serve';
@@ -49,6 +49,12 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
 
   return new Promise<number>((resolve, reject) => {
     let adopted = false;
+    /** A `start` is being served: every other request falls back, before it touches stdin. */
+    let claimed = false;
+    /** Requests being served; a `delete` runs runc, whose exit the adopted daemon's reaper would take. */
+    let inFlight = 0;
+    let idleAgain: (() => void) | undefined;
+    const runner = doorParent(prefix);
     const idleS = Number.parseInt(process.env['TSRUNC_SPARE_IDLE_S'] ?? '', 10) || DEFAULT_IDLE_S;
     const idle = setTimeout(() => retire(0), idleS * 1000);
     const preload = setTimeout(load, PRELOAD_DELAY_MS);
@@ -69,10 +75,11 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
       return closed;
     }
 
-    /** Exits, once the door has sent away the requests that came too late. */
+    /** Exits once the door has sent away late requests and the requests being served are answered. */
     function retire(exitCode: number): void {
       if (adopted) return;
-      void stopWaiting().then(() => resolve(exitCode));
+      const served = inFlight === 0 ? Promise.resolve() : new Promise<void>((done) => (idleAgain = done));
+      void Promise.all([stopWaiting(), served]).then(() => resolve(exitCode));
     }
 
     const door = Door.open(prefix, (r, reply) => void handle(r, reply).catch((err: unknown) => reject(err instanceof Error ? err : new Error(String(err)))), () => undefined, (path, mode) => loadNative().mkfifo(path, mode));
@@ -80,7 +87,8 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
     if (!door) return retire(0); // another spare serves this containerd already
 
     async function handle(r: Requester, reply: Reply): Promise<void> {
-      if (adopted || r.env['TTRPC_ADDRESS'] !== process.env['TTRPC_ADDRESS']) return reply.send('fallback');
+      // only for the process we are the spare of, and the same events endpoint
+      if (adopted || claimed || r.ppid !== runner || r.env['TTRPC_ADDRESS'] !== process.env['TTRPC_ADDRESS']) return reply.send('fallback');
       if (codeStamp() !== code) {
         reply.send('fallback');
         return retire(0); // rebuilt or upgraded: a new spare with the new code replaces us
@@ -91,11 +99,18 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
       } catch {
         return reply.send('fallback'); // the Node entry point explains usage errors
       }
+      if (flags.action === 'start') {
+        if (inFlight > 0) return reply.send('fallback'); // a delete's runc is running
+        claimed = true; // synchronously, before any await
+      } else if (flags.action !== 'delete') {
+        return reply.send('fallback');
+      }
       let out: Streams;
       try {
         out = requesterStreams(r.pid);
       } catch {
         // stdout or stderr a socket (Node's child_process gives sockets; /proc cannot reopen them)
+        claimed = false;
         return reply.send('fallback');
       }
       // stdout and stderr are closed before the answer: the requester exits on it
@@ -103,19 +118,20 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
         out.close();
         reply.send(line);
       };
+      inFlight++;
       try {
         if (flags.action === 'delete') {
           out.write(await del({ ...flags, bundle: flags.bundle || r.cwd }, out.err));
           answer('0');
-        } else if (flags.action === 'start') {
-          await start(flags, r, out, answer);
         } else {
-          answer('fallback');
+          await start(flags, r, out, answer);
         }
       } catch (err) {
-        console.error('DEBUG', err);
         out.err(`io.containerd.tsrunc.v2: ${(err as Error).message}`);
         answer('1');
+      } finally {
+        if (!adopted) claimed = false;
+        if (--inFlight === 0) idleAgain?.();
       }
     }
 
@@ -132,24 +148,27 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
         return answer('0');
       }
       if (adopted) {
+        // retired meanwhile (containerd gone, SIGTERM): not ours to serve
         bound.server.close();
         return answer('fallback');
       }
       void stopWaiting();
-      const taskFlags = daemonFlags(flags, address, r.env);
       try {
+        const taskFlags = daemonFlags(flags, address, r.env);
         writeFileAtomic(join(r.cwd, 'address'), address);
         settleDaemon(process.pid, options, r.cwd, r.ppid);
+        becomeTask(r, taskFlags);
+        const serve = load().serve;
+        out.write(address);
+        answer('0 next');
+        resolve(serve(taskFlags, bound.server));
       } catch (err) {
+        // nobody will connect to a half-made daemon: close the socket and exit
         bound.server.close(); // unlinks the socket
         out.err(`io.containerd.tsrunc.v2: ${(err as Error).message}`);
         answer('1');
-        return resolve(1);
+        resolve(1);
       }
-      becomeTask(r, taskFlags);
-      out.write(address);
-      answer('0 next');
-      resolve(load().serve(taskFlags, bound.server));
     }
   });
 }
