@@ -37,8 +37,8 @@ const REPLY_OPEN_MS = 2000;
 const MAX_PENDING = 4096;
 /** A door lock this old belongs to a spare that died while opening its door. */
 const OPEN_LOCK_MS = 5000;
-/** How long a closed door still answers `fallback` (see close). */
-const GRACE_MS = 2000;
+/** How long a closed door still answers `fallback` (see close): after an adoption, under a burst. */
+export const GRACE_MS = 2000;
 
 /** The door prefix for the process that runs shims (`-control` of a spare). */
 export function doorPrefix(parentPid: number): string {
@@ -124,10 +124,10 @@ export class Door {
 
   /**
    * Stops taking requests and removes the door. Requests already in the pipe, or written by a
-   * requester that opened the door just before it went, are answered `fallback` for GRACE_MS, so
+   * requester that opened the door just before it went, are answered `fallback` for `graceMs`, so
    * none waits for its watchdog; then the door is closed. Resolves when it is.
    */
-  close(): Promise<void> {
+  close(graceMs = GRACE_MS): Promise<void> {
     if (this.closing) return this.closing;
     this.retiring = true;
     try {
@@ -140,7 +140,7 @@ export class Door {
       const timer = setTimeout(() => {
         this.reader.destroy();
         resolve();
-      }, GRACE_MS);
+      }, graceMs);
       timer.unref();
     });
     return this.closing;

@@ -31,6 +31,8 @@ import { decodeStartOptions, settleDaemon, taskAddress } from './start';
 import type * as ServeModule from './serve';
 
 const DEFAULT_IDLE_S = 600;
+/** How long a retiring spare's door still answers `fallback` (door.ts GRACE_MS is for adoptions). */
+const RETIRE_GRACE_MS = 100;
 /** The daemon's code is loaded this long after the spare booted, off the critical path of the `start` that spawned it. */
 const PRELOAD_DELAY_MS = 250;
 
@@ -64,9 +66,9 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
     process.once('SIGINT', onSignal);
 
     /** Stops being a spare: closes the door, drops the timers and watches. */
-    function stopWaiting(): Promise<void> {
+    function stopWaiting(graceMs?: number): Promise<void> {
       adopted = true;
-      const closed = door?.close() ?? Promise.resolve();
+      const closed = door?.close(graceMs) ?? Promise.resolve();
       clearTimeout(idle);
       clearTimeout(preload);
       watch.destroy();
@@ -79,7 +81,9 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
     function retire(exitCode: number): void {
       if (adopted) return;
       const served = inFlight === 0 ? Promise.resolve() : new Promise<void>((done) => (idleAgain = done));
-      void Promise.all([stopWaiting(), served]).then(() => resolve(exitCode));
+      // a short grace: requests already in the pipe are answered; none is expected (containerd is
+      // gone, idle for minutes, or being stopped), so the spare never outlives it by seconds
+      void Promise.all([stopWaiting(RETIRE_GRACE_MS), served]).then(() => resolve(exitCode));
     }
 
     const door = Door.open(prefix, (r, reply) => void handle(r, reply).catch((err: unknown) => reject(err instanceof Error ? err : new Error(String(err)))), () => undefined, (path, mode) => loadNative().mkfifo(path, mode));
