@@ -39,7 +39,7 @@ import {
   verboseInfo,
   writeTsruncOptions,
 } from '../helpers/cri';
-import { requireSystem } from '../helpers/system';
+import { requireSystem, skipBecause } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
 
 import v1 = runtime.v1;
@@ -172,7 +172,7 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
       };
 
       beforeEach(function () {
-        if (broken) this.skip(); // an earlier step of this pod failed: its failure is the report
+        if (broken) skipBecause(this, 'an earlier step of this pod failed: its failure is the report');
       });
       afterEach(function () {
         if (this.currentTest?.state === 'failed') broken = true;

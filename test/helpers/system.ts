@@ -16,13 +16,22 @@ export function isLinuxRoot(): boolean {
  * message when one of the named commands is missing.
  */
 export function requireSystem(ctx: Mocha.Context, commands: readonly string[] = []): void {
-  if (!isLinuxRoot()) {
-    ctx.skip(); // not the target platform: these tests need Linux and root
-  }
+  if (!isLinuxRoot()) skipBecause(ctx, 'needs Linux and root (the project’s target machines)');
   const missing = commands.filter((c) => !which(c));
   if (missing.length > 0) {
     throw new Error(`missing prerequisites: ${missing.join(', ')} — run \`npm test\` (it apt-gets them) or apt-get install them`);
   }
+}
+
+/**
+ * Skips the current test or suite, saying why on stderr (mocha's report shows only "pending"). For
+ * machines that truly cannot run it — never for a missing package, which is a failure.
+ */
+export function skipBecause(ctx: Mocha.Context, reason: string): never {
+  // in a hook, the suite it skips; in a test, the test
+  const title = (ctx.test?.type === 'hook' ? ctx.test.parent?.fullTitle() : ctx.test?.fullTitle()) ?? '';
+  process.stderr.write(`skipped: ${title}: ${reason}\n`);
+  ctx.skip();
 }
 
 /** The absolute path of a command on PATH, or undefined. */

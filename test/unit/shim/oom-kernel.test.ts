@@ -12,6 +12,7 @@ import { loadNative } from '../../../native';
 import { isUnified } from '../../../shim/cgroups/join';
 import { OomWatcher } from '../../../shim/oom/watcher';
 import { waitFor } from '../../helpers/wait';
+import { skipBecause } from '../../helpers/system';
 
 const MEMORY = '/sys/fs/cgroup/memory';
 const ALLOCATE = 'BEGIN{s=sprintf("%67108864s",""); print length(s)}';
@@ -46,7 +47,10 @@ describe('shim/oom/watcher on the real kernel (cgroup v1 memcg)', function () {
   let dir: string;
 
   before(function () {
-    if (process.getuid?.() !== 0 || isUnified() || !existsSync(join(MEMORY, 'cgroup.event_control')) || !existsSync('/bin/busybox')) this.skip();
+    if (process.getuid?.() !== 0) skipBecause(this, 'needs root to make memory cgroups');
+    if (isUnified()) skipBecause(this, 'cgroup v2 unified host: this drives the v1 memcg event_control interface');
+    if (!existsSync(join(MEMORY, 'cgroup.event_control'))) skipBecause(this, `the kernel has no ${join(MEMORY, 'cgroup.event_control')} (memcg without OOM notification)`);
+    if (!existsSync('/bin/busybox')) throw new Error('missing prerequisite: /bin/busybox — apt-get install busybox-static (npm test installs it)');
   });
   beforeEach(() => {
     dir = join(MEMORY, `tsrunc-unit-${process.pid}-${Date.now()}`);
