@@ -28,8 +28,8 @@ export function requireSystem(ctx: Mocha.Context, commands: readonly string[] = 
  * machines that truly cannot run it — never for a missing package, which is a failure.
  */
 export function skipBecause(ctx: Mocha.Context, reason: string): never {
-  // in a hook, the suite it skips; in a test, the test
-  const title = (ctx.test?.type === 'hook' ? ctx.test.parent?.fullTitle() : ctx.test?.fullTitle()) ?? '';
+  // in a hook (mocha sets currentTest there), the suite it skips; in a test, the test
+  const title = (ctx.currentTest ? ctx.test?.parent?.fullTitle() : ctx.test?.fullTitle()) ?? '';
   process.stderr.write(`skipped: ${title}: ${reason}\n`);
   ctx.skip();
 }
