@@ -27,6 +27,7 @@ import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readF
 import net from 'node:net';
 import { join } from 'node:path';
 import { SOCKET_DIR } from './socket';
+import { removeQuiet } from '../util/remove';
 
 const { O_RDWR, O_WRONLY, O_NONBLOCK } = constants;
 /** Linux O_CLOEXEC (Node's fs.constants does not export it). */
@@ -313,12 +314,4 @@ export function readRequester(pid: number, argc: number): Requester {
     cwd: readlinkSync(`${proc}/cwd`),
     ppid,
   };
-}
-
-function removeQuiet(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // not there
-  }
 }

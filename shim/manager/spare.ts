@@ -17,7 +17,7 @@
  * (default 600) without a task, on SIGTERM/SIGINT, and when its code is stale; it never has
  * children before it is adopted, except the runc a `delete` may run.
  */
-import { closeSync, constants, openSync, promises as fsp, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, promises as fsp, statSync, writeSync } from 'node:fs';
 import { chdir } from 'node:process';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ import { Door, type Reply, type Requester, doorParent } from './door';
 import { listen, socketPath } from './socket';
 import { decodeStartOptions, settleDaemon, taskAddress } from './start';
 import type * as ServeModule from './serve';
+import { removeQuiet } from '../util/remove';
 
 const DEFAULT_IDLE_S = 600;
 /** How long a retiring spare's door still answers `fallback` (door.ts GRACE_MS is for adoptions). */
@@ -272,12 +273,4 @@ function watchContainerd(path: string, gone: () => void): net.Socket {
   socket.on('data', () => undefined);
   socket.unref(); // the door keeps the spare alive, not this
   return socket;
-}
-
-function removeQuiet(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // not there
-  }
 }

@@ -14,7 +14,7 @@
  *  6. write `shim.pid` atomically; print the address.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { joinCgroup } from '../cgroups/join';
 import { OptionsError, decodeAny, decodeOptions, defaultOptions, type RuncOptions } from '../container/options';
@@ -24,6 +24,7 @@ import { identifierProblem } from '../util/validate';
 import { listen, socketAddress, socketPath } from './socket';
 import { doorPrefix } from './door';
 import { sparesEnabled, spawnSpare } from './spare-client';
+import { removeQuiet } from '../util/remove';
 
 /** Annotations that group containers into one shim, in order of precedence. */
 export const GROUP_ANNOTATIONS = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'] as const;
@@ -54,7 +55,7 @@ export async function start(flags: ShimFlags, script: string): Promise<string> {
       throw err;
     }
   } catch (err) {
-    unlinkQuiet(path); // never leave our own stale socket behind
+    removeQuiet(path); // never leave our own stale socket behind
     throw err;
   }
   return address;
@@ -143,13 +144,5 @@ function adjustOomScore(pid: number, runner: number): void {
     writeFileSync(`/proc/${pid}/oom_score_adj`, String(Math.min(parent + 1, 1000)));
   } catch {
     // raising the score never needs CAP_SYS_RESOURCE; if /proc refuses anyway, keep the inherited one
-  }
-}
-
-function unlinkQuiet(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // not there
   }
 }
