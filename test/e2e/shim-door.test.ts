@@ -15,7 +15,7 @@ import { task } from '../../proto';
 import { doorPrefix } from '../../shim/manager/door';
 import { BIN, cleanEnv } from '../helpers/containerd';
 import { alive, gone } from '../helpers/proc';
-import { type FakeBundle, SHIM, fakeBundle, shimAction } from '../helpers/shim-process';
+import { type FakeBundle, SHIM, actionArgs, fakeBundle, shimAction } from '../helpers/shim-process';
 import { uniqueId } from '../helpers/runtimes';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
@@ -70,10 +70,7 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
   async function knock(b: FakeBundle, action: 'start' | 'delete', path: string): Promise<{ code: number; out: Buffer }> {
     const outPath = join(dir, `${uniqueId()}.out`);
     const out = openSync(outPath, 'w');
-    const args = ['-namespace', b.namespace, '-address', b.address, '-publish-binary', '/usr/bin/containerd', '-id', b.id];
-    if (action === 'delete') args.push('-bundle', b.bundle);
-    args.push(action);
-    const child = spawn(SHIM, args, { cwd: b.bundle, env: env({ PATH: path }), stdio: ['ignore', out, out] });
+    const child = spawn(SHIM, actionArgs(b, action), { cwd: b.bundle, env: env({ PATH: path }), stdio: ['ignore', out, out] });
     closeSync(out);
     const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
     return { code, out: readFileSync(outPath) };

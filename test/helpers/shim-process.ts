@@ -60,12 +60,18 @@ export interface ActionResult {
   ms: number;
 }
 
-/** Runs `containerd-shim-tsrunc-v2 … ACTION` in the bundle. `start` gets one pipe for stdout and stderr, as Go's CombinedOutput. */
-export function shimAction(b: FakeBundle, action: 'start' | 'delete', options: { stdin?: Buffer; env?: Record<string, string>; debug?: boolean } = {}): Promise<ActionResult> {
+/** containerd's argv for `start` / `delete` of the bundle's task (PROTOCOL §2.3, §4.1). */
+export function actionArgs(b: FakeBundle, action: 'start' | 'delete', debug = false): string[] {
   const args = ['-namespace', b.namespace, '-address', b.address, '-publish-binary', '/usr/bin/containerd', '-id', b.id];
   if (action === 'delete') args.push('-bundle', b.bundle);
-  if (options.debug) args.push('-debug');
+  if (debug) args.push('-debug');
   args.push(action);
+  return args;
+}
+
+/** Runs `containerd-shim-tsrunc-v2 … ACTION` in the bundle. `start` gets one pipe for stdout and stderr, as Go's CombinedOutput. */
+export function shimAction(b: FakeBundle, action: 'start' | 'delete', options: { stdin?: Buffer; env?: Record<string, string>; debug?: boolean } = {}): Promise<ActionResult> {
+  const args = actionArgs(b, action, options.debug);
   const started = Date.now();
   return new Promise((resolve) => {
     const child = execFile(
