@@ -86,10 +86,11 @@ export class Door {
     readonly path: string,
     private readonly fd: number,
     private readonly onRequest: RequestHandler,
-    private readonly onProblem: (message: string) => void,
   ) {
+    // A spare has no log before it serves a task: what goes wrong here costs the requester a
+    // fallback (or its watchdog), never the spare.
     this.reader = new net.Socket({ fd, readable: true, writable: false });
-    this.reader.on('error', (err) => onProblem(`door: ${err.message}`));
+    this.reader.on('error', () => undefined);
     this.reader.on('data', (chunk: Buffer) => this.receive(chunk.toString('latin1')));
   }
 
@@ -97,7 +98,7 @@ export class Door {
    * Opens the door for `prefix` (doorPrefix) as spare `pid`. `undefined` when another live spare
    * has a door there already (one spare per containerd); doors of dead spares are removed.
    */
-  static open(prefix: string, onRequest: RequestHandler, onProblem: (message: string) => void, mkfifo: (path: string, mode: number) => void, pid = process.pid): Door | undefined {
+  static open(prefix: string, onRequest: RequestHandler, mkfifo: (path: string, mode: number) => void, pid = process.pid): Door | undefined {
     // One spare opens a door at a time (a burst may start several): the lock makes "no live
     // door yet, so make mine" atomic. A lock older than OPEN_LOCK_MS belongs to a spare that died.
     const lock = `${prefix}.opening`;
@@ -117,7 +118,7 @@ export class Door {
         removeQuiet(tmp);
         throw err;
       }
-      return new Door(path, fd, onRequest, onProblem);
+      return new Door(path, fd, onRequest);
     } finally {
       removeQuiet(lock);
     }
@@ -150,8 +151,7 @@ export class Door {
   private receive(text: string): void {
     this.pending += text;
     if (this.pending.length > MAX_PENDING) {
-      this.onProblem('door: request too long, dropped');
-      this.pending = '';
+      this.pending = ''; // not a shell's request
       return;
     }
     for (let nl = this.pending.indexOf('\n'); nl >= 0; nl = this.pending.indexOf('\n')) {
@@ -163,25 +163,24 @@ export class Door {
 
   private take(line: string): void {
     const match = /^(\d+) (\d+)$/.exec(line);
-    if (!match) return this.onProblem(`door: malformed request ${JSON.stringify(line.slice(0, 80))}`);
+    if (!match) return; // not a shell's request: nobody to answer
     const pid = Number(match[1]);
     const argc = Number(match[2]);
     void openReply(pid).then(
       (reply) => {
-        if (!reply) return this.onProblem(`door: requester ${pid} never opened its reply`);
+        if (!reply) return; // the requester gave up (or never made its reply): it falls back
         if (this.retiring) return reply.send('fallback');
         let requester: Requester;
         try {
           requester = readRequester(pid, argc);
-        } catch (err) {
-          this.onProblem(`door: requester ${pid}: ${(err as Error).message}`);
-          reply.send('fallback');
+        } catch {
+          reply.send('fallback'); // gone, not our uid, or unreadable: the Node entry point decides
           return;
         }
         if (this.retiring) return reply.send('fallback');
         this.onRequest(requester, reply);
       },
-      (err: unknown) => this.onProblem(`door: reply to ${pid}: ${(err as Error).message}`),
+      () => undefined, // a reply that is not our FIFO: nothing to answer on
     );
   }
 }

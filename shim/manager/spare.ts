@@ -87,7 +87,7 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
       void Promise.all([stopWaiting(RETIRE_GRACE_MS), served]).then(() => resolve(exitCode));
     }
 
-    const door = Door.open(prefix, (r, reply) => void handle(r, reply).catch((err: unknown) => reject(err instanceof Error ? err : new Error(String(err)))), () => undefined, (path, mode) => loadNative().mkfifo(path, mode));
+    const door = Door.open(prefix, (r, reply) => void handle(r, reply).catch((err: unknown) => reject(err instanceof Error ? err : new Error(String(err)))), (path, mode) => loadNative().mkfifo(path, mode));
     removeQuiet(`${prefix}.lock`); // spare-client.ts: the next `start` may spawn again
     if (!door) return retire(0); // another spare serves this containerd already
 
