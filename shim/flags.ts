@@ -4,7 +4,8 @@
  *   start:  -namespace NS -address ADDR -publish-binary EXE -id ID [-debug] start
  *   delete: -namespace NS -address ADDR -publish-binary EXE -id ID -bundle B [-debug] delete
  *   daemon: -namespace NS -id ID -address ADDR -socket SOCKET [-debug]     (no action word)
- *   spare:  -control PATH spare [padding]     (ours: a pre-started daemon, manager/spare.ts)
+ *   spare:  -control PATH [-request PID:ARGC] spare [padding]   (ours: a pre-started daemon, or one
+ *           started for one request; manager/spare.ts)
  *
  * Single or double dash, `-flag value` or `-flag=value`; boolean flags take no value (or `=true`).
  * The action is the first argument that is not a flag. Environment: TTRPC_ADDRESS (events endpoint),
@@ -26,8 +27,10 @@ export interface ShimFlags {
   debug: boolean;
   /** containerd's ttrpc socket for events (a bare path). */
   ttrpcAddress: string;
-  /** A spare's control socket (`-control`). */
+  /** A spare's door prefix (`-control`). */
   control: string;
+  /** A spare started for one request: `<pid>:<argc>` of the shell that asked (`-request`). */
+  request: string;
   /** Highest bootstrap reply version the caller accepts (2 for containerd 1.7, 3 for 2.x); 0 when unset (1.6). */
   maxShimVersion: number;
 }
@@ -45,6 +48,7 @@ const STRING_FLAGS = new Map<string, keyof ShimFlags>([
   ['bundle', 'bundle'],
   ['socket', 'socket'],
   ['control', 'control'],
+  ['request', 'request'],
 ]);
 const BOOL_FLAGS = new Set(['debug', 'v', 'info']);
 const ACTIONS = new Set(['start', 'delete', 'spare']);
@@ -63,6 +67,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Shi
     ttrpcAddress: stripUnix(env['TTRPC_ADDRESS'] ?? ''),
     maxShimVersion: Number.parseInt(env['MAX_SHIM_VERSION'] ?? '0', 10) || 0,
     control: '',
+    request: '',
   };
   let version = false;
   let info = false;

@@ -15,9 +15,12 @@
  *   reply   /run/containerd/s/tsrunc-reply-<pid>: a FIFO the requester made and reads one line
  *           from. The spare opens it and unlinks it — the claim: a requester that gave up removes
  *           it itself, and a spare that cannot unlink it drops the request — then writes
- *           "<exit code>[ next]" (`next`: spawn the next spare) or `fallback` (run the Node entry
- *           point instead). The requester holds a watchdog writer for 3 s, so a spare that dies
- *           before it claims costs a fallback, never a hang.
+ *           "<exit code>[ next]" (`next`: spawn the next spare), `busy` (this spare cannot take it
+ *           any more — adopted a moment ago, serving another request, retiring — but a fresh one
+ *           could: for a `start`, the shell starts a spare for that one request, `-request
+ *           <pid>:<argc>`, which answers on the same protocol) or `fallback` (run the Node entry
+ *           point instead). The requester holds a watchdog writer (3 s at a door, 10 s for a spare
+ *           started for it), so a spare that dies before it claims costs a fallback, never a hang.
  *
  * Only processes of our own uid can use the door (mode 0600; the requester's /proc entry and the
  * reply FIFO are checked), the same boundary as the shim's socket; and the spare serves only
@@ -36,9 +39,9 @@ const REPLY_PREFIX = 'tsrunc-reply-';
 /** How long the spare waits for the requester to open its reply FIFO. */
 const REPLY_OPEN_MS = 2000;
 const MAX_PENDING = 4096;
-/** A door lock this old belongs to a spare that died while opening its door. */
-const OPEN_LOCK_MS = 5000;
-/** How long a closed door still answers `fallback` (see close): after an adoption, under a burst. */
+/** A lock (opening a door, spawning a spare) this old belongs to a spare that died meanwhile. */
+const LOCK_STALE_MS = 5000;
+/** How long a closed door still answers `busy` (see close): after an adoption, under a burst. */
 export const GRACE_MS = 2000;
 
 /** The door prefix for the process that runs shims (`-control` of a spare). */
@@ -78,7 +81,7 @@ export type RequestHandler = (requester: Requester, reply: Reply) => void;
 export class Door {
   private readonly reader: net.Socket;
   private pending = '';
-  /** The door is gone: every request is answered `fallback`. */
+  /** The door is gone: every request is answered `busy`. */
   private retiring = false;
   private closing: Promise<void> | undefined;
 
@@ -100,7 +103,7 @@ export class Door {
    */
   static open(prefix: string, onRequest: RequestHandler, mkfifo: (path: string, mode: number) => void, pid = process.pid): Door | undefined {
     // One spare opens a door at a time (a burst may start several): the lock makes "no live
-    // door yet, so make mine" atomic. A lock older than OPEN_LOCK_MS belongs to a spare that died.
+    // door yet, so make mine" atomic.
     const lock = `${prefix}.opening`;
     if (!takeLock(lock)) return undefined;
     try {
@@ -126,7 +129,7 @@ export class Door {
 
   /**
    * Stops taking requests and removes the door. Requests already in the pipe, or written by a
-   * requester that opened the door just before it went, are answered `fallback` for `graceMs`, so
+   * requester that opened the door just before it went, are answered `busy` for `graceMs`, so
    * none waits for its watchdog; then the door is closed. Resolves when it is.
    */
   close(graceMs = GRACE_MS): Promise<void> {
@@ -164,25 +167,41 @@ export class Door {
   private take(line: string): void {
     const match = /^(\d+) (\d+)$/.exec(line);
     if (!match) return; // not a shell's request: nobody to answer
-    const pid = Number(match[1]);
-    const argc = Number(match[2]);
-    void openReply(pid).then(
-      (reply) => {
-        if (!reply) return; // the requester gave up (or never made its reply): it falls back
-        if (this.retiring) return reply.send('fallback');
-        let requester: Requester;
-        try {
-          requester = readRequester(pid, argc);
-        } catch {
-          reply.send('fallback'); // gone, not our uid, or unreadable: the Node entry point decides
-          return;
-        }
-        if (this.retiring) return reply.send('fallback');
-        this.onRequest(requester, reply);
-      },
-      () => undefined, // a reply that is not our FIFO: nothing to answer on
-    );
+    void takeRequest(Number(match[1]), Number(match[2]), this.onRequest, () => this.retiring);
   }
+}
+
+/**
+ * Serves request `<pid> <argc>`: opens and claims the requester's reply FIFO, reads who it is from
+ * /proc and hands both to `onRequest` — or answers `busy` when `busy()` says this spare cannot take
+ * it any more (another spare could), `fallback` when the requester cannot be read. Resolves true
+ * when `onRequest` got the request. Used by the door, and by a spare started for one request.
+ */
+export async function takeRequest(pid: number, argc: number, onRequest: RequestHandler, busy: () => boolean, replyOpenMs = REPLY_OPEN_MS): Promise<boolean> {
+  let reply: Reply | undefined;
+  try {
+    reply = await openReply(pid, replyOpenMs);
+  } catch {
+    return false; // a reply that is not our FIFO: nothing to answer on
+  }
+  if (!reply) return false; // the requester gave up (or never made its reply): it falls back
+  if (busy()) {
+    reply.send('busy');
+    return false;
+  }
+  let requester: Requester;
+  try {
+    requester = readRequester(pid, argc);
+  } catch {
+    reply.send('fallback'); // gone, not our uid, or unreadable: the Node entry point decides
+    return false;
+  }
+  if (busy()) {
+    reply.send('busy');
+    return false;
+  }
+  onRequest(requester, reply);
+  return true;
 }
 
 /**
@@ -210,13 +229,19 @@ function liveDoors(prefix: string): string[] {
   return live;
 }
 
-function takeLock(path: string): boolean {
+/** True when a live spare has a door under `prefix`. */
+export function hasLiveDoor(prefix: string): boolean {
+  return liveDoors(prefix).length > 0;
+}
+
+/** Creates the lock file `path`; false while another holds it (a lock older than LOCK_STALE_MS is taken over). */
+export function takeLock(path: string): boolean {
   try {
     closeSync(openSync(path, 'wx', 0o600));
     return true;
   } catch {
     try {
-      if (Date.now() - statSync(path).mtimeMs < OPEN_LOCK_MS) return false;
+      if (Date.now() - statSync(path).mtimeMs < LOCK_STALE_MS) return false;
       utimesSync(path, new Date(), new Date()); // stale: ours now
       return true;
     } catch {

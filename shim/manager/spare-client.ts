@@ -2,13 +2,24 @@
  * Starting a spare daemon (spare.ts) from the Node `start` action, when no spare took the task.
  * After a spare is adopted, the shell entry point starts the next one itself (it is told `next`).
  *
- * Loaded on the start path: node built-ins only.
+ * Loaded on the start path: node built-ins and door.ts only.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, statSync, utimesSync } from 'node:fs';
+import { hasLiveDoor, takeLock } from './door';
 
-/** A spawn lock this old belongs to a spare that never came up. */
-const SPAWN_LOCK_MS = 5000;
+/**
+ * The right to start the next spare for `prefix`: one at a time — in a burst, every `start` finds
+ * no spare while the first new one boots. The spare removes the lock once its door is open (a
+ * stale lock is a spare that died first).
+ */
+export function takeSpawnLock(prefix: string): boolean {
+  return takeLock(`${prefix}.lock`);
+}
+
+/** True when the caller should start the next spare: there is none, and nobody else is starting one. */
+export function claimNextSpare(prefix: string): boolean {
+  return !hasLiveDoor(prefix) && takeSpawnLock(prefix);
+}
 
 /** TSRUNC_SPARE=0 turns spares off (every `start` spawns its daemon). */
 export function sparesEnabled(env: NodeJS.ProcessEnv): boolean {
@@ -20,19 +31,7 @@ export function sparesEnabled(env: NodeJS.ProcessEnv): boolean {
  * cgroup and with its oom score, never in a pod's cgroup that a daemon was moved into.
  */
 export function spawnSpare(prefix: string, script: string, nodeOptions: readonly string[]): void {
-  // One spawn at a time: in a burst, every `start` finds no spare while the first new one boots.
-  // The spare removes the lock once its door is open; a lock older than SPAWN_LOCK_MS is a spare that died.
-  const lock = `${prefix}.lock`;
-  try {
-    closeSync(openSync(lock, 'wx', 0o600));
-  } catch {
-    try {
-      if (Date.now() - statSync(lock).mtimeMs < SPAWN_LOCK_MS) return;
-      utimesSync(lock, new Date(), new Date());
-    } catch {
-      return;
-    }
-  }
+  if (!takeSpawnLock(prefix)) return;
   // The padding leaves room in the argv area for the title the adopted daemon shows (spare.ts).
   const args = [...process.execArgv, ...nodeOptions, script, '-control', prefix, 'spare', ' '.repeat(400)];
   try {

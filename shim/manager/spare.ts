@@ -10,8 +10,13 @@
  *    task or group. It takes one task at most: its door closes at once.
  *  - `delete`: it runs the delete action (delete.ts) for the requester and stays a spare.
  *
- * A request it cannot serve (another containerd, code rebuilt since it started) is answered
- * `fallback`: the shell runs the Node entry point, which does the same work.
+ * A request it cannot take any more (it was adopted a moment ago, serves another request, retires,
+ * or its code was rebuilt since it started) is answered `busy`: for a `start`, the shell then starts
+ * a spare for that one request (`-request <pid>:<argc>`: no door, it serves that request as if it
+ * came through one, then is adopted or exits) — one Node start per task in a burst instead of
+ * two (the Node `start` action and the daemon it spawns). A request no spare can serve (stdio
+ * /proc cannot reopen, a command line it does not understand) is answered `fallback`: the shell
+ * runs the Node entry point, which does the same work.
  *
  * It exits when its containerd (TTRPC_ADDRESS) goes away, after TSRUNC_SPARE_IDLE_S seconds
  * (default 600) without a task, on SIGTERM/SIGINT, and when its code is stale; it never has
@@ -25,7 +30,8 @@ import { loadNative } from '../../native';
 import { type ShimFlags, parseFlags, stripUnix } from '../flags';
 import { writeFileAtomic } from '../util/atomic-file';
 import { del } from './delete';
-import { Door, type Reply, type Requester, doorParent } from './door';
+import { Door, type Reply, type Requester, doorParent, takeRequest } from './door';
+import { claimNextSpare } from './spare-client';
 import { listen, socketPath } from './socket';
 import { decodeStartOptions, settleDaemon, taskAddress } from './start';
 import type * as ServeModule from './serve';
@@ -41,6 +47,7 @@ const PRELOAD_DELAY_MS = 250;
 export async function runSpare(flags: ShimFlags): Promise<number> {
   const prefix = flags.control;
   if (!prefix) throw new Error('spare: -control is required');
+  const request = parseRequest(flags.request);
   process.title = `containerd-shim-tsrunc-v2 -control ${prefix} spare`;
   chdir('/'); // never pin the bundle of the task whose start spawned us
   const code = codeStamp();
@@ -60,8 +67,9 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
     const runner = doorParent(prefix);
     const idleS = Number.parseInt(process.env['TSRUNC_SPARE_IDLE_S'] ?? '', 10) || DEFAULT_IDLE_S;
     const idle = setTimeout(() => retire(0), idleS * 1000);
-    const preload = setTimeout(load, PRELOAD_DELAY_MS);
-    const watch = watchContainerd(stripUnix(process.env['TTRPC_ADDRESS'] ?? ''), () => retire(0));
+    // a spare for one request is adopted at once, or exits: no preload, no watch on containerd
+    const preload = request ? undefined : setTimeout(load, PRELOAD_DELAY_MS);
+    const watch = request ? undefined : watchContainerd(stripUnix(process.env['TTRPC_ADDRESS'] ?? ''), () => retire(0));
     const onSignal = (): void => retire(0);
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
@@ -72,7 +80,7 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
       const closed = door?.close(graceMs) ?? Promise.resolve();
       clearTimeout(idle);
       clearTimeout(preload);
-      watch.destroy();
+      watch?.destroy();
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       return closed;
@@ -87,15 +95,25 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
       void Promise.all([stopWaiting(RETIRE_GRACE_MS), served]).then(() => resolve(exitCode));
     }
 
-    const door = Door.open(prefix, (r, reply) => void handle(r, reply).catch((err: unknown) => reject(err instanceof Error ? err : new Error(String(err)))), (path, mode) => loadNative().mkfifo(path, mode));
-    removeQuiet(`${prefix}.lock`); // spare-client.ts: the next `start` may spawn again
-    if (!door) return retire(0); // another spare serves this containerd already
+    const failed = (err: unknown): void => reject(err instanceof Error ? err : new Error(String(err)));
+    let door: Door | undefined;
+    if (request) {
+      // the shell made its reply FIFO and opened it before it started us: one try
+      void takeRequest(request.pid, request.argc, (r, reply) => void handle(r, reply).then(() => retire(0), failed), () => adopted, 0).then((taken) => {
+        if (!taken) retire(0);
+      }, failed);
+    } else {
+      door = Door.open(prefix, (r, reply) => void handle(r, reply).catch(failed), (path, mode) => loadNative().mkfifo(path, mode));
+      removeQuiet(`${prefix}.lock`); // spare-client.ts: the next `start` may spawn again
+      if (!door) return retire(0); // another spare serves this containerd already
+    }
 
     async function handle(r: Requester, reply: Reply): Promise<void> {
+      if (adopted || claimed) return reply.send('busy');
       // only for the process we are the spare of, and the same events endpoint
-      if (adopted || claimed || r.ppid !== runner || r.env['TTRPC_ADDRESS'] !== process.env['TTRPC_ADDRESS']) return reply.send('fallback');
+      if (r.ppid !== runner || r.env['TTRPC_ADDRESS'] !== process.env['TTRPC_ADDRESS']) return reply.send('fallback');
       if (codeStamp() !== code) {
-        reply.send('fallback');
+        reply.send('busy');
         return retire(0); // rebuilt or upgraded: a new spare with the new code replaces us
       }
       let flags: ShimFlags;
@@ -105,7 +123,7 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
         return reply.send('fallback'); // the Node entry point explains usage errors
       }
       if (flags.action === 'start') {
-        if (inFlight > 0) return reply.send('fallback'); // a delete's runc is running
+        if (inFlight > 0) return reply.send('busy'); // a delete's runc is running
         claimed = true; // synchronously, before any await
       } else if (flags.action !== 'delete') {
         return reply.send('fallback');
@@ -153,9 +171,10 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
         return answer('0');
       }
       if (adopted) {
-        // retired meanwhile (containerd gone, SIGTERM): not ours to serve
+        // retired meanwhile (containerd gone, SIGTERM): not ours to serve. (The runtime options
+        // on stdin are read: the `start` that serves it instead sees none.)
         bound.server.close();
-        return answer('fallback');
+        return answer('busy');
       }
       void stopWaiting();
       try {
@@ -165,7 +184,8 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
         becomeTask(r, taskFlags);
         const serve = load().serve;
         out.write(address);
-        answer('0 next');
+        // `next`: the shell starts the next spare (unless one is up or on its way already)
+        answer(claimNextSpare(prefix) ? '0 next' : '0');
         resolve(serve(taskFlags, bound.server));
       } catch (err) {
         // nobody will connect to a half-made daemon: close the socket and exit
@@ -176,6 +196,14 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
       }
     }
   });
+}
+
+/** `-request <pid>:<argc>`: the request a spare was started for, if any. */
+function parseRequest(value: string): { pid: number; argc: number } | undefined {
+  if (value === '') return undefined;
+  const match = /^(\d+):(\d+)$/.exec(value);
+  if (!match) throw new Error(`spare: -request must be <pid>:<argc>, not "${value}"`);
+  return { pid: Number(match[1]), argc: Number(match[2]) };
 }
 
 interface Streams {

@@ -31,6 +31,8 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
   /** PATH with what the shell's fast path uses, and no node. */
   let noNode: string;
   const spares: ChildProcess[] = [];
+  /** Daemons and spares the shell started (not our children): killed by pid after each test. */
+  const daemons: number[] = [];
   const bundles: FakeBundle[] = [];
 
   before(async function () {
@@ -45,6 +47,12 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
   });
   afterEach(() => {
     for (const s of spares.splice(0)) if (s.pid !== undefined && alive(s.pid)) s.kill('SIGKILL');
+    for (const pid of daemons.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    // a spare the shell started that a failed test did not get to
+    for (const name of readdirSync(SOCKET_DIR)) {
+      const spare = new RegExp(`^tsrunc-door-${process.pid}-(\\d+)$`).exec(name)?.[1];
+      if (spare && alive(Number(spare))) process.kill(Number(spare), 'SIGKILL');
+    }
     for (const b of bundles.splice(0)) {
       rmSync(b.socket, { force: true });
       b.remove();
@@ -64,6 +72,14 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     spares.push(child);
     const door = await waitFor(() => readdirSync(SOCKET_DIR).find((n) => n === `tsrunc-door-${process.pid}-${child.pid}`), { what: 'the spare’s door' });
     return { child, door: join(SOCKET_DIR, door) };
+  }
+
+  /** The pid of the spare the shell started (its door appears). */
+  async function startedSpare(): Promise<number> {
+    const name = await waitFor(() => readdirSync(SOCKET_DIR).find((n) => new RegExp(`^tsrunc-door-${process.pid}-\\d+$`).test(n)), { what: 'a spare’s door' });
+    const pid = Number(name.slice(name.lastIndexOf('-') + 1));
+    daemons.push(pid);
+    return pid;
   }
 
   /** The shell entry point as containerd runs it: stdout and stderr one pipe-like file (not a socket). */
@@ -108,6 +124,77 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
       this.destroy();
       resolve();
     }).once('error', reject));
+  });
+
+  /** A `node` on PATH that logs each run's arguments (then runs the real one): which Node processes ran. */
+  function loggingNode(): { path: string; runs: () => string[] } {
+    const tools = join(dir, uniqueId());
+    const log = join(tools, 'runs.log');
+    mkdirSync(tools);
+    writeFileSync(join(tools, 'node'), `#!/bin/sh\nprintf '%s\\n' "$*" >>'${log}'\nexec '${process.execPath}' "$@"\n`, { mode: 0o755 });
+    return {
+      path: `${tools}:${noNode}`,
+      runs: () => {
+        try {
+          return readFileSync(log, 'utf8').trim().split('\n');
+        } catch {
+          return [];
+        }
+      },
+    };
+  }
+
+  /** The daemon `start` recorded serves `b`: its title names the task, its socket answers. */
+  async function servedBy(b: FakeBundle): Promise<number> {
+    const daemon = Number(readFileSync(join(b.bundle, 'shim.pid'), 'utf8'));
+    daemons.push(daemon);
+    const title = readFileSync(`/proc/${daemon}/cmdline`, 'latin1').replace(/\0/g, ' ');
+    assert.ok(title.includes(` -id ${b.id} `) && title.includes(' -socket '), title);
+    await new Promise<void>((resolve, reject) => net.connect(b.socket).once('connect', function (this: net.Socket) {
+      this.destroy();
+      resolve();
+    }).once('error', reject));
+    return daemon;
+  }
+
+  it('a start that finds no spare (the last was adopted a moment ago) is served by a spare started for it: one Node start, not two', async () => {
+    const { child } = await startSpare();
+    assert.equal((await knock(bundle(), 'start', noNode)).code, 0);
+    // (that shell could not start the next spare: no node on its PATH; its spawn lock goes, as a
+    // stale one would)
+    rmSync(`${doorPrefix(process.pid)}.lock`);
+    // the door closed with the adoption; the shell of the next start starts a spare for its own
+    // request, which becomes its daemon and (no spare being up) has the shell start the next one
+    const node = loggingNode();
+    const second = bundle();
+    const r = await knock(second, 'start', node.path);
+    assert.equal(r.code, 0, r.out.toString());
+    assert.equal(r.out.toString(), `unix://${second.socket}`);
+    const daemon = await servedBy(second);
+    assert.notEqual(daemon, child.pid);
+    const runs = node.runs();
+    assert.match(runs[0] ?? '', / -request \d+:\d+ spare\b/, runs.join('\n'));
+    assert.ok(runs.every((run) => !run.endsWith(' start')), `no Node start action: ${runs.join('\n')}`);
+    const next = await startedSpare();
+    assert.ok(next !== daemon && next !== child.pid);
+  });
+
+  it('a start a busy spare answers `busy` (code rebuilt since it started) is served by a spare started for it', async () => {
+    const { child } = await startSpare();
+    const node = loggingNode();
+    const { mtime, atime } = statSync(LAUNCHER);
+    try {
+      utimesSync(LAUNCHER, new Date(), new Date(Date.now() + 1000));
+      const b = bundle();
+      const r = await knock(b, 'start', node.path);
+      assert.equal(r.code, 0, r.out.toString());
+      await servedBy(b);
+      assert.match(node.runs()[0] ?? '', / -request \d+:\d+ spare\b/, node.runs().join('\n'));
+      await waitFor(() => gone(child.pid ?? -1), { what: 'the stale spare to exit' });
+      await startedSpare(); // with the new code
+    } finally {
+      utimesSync(LAUNCHER, atime, mtime);
+    }
   });
 
   it('falls back to the Node entry point: a dead spare’s door, socket stdio, code rebuilt since the spare started', async () => {

@@ -43,7 +43,7 @@ describe('shim/manager/delete: the delete action', () => {
   });
 
   function flags(): ShimFlags {
-    return { action: 'delete', namespace: 'rsrch', id: 'rx2', address: '/run/containerd/containerd.sock', publishBinary: '', bundle: dir.path, socket: '', debug: false, ttrpcAddress: '', maxShimVersion: 0, control: '' };
+    return { action: 'delete', namespace: 'rsrch', id: 'rx2', address: '/run/containerd/containerd.sock', publishBinary: '', bundle: dir.path, socket: '', debug: false, ttrpcAddress: '', maxShimVersion: 0, control: '', request: '' };
   }
   const run = (): Promise<Uint8Array> => del(flags(), (m) => warnings.push(m));
 

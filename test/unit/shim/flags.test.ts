@@ -18,6 +18,7 @@ const BASE: ShimFlags = {
   ttrpcAddress: '',
   maxShimVersion: 0,
   control: '',
+  request: '',
 };
 
 function usage(argv: string[], message: string): void {
@@ -69,6 +70,12 @@ describe('shim/flags: containerd 1.6 command lines', () => {
       debug: true,
       ttrpcAddress: '/tmp/ct/containerd.sock.ttrpc',
     });
+  });
+
+  it('parses a spare’s invocation, for one request or not, padding and all', () => {
+    const control = '/run/containerd/s/tsrunc-door-812';
+    assert.deepEqual(parseFlags(['-control', control, 'spare', ' '.repeat(400)], {}), { ...BASE, action: 'spare', control });
+    assert.deepEqual(parseFlags(['-control', control, '-request', '4242:9', 'spare', ' '.repeat(400)], {}), { ...BASE, action: 'spare', control, request: '4242:9' });
   });
 
   it("parses Go's daemon invocation (§2.5: no -socket, no -publish-binary)", () => {
