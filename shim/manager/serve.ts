@@ -12,7 +12,7 @@
  *    member's (later deleted) bundle, and nothing after start-up uses relative paths.
  *
  * Shutdown (after a Shutdown RPC with no container left, or a signal): stop accepting and finish
- * in-flight calls, send every queued event (≤ 5 s), close stdio handles, remove the socket.
+ * in-flight calls, remove the socket, close stdio handles, send every queued event (≤ 5 s).
  */
 import { constants, fstatSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import type net from 'node:net';
@@ -180,14 +180,6 @@ interface Parts {
 
 /** Shutdown steps, run last-registered first: the order below is the reverse of execution. */
 function registerCleanups(shutdown: Shutdown, p: Parts): void {
-  shutdown.register('remove socket', () => {
-    if (!p.flags.socket) return;
-    try {
-      unlinkSync(socketPath(p.flags.socket));
-    } catch {
-      // removed already (or by `delete`)
-    }
-  });
   shutdown.register('stop reaping', () => {
     p.detach();
     p.reaper.stop();
@@ -199,6 +191,16 @@ function registerCleanups(shutdown: Shutdown, p: Parts): void {
   });
   shutdown.register('release stdio', () => {
     for (const c of p.service.all()) c.releaseIO();
+  });
+  // Nothing will accept on the socket again: its name goes before the (up to 5 s) event drain, so a
+  // shim killed meanwhile leaves no dead socket, and a new start of the group can bind at once.
+  shutdown.register('remove socket', () => {
+    if (!p.flags.socket) return;
+    try {
+      unlinkSync(socketPath(p.flags.socket));
+    } catch {
+      // removed already (or by `delete`)
+    }
   });
   // Finish in-flight calls, but not forever: a Wait lasts as long as its process, and containerd
   // always has one in flight. After the grace period every connection is closed, as Go's shim does.

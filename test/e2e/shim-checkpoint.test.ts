@@ -137,6 +137,7 @@ describe('checkpoint and restore with a fake runtime (ours)', function () {
       } catch {
         // exited after Shutdown
       }
+      rmSync(b.socket, { force: true }); // as containerd's `delete` of a dead shim would
       execFileSync('runc', ['--root', `/run/containerd/runc/${b.namespace}`, 'delete', '-f', b.id], { stdio: 'ignore' });
       rmSync(`/run/containerd/runc/${b.namespace}`, { recursive: true, force: true });
       b.remove();

@@ -108,6 +108,7 @@ describe('Create inputs: rootfs mounts and runtime options (real containerd + ru
         } catch {
           // exited after Shutdown
         }
+        rmSync(b.socket, { force: true }); // as containerd's `delete` of a dead shim would
         b.remove();
       }
     });
