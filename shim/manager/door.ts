@@ -72,6 +72,8 @@ export interface Requester {
 
 /** The requester's reply FIFO, opened: the answer goes here, once. */
 export interface Reply {
+  /** The open reply FIFO (its write end). */
+  readonly fd: number;
   send(line: string): void;
 }
 
@@ -167,8 +169,17 @@ export class Door {
   private take(line: string): void {
     const match = /^(\d+) (\d+)$/.exec(line);
     if (!match) return; // not a shell's request: nobody to answer
-    void takeRequest(Number(match[1]), Number(match[2]), this.onRequest, () => this.retiring);
+    void takeRequest(Number(match[1]), Number(match[2]), this.onRequest, { busy: () => this.retiring });
   }
+}
+
+export interface TakeOptions {
+  /** True when this spare cannot take the request any more: it is answered `busy`. */
+  busy: () => boolean;
+  /** How long to wait for the requester to open its reply (default REPLY_OPEN_MS). */
+  replyOpenMs?: number;
+  /** Called once the reply is ours (claimed), before anything is answered. */
+  onClaimed?: (reply: Reply) => void;
 }
 
 /**
@@ -177,14 +188,16 @@ export class Door {
  * it any more (another spare could), `fallback` when the requester cannot be read. Resolves true
  * when `onRequest` got the request. Used by the door, and by a spare started for one request.
  */
-export async function takeRequest(pid: number, argc: number, onRequest: RequestHandler, busy: () => boolean, replyOpenMs = REPLY_OPEN_MS): Promise<boolean> {
+export async function takeRequest(pid: number, argc: number, onRequest: RequestHandler, options: TakeOptions): Promise<boolean> {
   let reply: Reply | undefined;
   try {
-    reply = await openReply(pid, replyOpenMs);
+    reply = await openReply(pid, options.replyOpenMs ?? REPLY_OPEN_MS);
   } catch {
     return false; // a reply that is not our FIFO: nothing to answer on
   }
   if (!reply) return false; // the requester gave up (or never made its reply): it falls back
+  options.onClaimed?.(reply);
+  const busy = options.busy;
   if (busy()) {
     reply.send('busy');
     return false;
@@ -218,8 +231,9 @@ function liveDoors(prefix: string): string[] {
     return live;
   }
   for (const name of names) {
-    // replies of requesters killed before a spare took them, half-made doors of dead spares
-    const orphan = /^tsrunc-reply-(\d+)$/.exec(name) ?? /^tsrunc-door-\d+-(\d+)\.new$/.exec(name);
+    // replies of requesters killed before a spare took them, half-made doors of dead spares,
+    // locks of a containerd that is gone
+    const orphan = /^tsrunc-reply-(\d+)$/.exec(name) ?? /^tsrunc-door-\d+-(\d+)\.new$/.exec(name) ?? /^tsrunc-door-(\d+)\.(?:lock|opening)$/.exec(name);
     if (orphan && !existsSync(`/proc/${orphan[1]}`)) removeQuiet(join(dir, name));
     if (!/^tsrunc-door-\d+-\d+$/.test(name)) continue;
     const path = join(dir, name);
@@ -307,6 +321,7 @@ async function openReply(pid: number, deadlineMs = REPLY_OPEN_MS): Promise<Reply
 function replyOn(fd: number): Reply {
   let sent = false;
   return {
+    fd,
     send(line: string): void {
       if (sent) return;
       sent = true;

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { hasLiveDoor, takeLock } from './door';
+import { removeQuiet } from '../util/remove';
 
 /**
  * The right to start the next spare for `prefix`: one at a time — in a burst, every `start` finds
@@ -16,9 +17,15 @@ export function takeSpawnLock(prefix: string): boolean {
   return takeLock(`${prefix}.lock`);
 }
 
-/** True when the caller should start the next spare: there is none, and nobody else is starting one. */
+/**
+ * True when the caller should start the next spare: there is none, and nobody else is starting one.
+ * The lock first: a spare that opens its door meanwhile is then seen (it removes the lock after).
+ */
 export function claimNextSpare(prefix: string): boolean {
-  return !hasLiveDoor(prefix) && takeSpawnLock(prefix);
+  if (!takeSpawnLock(prefix)) return false;
+  if (!hasLiveDoor(prefix)) return true;
+  removeQuiet(`${prefix}.lock`);
+  return false;
 }
 
 /** TSRUNC_SPARE=0 turns spares off (every `start` spawns its daemon). */

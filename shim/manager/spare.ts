@@ -22,7 +22,7 @@
  * (default 600) without a task, on SIGTERM/SIGINT, and when its code is stale; it never has
  * children before it is adopted, except the runc a `delete` may run.
  */
-import { closeSync, constants, openSync, promises as fsp, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, statSync, writeSync } from 'node:fs';
 import { chdir } from 'node:process';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ import type * as ServeModule from './serve';
 import { removeQuiet } from '../util/remove';
 
 const DEFAULT_IDLE_S = 600;
-/** How long a retiring spare's door still answers `fallback` (door.ts GRACE_MS is for adoptions). */
+/** How long a retiring spare's door still answers `busy` (door.ts GRACE_MS is for adoptions). */
 const RETIRE_GRACE_MS = 100;
 /** The daemon's code is loaded this long after the spare booted, off the critical path of the `start` that spawned it. */
 const PRELOAD_DELAY_MS = 250;
@@ -64,10 +64,12 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
     /** Requests being served; a `delete` runs runc, whose exit the adopted daemon's reaper would take. */
     let inFlight = 0;
     let idleAgain: (() => void) | undefined;
+    /** A retirement asked for while a `start` was being served (it has containerd's stdin): after it. */
+    let retireAfterStart: number | undefined;
     const runner = doorParent(prefix);
     const idleS = Number.parseInt(process.env['TSRUNC_SPARE_IDLE_S'] ?? '', 10) || DEFAULT_IDLE_S;
-    const idle = setTimeout(() => retire(0), idleS * 1000);
-    // a spare for one request is adopted at once, or exits: no preload, no watch on containerd
+    // a spare for one request is adopted at once, or exits: no idle timer, no preload, no watch on containerd
+    const idle = request ? undefined : setTimeout(() => retire(0), idleS * 1000);
     const preload = request ? undefined : setTimeout(load, PRELOAD_DELAY_MS);
     const watch = request ? undefined : watchContainerd(stripUnix(process.env['TTRPC_ADDRESS'] ?? ''), () => retire(0));
     const onSignal = (): void => retire(0);
@@ -89,6 +91,10 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
     /** Exits once the door has sent away late requests and the requests being served are answered. */
     function retire(exitCode: number): void {
       if (adopted) return;
+      if (claimed) {
+        retireAfterStart = exitCode;
+        return;
+      }
       const served = inFlight === 0 ? Promise.resolve() : new Promise<void>((done) => (idleAgain = done));
       // a short grace: requests already in the pipe are answered; none is expected (containerd is
       // gone, idle for minutes, or being stopped), so the spare never outlives it by seconds
@@ -99,7 +105,8 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
     let door: Door | undefined;
     if (request) {
       // the shell made its reply FIFO and opened it before it started us: one try
-      void takeRequest(request.pid, request.argc, (r, reply) => void handle(r, reply).then(() => retire(0), failed), () => adopted, 0).then((taken) => {
+      const options = { busy: () => adopted, replyOpenMs: 0, onClaimed: (reply: Reply) => releaseHeldReply(reply.fd) };
+      void takeRequest(request.pid, request.argc, (r, reply) => void handle(r, reply).then(() => retire(0), failed), options).then((taken) => {
         if (!taken) retire(0);
       }, failed);
     } else {
@@ -153,7 +160,10 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
         out.err(`io.containerd.tsrunc.v2: ${(err as Error).message}`);
         answer('1');
       } finally {
-        if (!adopted) claimed = false;
+        if (!adopted) {
+          claimed = false;
+          if (retireAfterStart !== undefined) retire(retireAfterStart);
+        }
         if (--inFlight === 0) idleAgain?.();
       }
     }
@@ -169,12 +179,6 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
         writeFileAtomic(join(r.cwd, 'address'), address);
         out.write(address);
         return answer('0');
-      }
-      if (adopted) {
-        // retired meanwhile (containerd gone, SIGTERM): not ours to serve. (The runtime options
-        // on stdin are read: the `start` that serves it instead sees none.)
-        bound.server.close();
-        return answer('busy');
       }
       void stopWaiting();
       try {
@@ -196,6 +200,24 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
       }
     }
   });
+}
+
+/**
+ * A spare started for one request holds the requester's reply FIFO on fd 9 (the shell passes it, so
+ * that dying before the claim is EOF there); once the reply is claimed, our own open end does that,
+ * and fd 9 must not stay open in the daemon (runc and containers would inherit it). Closed only if
+ * it is that FIFO: otherwise fd 9 is not ours to close.
+ */
+const HELD_REPLY_FD = 9;
+
+function releaseHeldReply(replyFd: number): void {
+  try {
+    const held = fstatSync(HELD_REPLY_FD);
+    const reply = fstatSync(replyFd);
+    if (held.isFIFO() && held.ino === reply.ino && held.dev === reply.dev) closeSync(HELD_REPLY_FD);
+  } catch {
+    // not open: started by hand
+  }
 }
 
 /** `-request <pid>:<argc>`: the request a spare was started for, if any. */

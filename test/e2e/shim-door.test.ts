@@ -83,13 +83,13 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
   }
 
   /** The shell entry point as containerd runs it: stdout and stderr one pipe-like file (not a socket). */
-  async function knock(b: FakeBundle, action: 'start' | 'delete', path: string): Promise<{ code: number; out: Buffer }> {
+  async function knock(b: FakeBundle, action: 'start' | 'delete', path: string): Promise<{ code: number; out: Buffer; pid: number }> {
     const outPath = join(dir, `${uniqueId()}.out`);
     const out = openSync(outPath, 'w');
     const child = spawn(SHIM, actionArgs(b, action), { cwd: b.bundle, env: env({ PATH: path }), stdio: ['ignore', out, out] });
     closeSync(out);
     const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
-    return { code, out: readFileSync(outPath) };
+    return { code, out: readFileSync(outPath), pid: child.pid ?? -1 };
   }
 
   const bundle = (): FakeBundle => {
@@ -127,11 +127,13 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
   });
 
   /** A `node` on PATH that logs each run's arguments (then runs the real one): which Node processes ran. */
-  function loggingNode(): { path: string; runs: () => string[] } {
+  function loggingNode(options: { failRequest?: boolean } = {}): { path: string; runs: () => string[] } {
     const tools = join(dir, uniqueId());
     const log = join(tools, 'runs.log');
     mkdirSync(tools);
-    writeFileSync(join(tools, 'node'), `#!/bin/sh\nprintf '%s\\n' "$*" >>'${log}'\nexec '${process.execPath}' "$@"\n`, { mode: 0o755 });
+    // failRequest: a spare started for one request dies at once (as under the OOM killer)
+    const fail = options.failRequest ? `case "$*" in *' -request '*) exit 1 ;; esac\n` : '';
+    writeFileSync(join(tools, 'node'), `#!/bin/sh\nprintf '%s\\n' "$*" >>'${log}'\n${fail}exec '${process.execPath}' "$@"\n`, { mode: 0o755 });
     return {
       path: `${tools}:${noNode}`,
       runs: () => {
@@ -177,6 +179,35 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     assert.ok(runs.every((run) => !run.endsWith(' start')), `no Node start action: ${runs.join('\n')}`);
     const next = await startedSpare();
     assert.ok(next !== daemon && next !== child.pid);
+  });
+
+  it('a burst of starts: each its own daemon, one Node start each, never the Node start action, one next spare', async () => {
+    await startSpare();
+    const node = loggingNode();
+    const burst = Array.from({ length: 6 }, () => bundle());
+    const results = await Promise.all(burst.map((b) => knock(b, 'start', node.path)));
+    for (const [i, r] of results.entries()) assert.equal(r.code, 0, `${i}: ${r.out.toString()}`);
+    const daemons = await Promise.all(burst.map((b) => servedBy(b)));
+    assert.equal(new Set(daemons).size, burst.length, 'one daemon per task');
+    const runs = node.runs();
+    assert.ok(runs.every((run) => !run.endsWith(' start')), `no Node start action: ${runs.join('\n')}`);
+    assert.ok(runs.filter((run) => !run.includes(' -request ')).length <= 1, `at most one next spare: ${runs.join('\n')}`);
+    const replies = new Set(results.map((r) => `tsrunc-reply-${r.pid}`));
+    assert.deepEqual(readdirSync(SOCKET_DIR).filter((n) => replies.has(n)), [], 'no reply FIFO left');
+  });
+
+  it('a spare started for a request that dies before it answers: the shell sees it at once and runs the Node entry point', async function () {
+    this.timeout(8000); // the shell waited 10 s here before its spare held the reply open
+    const node = loggingNode({ failRequest: true });
+    const b = bundle();
+    const r = await knock(b, 'start', `${node.path}:/usr/bin:/bin`);
+    assert.equal(r.code, 0, r.out.toString());
+    assert.equal(r.out.toString(), `unix://${b.socket}`);
+    await servedBy(b);
+    const runs = node.runs();
+    assert.match(runs[0] ?? '', / -request \d+:\d+ spare\b/, runs.join('\n'));
+    assert.ok(runs[1]?.endsWith(' start'), `then the Node start action: ${runs.join('\n')}`);
+    await startedSpare(); // which starts the next shared spare
   });
 
   it('a start a busy spare answers `busy` (code rebuilt since it started) is served by a spare started for it', async () => {
