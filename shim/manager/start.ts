@@ -30,7 +30,7 @@ import { removeQuiet } from '../util/remove';
 export const GROUP_ANNOTATIONS = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'] as const;
 
 /** Node options the daemon runs with (see docs/benchmarks.md). */
-export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1'];
+export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1', '--max-semi-space-size=1'];
 
 /** Runs `start` (the Node entry point: no spare took it); returns the address to print. */
 export async function start(flags: ShimFlags, script: string): Promise<string> {
