@@ -19,8 +19,9 @@
  *           any more — adopted a moment ago, serving another request, retiring — but a fresh one
  *           could: for a `start`, the shell starts a spare for that one request, `-request
  *           <pid>:<argc>`, which answers on the same protocol) or `fallback` (run the Node entry
- *           point instead). The requester holds a watchdog writer (3 s at a door, 10 s for a spare
- *           started for it), so a spare that dies before it claims costs a fallback, never a hang.
+ *           point instead). At a door the requester holds a watchdog writer for 3 s; a spare
+ *           started for it holds the reply open itself (fd 9) until it claims it. Either way a
+ *           spare that dies before it claims ends the wait, never hangs it.
  *
  * Only processes of our own uid can use the door (mode 0600; the requester's /proc entry and the
  * reply FIFO are checked), the same boundary as the shim's socket; and the spare serves only
@@ -197,8 +198,8 @@ export async function takeRequest(pid: number, argc: number, onRequest: RequestH
   }
   if (!reply) return false; // the requester gave up (or never made its reply): it falls back
   options.onClaimed?.(reply);
-  const busy = options.busy;
-  if (busy()) {
+  // from here to onRequest nothing awaits: busy() cannot change in between
+  if (options.busy()) {
     reply.send('busy');
     return false;
   }
@@ -207,10 +208,6 @@ export async function takeRequest(pid: number, argc: number, onRequest: RequestH
     requester = readRequester(pid, argc);
   } catch {
     reply.send('fallback'); // gone, not our uid, or unreadable: the Node entry point decides
-    return false;
-  }
-  if (busy()) {
-    reply.send('busy');
     return false;
   }
   onRequest(requester, reply);

@@ -13,7 +13,7 @@ import { removeQuiet } from '../util/remove';
  * no spare while the first new one boots. The spare removes the lock once its door is open (a
  * stale lock is a spare that died first).
  */
-export function takeSpawnLock(prefix: string): boolean {
+function takeSpawnLock(prefix: string): boolean {
   return takeLock(`${prefix}.lock`);
 }
 

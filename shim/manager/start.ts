@@ -29,7 +29,7 @@ import { removeQuiet } from '../util/remove';
 /** Annotations that group containers into one shim, in order of precedence. */
 export const GROUP_ANNOTATIONS = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'] as const;
 
-/** Node options the daemon runs with (see docs/benchmarks.md). */
+/** Node options the daemon runs with (see docs/benchmarks.md); bin/containerd-shim-tsrunc-v2 starts spares with the same. */
 export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1', '--max-semi-space-size=1'];
 
 /** Runs `start` (the Node entry point: no spare took it); returns the address to print. */
