@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 import { allNested, fullName, loadProtoFiles, protoDir } from '../../../proto/codegen/load';
+import { skipBecause } from '../../helpers/system';
 
 const G = '/usr/share/gocode/src';
 const INCLUDES = [G, `${G}/github.com/gogo/protobuf`, `${G}/github.com/gogo/protobuf/protobuf`, `${G}/github.com/gogo/googleapis`];
@@ -103,8 +104,7 @@ describe('proto drift against Debian upstream .proto files', function () {
         throw new Error(`proto drift test cannot run: ${what}; ${fix}`);
       }
       // Elsewhere (macOS, non-root CI) the upstream tree cannot be installed here: report and skip.
-      process.stderr.write(`skipping the proto drift test: ${what}; ${fix}\n`);
-      this.skip();
+      skipBecause(this, `${what}; ${fix}`);
     }
     ours = loadProtoFiles(
       rows.map((r) => r.ours),

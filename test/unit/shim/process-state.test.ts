@@ -154,13 +154,6 @@ function expectation(role: Role, state: ProcessState, verb: Verb): Expect {
   return e;
 }
 
-/**
- * Cells that fail today (bug: state.ts answers a second Delete of a deleted process with
- * "process has already been deleted" where Go says "cannot delete a deleted process: not found";
- * reachable with two concurrent Delete RPCs of one process, which queue behind each other).
- */
-const KNOWN_BAD = new Set<string>();
-
 describe('shim/process/state: the verb matrix', () => {
   for (const role of ['init', 'exec'] as const) {
     const states = role === 'init' ? STATES : EXEC_STATES;
@@ -168,8 +161,7 @@ describe('shim/process/state: the verb matrix', () => {
       for (const verb of VERBS) {
         const expected = expectation(role, state, verb);
         const name = `${role} ${state} ${verb}`;
-        const test = KNOWN_BAD.has(name) ? it.skip : it;
-        test(`${name}: ${expected === OK ? 'allowed' : `refused (${expected.kind}) "${expected.message}"`}`, () => {
+        it(`${name}: ${expected === OK ? 'allowed' : `refused (${expected.kind}) "${expected.message}"`}`, () => {
           const r = refusal(role, state, verb);
           if (expected === OK) {
             assert.equal(r, undefined);
