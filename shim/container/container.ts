@@ -35,6 +35,8 @@ export interface ContainerContext {
   namespace: string;
   native: Native;
   monitor: ProcessMonitor;
+  /** Tells the log what went wrong in a process's stdio (IoContext.warn). */
+  warn?: (message: string, fields: Record<string, string | number>) => void;
 }
 
 /** Throws InvalidArgument when `value` is not a containerd identifier. */
@@ -93,7 +95,7 @@ export class Container {
         runc,
         options,
         stdio: request.stdio,
-        io: { native: ctx.native, monitor: ctx.monitor, containerId: request.id, namespace: ctx.namespace, uid: options.ioUid, gid: options.ioGid },
+        io: { native: ctx.native, monitor: ctx.monitor, containerId: request.id, namespace: ctx.namespace, uid: options.ioUid, gid: options.ioGid, ...(ctx.warn ? { warn: ctx.warn } : {}) },
         ...(request.checkpoint ? { checkpoint: request.checkpoint } : {}),
         ...(request.parentCheckpoint ? { parentCheckpoint: request.parentCheckpoint } : {}),
       });
@@ -136,7 +138,7 @@ export class Container {
       runc: this.runc,
       processJson: json,
       stdio,
-      io: { native: this.ctx.native, monitor: this.ctx.monitor, containerId: this.id, namespace: this.ctx.namespace, uid: this.options.ioUid, gid: this.options.ioGid },
+      io: { native: this.ctx.native, monitor: this.ctx.monitor, containerId: this.id, namespace: this.ctx.namespace, uid: this.options.ioUid, gid: this.options.ioGid, ...(this.ctx.warn ? { warn: this.ctx.warn } : {}) },
     });
     this.execs.set(execId, exec);
     return exec;

@@ -24,6 +24,8 @@ export interface IoContext {
   /** Owner of the container-side ends (IoUid/IoGid). */
   uid?: number;
   gid?: number;
+  /** Tells the log what went wrong in the copies (e.g. an output copy that ended before EOF). */
+  warn?: (message: string, fields: Record<string, string | number>) => void;
 }
 
 /**
@@ -33,7 +35,7 @@ export interface IoContext {
 export async function openIO(stdio: StdioConfig, ctx: IoContext): Promise<ProcessIO> {
   const mode = parseStdio(stdio);
   const owner = { ...(ctx.uid ? { uid: ctx.uid } : {}), ...(ctx.gid ? { gid: ctx.gid } : {}) };
-  const options = { native: ctx.native, monitor: ctx.monitor, containerId: ctx.containerId, namespace: ctx.namespace, ...owner };
+  const options = { native: ctx.native, monitor: ctx.monitor, containerId: ctx.containerId, namespace: ctx.namespace, ...owner, ...(ctx.warn ? { warn: ctx.warn } : {}) };
   if (stdio.terminal) return ConsoleIO.open(mode, options);
   switch (mode.kind) {
     case 'binary':

@@ -46,6 +46,8 @@ export interface PipeIoOptions {
   gid?: number;
   /** Use splice(2) for pipe → FIFO copies (default true); false forces the stream path. */
   splice?: boolean;
+  /** Where a copy that ended before EOF is reported: what was left in the pipe is lost. */
+  warn?: (message: string, fields: Record<string, string | number>) => void;
 }
 
 /** One output stream's copier: container pipe → destination; resolves when it is over. */
@@ -155,6 +157,7 @@ export class PipeIO implements ProcessIO {
     this.copiers.add(copy);
     const done = copy.done.then((outcome): Promise<void> | undefined => {
       this.copiers.delete(copy);
+      if (outcome.kind === 'error') this.options.warn?.('output copy failed: what was still in the pipe is lost', { fd, path, bytes: outcome.bytes, error: outcome.error.message });
       if (outcome.kind !== 'unsupported') {
         // our writer is closed: drop the keep-open reader so the client sees EOF
         this.release(fifo.keepOpenReader);

@@ -93,7 +93,7 @@ export class TaskService implements TaskApi<CallContext> {
             parentCheckpoint: r.parentCheckpoint,
             options: r.options ? { typeUrl: r.options.typeUrl ?? '', value: r.options.value ?? new Uint8Array(0) } : null,
           },
-          { namespace: this.deps.namespace, native: this.deps.native, monitor: this.deps.monitor },
+          { namespace: this.deps.namespace, native: this.deps.native, monitor: this.deps.monitor, warn: (message, fields) => this.deps.log.warn(message, fields) },
         );
       } catch (err) {
         window.cancel();

@@ -144,6 +144,23 @@ describe('stdio: splice copier on the real kernel', function () {
     await io.drained(2000);
     io.close();
   });
+
+  it('PipeIO reports an output copy that ends before EOF (what was left in the pipe is lost)', async () => {
+    const failing: Native = Object.assign(Object.create(native) as Native, {
+      splice: () => {
+        throw Object.assign(new Error('EIO: i/o error, splice'), { code: 'EIO' });
+      },
+    });
+    const { out } = makeFifos(dir, ['out'] as const);
+    const warnings: { message: string; fields: Record<string, string | number> }[] = [];
+    const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: failing, warn: (message, fields) => warnings.push({ message, fields }) });
+    const reader = readFifo(out);
+    writeSync(io.runcStdio[1] as number, 'lost\n');
+    await io.containerStarted();
+    assert.equal((await reader.ended).length, 0);
+    assert.deepEqual(warnings, [{ message: 'output copy failed: what was still in the pipe is lost', fields: { fd: 1, path: out, bytes: 0, error: 'EIO: i/o error, splice' } }]);
+    io.close();
+  });
 });
 
 describe('stdio: PipeIO output through splice with real runc containers', function () {
