@@ -7,7 +7,8 @@
  * Lifecycle, in the order the process code calls it:
  *   1. `ConsoleIO.open(mode)` — the console socket, the client's FIFOs (or the logger, ready), before
  *      runc runs; runc gets `--console-socket` and /dev/null as its own stdio;
- *   2. `containerStarted()` — after runc create/exec returned: receives the master (30 s limit), then
+ *   2. `containerStarted()` — after runc create/exec returned: waits for the client to read the
+ *      stdout FIFO if it had not opened it yet (fifo.ts), receives the master (30 s limit), then
  *      starts both copies;
  *   3. `processExited()` — the exit was applied: output ends once the master is empty;
  *   4. `resize`, `closeStdin` (drops the keep-open stdin writer; once every client writer is gone
@@ -20,7 +21,7 @@ import { type Native } from '../../native';
 import { openAppendFile } from './append-file';
 import { BinaryIO, type BinaryIoOptions } from './binary-logger';
 import { ConsoleSocket, RECEIVE_TIMEOUT_MS } from './console-socket';
-import { closeFd, openInputFifo, openOutputFifo } from './fifo';
+import { type OutputFifoFds, closeFd, openInputFifo, openOutputFifoFdForClient, openOutputFifoFdIfRead, outputFifoSocket } from './fifo';
 import { PtyMaster } from './pty-master';
 import { type ProcessIO } from './types';
 import { type StdioMode } from './uri';
@@ -32,6 +33,10 @@ export interface ConsoleIoOptions extends Omit<BinaryIoOptions, 'native'> {
   socketRoot?: string;
   /** How long containerStarted waits for runc to send the master. */
   receiveTimeoutMs?: number;
+  /** How long opening waits for a client to read the stdout FIFO (fifo.ts: CLIENT_READER_PATIENCE_MS). */
+  clientPatienceMs?: number;
+  /** Where a client that never came to read is reported. */
+  warn?: (message: string, fields: Record<string, string | number>) => void;
 }
 
 /** The terminal stdio of one process. */
@@ -44,6 +49,8 @@ export class ConsoleIO implements ProcessIO {
   private input: Socket | undefined;
   private keepOpenStdinWriter: number | undefined;
   private keepOpenStdoutReader: number | undefined;
+  /** The wait for a client to read the stdout FIFO, when it had not opened it at `open`. */
+  private stdoutClient: Promise<void> | undefined;
   private logger: BinaryIO | undefined;
   private exited = false;
   private size: { width: number; height: number } | undefined;
@@ -75,11 +82,9 @@ export class ConsoleIO implements ProcessIO {
       case 'fifo':
         if (mode.stdin) this.openStdin(mode.stdin);
         if (mode.stdout) {
-          const fifo = openOutputFifo(mode.stdout);
-          this.keepOpenStdoutReader = fifo.keepOpenReader;
-          this.output = quiet(fifo.writer);
-          // once our writer has flushed and closed, drop the keep-open reader so the client sees EOF
-          fifo.writer.once('close', () => this.releaseStdoutReader());
+          const fds = openOutputFifoFdIfRead(mode.stdout);
+          if (fds) this.useStdoutFifo(fds);
+          else this.stdoutClient = this.waitForClient(mode.stdout); // containerStarted awaits it
         }
         return;
       case 'file':
@@ -94,6 +99,27 @@ export class ConsoleIO implements ProcessIO {
     }
   }
 
+  private useStdoutFifo(fds: OutputFifoFds): void {
+    const fifo = outputFifoSocket(fds);
+    this.keepOpenStdoutReader = fifo.keepOpenReader;
+    this.output = quiet(fifo.writer);
+    // once our writer has flushed and closed, drop the keep-open reader so the client sees EOF
+    fifo.writer.once('close', () => this.releaseStdoutReader());
+  }
+
+  /** Opens the stdout FIFO once its client reads it (fifo.ts), or after the wait gave up. */
+  private async waitForClient(path: string): Promise<void> {
+    const opened = await openOutputFifoFdForClient(path, () => this.closed, this.options.clientPatienceMs);
+    if (!opened) return; // closed while waiting
+    if (this.closed) {
+      closeFd(opened.fifo.writer);
+      closeFd(opened.fifo.keepOpenReader);
+      return;
+    }
+    if (opened.late) this.options.warn?.('no client opened the output FIFO for reading: copying anyway; output is lost if the process ends before one does', { path });
+    this.useStdoutFifo(opened.fifo);
+  }
+
   private openStdin(path: string): void {
     const fifo = openInputFifo(path);
     this.keepOpenStdinWriter = fifo.keepOpenWriter;
@@ -103,6 +129,7 @@ export class ConsoleIO implements ProcessIO {
 
   /** Receives the pty master from runc and starts copying. */
   async containerStarted(): Promise<void> {
+    await this.stdoutClient;
     const received = await this.socket.receive(this.options.receiveTimeoutMs ?? RECEIVE_TIMEOUT_MS);
     if (this.closed) {
       try {

@@ -5,13 +5,15 @@
  *
  * Lifecycle, in the order the process code calls it:
  *   1. `PipeIO.open(mode)` — opens FIFOs/files, makes the pipes, starts the copiers (before runc
- *      runs, so nothing the container writes is ever lost);
+ *      runs, so nothing the container writes is ever lost; an output FIFO's copier once its client
+ *      reads it);
  *      container pipe → FIFO copies use splice(2) (splice-copy.ts: no bytes through Node, about
  *      twice the throughput at a third of the CPU), falling back to net.Socket streams if the
  *      kernel refuses to splice between the two; the file:// and stdin copies are streams;
  *   2. `runcStdio` — the container-side ends, handed to runc as fds 0, 1, 2;
  *   3. `containerStarted()` — after runc create/exec returned: closes our copies of the
- *      container-side ends, so the output copiers see EOF when the container's last writer closes;
+ *      container-side ends, so the output copiers see EOF when the container's last writer closes,
+ *      and waits for a client that had not opened an output FIFO for reading yet (fifo.ts);
  *   4. `closeStdin()` — CloseIO: drops the keep-open stdin writer;
  *   5. `drained(ms)` — waits (bounded) for the output copiers to finish;
  *   6. `close()` — closes everything that is still open. Idempotent.
@@ -22,7 +24,7 @@ import net from 'node:net';
 import { type Writable } from 'node:stream';
 import { type Native } from '../../native';
 import { openAppendFile } from './append-file';
-import { closeFd, openInputFifo, openOutputFifoFd } from './fifo';
+import { type OutputFifoFds, closeFd, openInputFifo, openOutputFifoFdForClient, openOutputFifoFdIfRead } from './fifo';
 import { SpliceCopy } from './splice-copy';
 import { type ProcessIO } from './types';
 import { type StdioMode } from './uri';
@@ -48,6 +50,8 @@ export interface PipeIoOptions {
   splice?: boolean;
   /** Where a copy that ended before EOF is reported: what was left in the pipe is lost. */
   warn?: (message: string, fields: Record<string, string | number>) => void;
+  /** How long containerStarted waits for a client to open an output FIFO (fifo.ts: CLIENT_READER_PATIENCE_MS). */
+  clientPatienceMs?: number;
 }
 
 /** One output stream's copier: container pipe → destination; resolves when it is over. */
@@ -66,6 +70,8 @@ export class PipeIO implements ProcessIO {
   private readonly sockets = new Set<net.Socket>();
   private readonly copiers = new Set<SpliceCopy>();
   private readonly outputs: OutputCopy[] = [];
+  /** Output FIFOs whose client had not opened them yet at `open`: awaited by containerStarted. */
+  private readonly waitingForClients: Promise<void>[] = [];
   private keepOpenStdinWriter: number | undefined;
   private closed = false;
 
@@ -133,11 +139,13 @@ export class PipeIO implements ProcessIO {
     }
   }
 
-  /** container fd 1/2 → pipe → FIFO `path`: spliced, or streamed where splice is refused. */
+  /**
+   * container fd 1/2 → pipe → FIFO `path`: spliced, or streamed where splice is refused. The copy
+   * starts once the client has the FIFO open for reading (fifo.ts says why); when it has not yet,
+   * the wait runs in the background and `containerStarted` awaits it, as Go's shim blocks in its
+   * open there.
+   */
   private setUpFifoOutput(fd: 1 | 2, path: string): void {
-    const fifo = openOutputFifoFd(path);
-    this.held.add(fifo.keepOpenReader);
-    this.held.add(fifo.writer);
     const [r, w] = this.options.native.pipe();
     this.held.add(r);
     this.own(w, 'container', fd);
@@ -146,16 +154,44 @@ export class PipeIO implements ProcessIO {
     } catch {
       // keep the default size
     }
-    if (this.options.splice === false) {
-      this.outputs.push({ done: this.streamOutput(r, fifo.writer, fifo.keepOpenReader) });
+    const fifo = openOutputFifoFdIfRead(path);
+    if (fifo) {
+      this.outputs.push({ done: this.copyToFifo(fd, path, r, fifo) });
       return;
     }
+    let copied: (done: Promise<void> | undefined) => void = () => undefined;
+    const done = new Promise<Promise<void> | undefined>((resolve) => (copied = resolve));
+    const opened = openOutputFifoFdForClient(path, () => this.closed, this.options.clientPatienceMs).then(
+      (result) => {
+        if (!result) return copied(undefined); // closed while waiting: close() released r
+        if (this.closed) {
+          closeFd(result.fifo.writer);
+          closeFd(result.fifo.keepOpenReader);
+          return copied(undefined);
+        }
+        if (result.late) this.options.warn?.('no client opened the output FIFO for reading: copying anyway; output is lost if the process ends before one does', { fd, path });
+        copied(this.copyToFifo(fd, path, r, result.fifo));
+      },
+      (err: unknown) => {
+        copied(undefined);
+        throw err;
+      },
+    );
+    this.waitingForClients.push(opened);
+    this.outputs.push({ done: done.then((copy) => copy) });
+  }
+
+  /** Starts copying pipe `r` (held) into the opened FIFO; resolves when the copy is over. */
+  private copyToFifo(fd: 1 | 2, path: string, r: number, fifo: OutputFifoFds): Promise<void> {
+    this.held.add(fifo.keepOpenReader);
+    this.held.add(fifo.writer);
+    if (this.options.splice === false) return this.streamOutput(r, fifo.writer, fifo.keepOpenReader);
     // the copier owns r and the writer from here on
     this.held.delete(r);
     this.held.delete(fifo.writer);
     const copy = new SpliceCopy(this.options.native, r, fifo.writer);
     this.copiers.add(copy);
-    const done = copy.done.then((outcome): Promise<void> | undefined => {
+    return copy.done.then((outcome): Promise<void> | undefined => {
       this.copiers.delete(copy);
       if (outcome.kind === 'error') this.options.warn?.('output copy failed: what was still in the pipe is lost', { fd, path, bytes: outcome.bytes, error: outcome.error.message });
       if (outcome.kind !== 'unsupported') {
@@ -173,7 +209,6 @@ export class PipeIO implements ProcessIO {
       }
       return this.streamOutput(outcome.source, outcome.destination, fifo.keepOpenReader);
     });
-    this.outputs.push({ done });
   }
 
   /** Streams raw `source` (held) into raw `writer` (held) with net.Sockets, which take them over. */
@@ -211,10 +246,10 @@ export class PipeIO implements ProcessIO {
     if (this.held.delete(fd)) closeFd(fd);
   }
 
-  /** After runc create/exec: the container holds its ends now; drop ours. */
-  containerStarted(): Promise<void> {
+  /** After runc create/exec: the container holds its ends now; drop ours. Resolves once every output FIFO has its client (or the wait gave up). */
+  async containerStarted(): Promise<void> {
     this.dropContainerEnds();
-    return Promise.resolve();
+    await Promise.all(this.waitingForClients);
   }
 
   private dropContainerEnds(): void {

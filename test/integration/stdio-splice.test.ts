@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNative, type Native } from '../../native';
 import { type ProcessMonitor } from '../../shim/reaper';
-import { openOutputFifoFd } from '../../shim/stdio/fifo';
+import { type OutputFifoFds, openOutputFifoFdIfRead } from '../../shim/stdio/fifo';
 import { openIO } from '../../shim/stdio/io';
 import { PipeIO } from '../../shim/stdio/pipe-io';
 import { SpliceCopy } from '../../shim/stdio/splice-copy';
@@ -62,8 +62,8 @@ describe('stdio: splice copier on the real kernel', function () {
     const data = randomBytes(64 << 20);
     writeFileSync(join(dir, 'data'), data);
     const { out } = makeFifos(dir, ['out'] as const);
-    const fifo = openOutputFifoFd(out);
     const reader = readFifo(out);
+    const fifo = openOutputFifoFdIfRead(out) as OutputFifoFds; // the client reads first, as containerd's do
     reader.socket.pause();
     const [r, w] = native.pipe();
     const writer = spawn('cat', [join(dir, 'data')], { stdio: ['ignore', w, 'inherit'] });

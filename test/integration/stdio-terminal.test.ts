@@ -201,7 +201,9 @@ describe('stdio: terminals through runc --console-socket (real runc)', function 
     const fifos = makeFifos(dir, ['out'] as const);
     const io = await ConsoleIO.open({ kind: 'fifo', stdin: '', stdout: fifos.out, stderr: '' }, { native: loadNative(), monitor: noMonitor, containerId: 'c', namespace: 'ns', receiveTimeoutMs: 200 });
     ios.push(io);
+    const out = readFifo(fifos.out); // the client reads before the start, as containerd's do
     await assert.rejects(io.containerStarted(), /did not send the terminal within 200 ms/);
+    out.socket.destroy();
     assert.deepEqual(readdirSync(socketRoot), [], 'the socket directory is removed');
   });
 });

@@ -1,0 +1,83 @@
+/**
+ * An output FIFO is copied into only once its client reads it (shim/stdio/fifo.ts), as Go's shim
+ * does with its blocking open: a FIFO's buffer is freed with its last open end, so what a process
+ * wrote and the shim copied before the client opened the FIFO, then closed at EOF, was lost — a
+ * `ctr run --rm … echo` printed nothing about once in 40 runs when the shim was fast. Real FIFOs,
+ * real pipes; this process plays the container (it writes to the container-side end) and the client.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { loadNative } from '../../native';
+import { PipeIO } from '../../shim/stdio/pipe-io';
+import { makeFifos, readFifo } from '../fixtures/stdio-clients';
+import { requireSystem } from '../helpers/system';
+
+describe('stdio: output FIFOs wait for their client’s reader', function () {
+  this.timeout(20_000);
+  let dir: string;
+  const ios: PipeIO[] = [];
+
+  before(function () {
+    requireSystem(this);
+  });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'stdio-client-'));
+  });
+  afterEach(() => {
+    for (const io of ios.splice(0)) io.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const splice of [true, false]) {
+    it(`output written and ended before the client opened the FIFO reaches it (${splice ? 'splice' : 'stream'} path)`, async () => {
+      const { out } = makeFifos(dir, ['out'] as const);
+      const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative(), splice });
+      ios.push(io);
+      const containerEnd = io.runcStdio[1];
+      assert.equal(typeof containerEnd, 'number');
+      writeSync(containerEnd as number, 'written before anyone read\n');
+      let started = false;
+      const start = io.containerStarted().then(() => (started = true)); // drops our container end: the pipe is at EOF
+      await delay(50); // a window in which nothing may happen: no client yet
+      assert.equal(started, false, 'containerStarted waits for the client, as Go’s Create does');
+      const reader = readFifo(out);
+      await start;
+      assert.equal((await reader.ended).toString(), 'written before anyone read\n');
+    });
+  }
+
+  it('a client that never comes: containerStarted gives up after the patience, says so, and copying goes on', async () => {
+    const { out } = makeFifos(dir, ['out'] as const);
+    const warnings: Array<[string, Record<string, string | number>]> = [];
+    const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative(), clientPatienceMs: 100, warn: (message, fields) => warnings.push([message, fields]) });
+    ios.push(io);
+    const containerEnd = io.runcStdio[1] as number;
+    writeSync(containerEnd, 'kept in the FIFO\n');
+    await io.containerStarted();
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]?.[0] ?? '', /no client opened the output FIFO/);
+    assert.equal(warnings[0]?.[1]['path'], out);
+  });
+
+  it('a client already reading: the FIFO is opened at once and containerStarted does not wait', async () => {
+    const { out } = makeFifos(dir, ['out'] as const);
+    const reader = readFifo(out);
+    const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative(), clientPatienceMs: 60_000 });
+    ios.push(io);
+    writeSync(io.runcStdio[1] as number, 'straight through\n');
+    await io.containerStarted(); // with 60 s of patience, only an open FIFO lets this return before the test's timeout
+    assert.equal((await reader.ended).toString(), 'straight through\n');
+  });
+
+  it('close() while waiting for the client releases everything and ends the wait', async () => {
+    const { out } = makeFifos(dir, ['out'] as const);
+    const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative(), clientPatienceMs: 60_000 });
+    const start = io.containerStarted();
+    io.close();
+    await start;
+    await io.drained(1000);
+  });
+});
