@@ -3,7 +3,8 @@
  * exit monitor, never stolen by the reaper), collects its output, and turns a failure into a
  * RuncError carrying runc's own message from this invocation's part of log.json.
  */
-import { type ProcessMonitor, type StdioSpec } from '../reaper';
+import { type StdioOptions } from 'node:child_process';
+import { type ProcessMonitor } from '../reaper';
 import { RuncError, lastLogError, logOffset } from './errors';
 
 export interface CommandOptions {
@@ -26,7 +27,7 @@ export interface CommandResult {
 export async function runCommand(monitor: ProcessMonitor, binary: string, args: readonly string[], options: CommandOptions): Promise<CommandResult> {
   const offset = logOffset(options.log);
   const capture = options.stdio === undefined;
-  const stdio: StdioSpec[] = options.stdio ? [...options.stdio] : [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
+  const stdio: StdioOptions = options.stdio ?? [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
   const { child, exit } = monitor.spawn(binary, args, { cwd: options.cwd, env: options.env, stdio });
   let stdout = '';
   let output = '';
