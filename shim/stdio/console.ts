@@ -21,7 +21,7 @@ import { type Native } from '../../native';
 import { openAppendFile } from './append-file';
 import { BinaryIO, type BinaryIoOptions } from './binary-logger';
 import { ConsoleSocket, RECEIVE_TIMEOUT_MS } from './console-socket';
-import { type OutputFifoFds, closeFd, openInputFifo, openOutputFifoFdForClient, openOutputFifoFdIfRead, outputFifoSocket } from './fifo';
+import { type OutputFifoFds, closeFd, closeOutputFifoFds, openInputFifo, openOutputFifoFdForClient, openOutputFifoFdIfRead, outputFifoSocket } from './fifo';
 import { PtyMaster } from './pty-master';
 import { type ProcessIO } from './types';
 import { type StdioMode } from './uri';
@@ -84,7 +84,10 @@ export class ConsoleIO implements ProcessIO {
         if (mode.stdout) {
           const fds = openOutputFifoFdIfRead(mode.stdout);
           if (fds) this.useStdoutFifo(fds);
-          else this.stdoutClient = this.waitForClient(mode.stdout); // containerStarted awaits it
+          else {
+            this.stdoutClient = this.waitForClient(mode.stdout); // containerStarted awaits it
+            this.stdoutClient.catch(() => undefined); // reported there; never an unhandled rejection
+          }
         }
         return;
       case 'file':
@@ -109,15 +112,10 @@ export class ConsoleIO implements ProcessIO {
 
   /** Opens the stdout FIFO once its client reads it (fifo.ts), or after the wait gave up. */
   private async waitForClient(path: string): Promise<void> {
-    const opened = await openOutputFifoFdForClient(path, () => this.closed, this.options.clientPatienceMs);
-    if (!opened) return; // closed while waiting
-    if (this.closed) {
-      closeFd(opened.fifo.writer);
-      closeFd(opened.fifo.keepOpenReader);
-      return;
-    }
-    if (opened.late) this.options.warn?.('no client opened the output FIFO for reading: copying anyway; output is lost if the process ends before one does', { path });
-    this.useStdoutFifo(opened.fifo);
+    const fifo = await openOutputFifoFdForClient(path, { cancelled: () => this.closed, patienceMs: this.options.clientPatienceMs, warn: this.options.warn });
+    if (!fifo) return; // closed while waiting
+    if (this.closed) closeOutputFifoFds(fifo);
+    else this.useStdoutFifo(fifo);
   }
 
   private openStdin(path: string): void {

@@ -84,27 +84,49 @@ export function openOutputFifoFdIfRead(path: string): OutputFifoFds | undefined 
   }
 }
 
+/** What `openOutputFifoFdForClient` needs besides the path. */
+export interface ClientWait {
+  /** True once the caller was closed: the wait ends with nothing opened. */
+  cancelled: () => boolean;
+  /** How long to wait for the client (default CLIENT_READER_PATIENCE_MS). */
+  patienceMs?: number | undefined;
+  /** Told when the wait gave up and the FIFO was opened without a client. */
+  warn?: ((message: string, fields: Record<string, string | number>) => void) | undefined;
+}
+
 /**
  * openOutputFifoFdIfRead, retried on a timer until the client's reader is there (no thread waits
- * in open). After `patienceMs` without one, opens our reader first so the writer can open, and says
- * `late`. Resolves undefined when `cancelled()` turns true while waiting.
+ * in open). After the patience without one, opens our reader first so the writer can open, and
+ * warns. Resolves undefined when the caller was closed while waiting (nothing left open); a caller
+ * closed between this resolving and its continuation releases the fds with closeOutputFifoFds.
  */
-export async function openOutputFifoFdForClient(path: string, cancelled: () => boolean, patienceMs = CLIENT_READER_PATIENCE_MS): Promise<{ fifo: OutputFifoFds; late: boolean } | undefined> {
-  const deadline = Date.now() + patienceMs;
-  for (let delay = FIRST_RETRY_MS; ; delay = Math.min(delay * 2, MAX_RETRY_MS)) {
-    if (cancelled()) return undefined;
-    const fifo = openOutputFifoFdIfRead(path);
-    if (fifo) return { fifo, late: false };
-    if (Date.now() >= deadline) break;
+export async function openOutputFifoFdForClient(path: string, wait: ClientWait): Promise<OutputFifoFds | undefined> {
+  const deadline = Date.now() + (wait.patienceMs ?? CLIENT_READER_PATIENCE_MS);
+  let fifo: OutputFifoFds | undefined;
+  for (let delay = FIRST_RETRY_MS; !fifo; delay = Math.min(delay * 2, MAX_RETRY_MS)) {
+    if (wait.cancelled()) return undefined;
+    fifo = openOutputFifoFdIfRead(path);
+    if (fifo) break;
+    if (Date.now() >= deadline) {
+      wait.warn?.('no client opened the output FIFO for reading: copying anyway; output is lost if the process ends before one does', { path });
+      const keepOpenReader = openFifo(path, O_RDONLY);
+      try {
+        fifo = { writer: openFifo(path, O_WRONLY), keepOpenReader };
+      } catch (err) {
+        closeSync(keepOpenReader);
+        throw err;
+      }
+      break;
+    }
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
-  const keepOpenReader = openFifo(path, O_RDONLY);
-  try {
-    return { fifo: { writer: openFifo(path, O_WRONLY), keepOpenReader }, late: true };
-  } catch (err) {
-    closeSync(keepOpenReader);
-    throw err;
-  }
+  return fifo;
+}
+
+/** Closes both fds of an output FIFO that will not be used. */
+export function closeOutputFifoFds(fds: OutputFifoFds): void {
+  closeFd(fds.writer);
+  closeFd(fds.keepOpenReader);
 }
 
 /** The writer of `fds` wrapped in a net.Socket. */

@@ -24,7 +24,7 @@ import net from 'node:net';
 import { type Writable } from 'node:stream';
 import { type Native } from '../../native';
 import { openAppendFile } from './append-file';
-import { type OutputFifoFds, closeFd, openInputFifo, openOutputFifoFdForClient, openOutputFifoFdIfRead } from './fifo';
+import { type OutputFifoFds, closeFd, closeOutputFifoFds, openInputFifo, openOutputFifoFdForClient, openOutputFifoFdIfRead } from './fifo';
 import { SpliceCopy } from './splice-copy';
 import { type ProcessIO } from './types';
 import { type StdioMode } from './uri';
@@ -159,26 +159,17 @@ export class PipeIO implements ProcessIO {
       this.outputs.push({ done: this.copyToFifo(fd, path, r, fifo) });
       return;
     }
-    let copied: (done: Promise<void> | undefined) => void = () => undefined;
-    const done = new Promise<Promise<void> | undefined>((resolve) => (copied = resolve));
-    const opened = openOutputFifoFdForClient(path, () => this.closed, this.options.clientPatienceMs).then(
-      (result) => {
-        if (!result) return copied(undefined); // closed while waiting: close() released r
-        if (this.closed) {
-          closeFd(result.fifo.writer);
-          closeFd(result.fifo.keepOpenReader);
-          return copied(undefined);
-        }
-        if (result.late) this.options.warn?.('no client opened the output FIFO for reading: copying anyway; output is lost if the process ends before one does', { fd, path });
-        copied(this.copyToFifo(fd, path, r, result.fifo));
-      },
-      (err: unknown) => {
-        copied(undefined);
-        throw err;
-      },
-    );
-    this.waitingForClients.push(opened);
-    this.outputs.push({ done: done.then((copy) => copy) });
+    const opened = openOutputFifoFdForClient(path, { cancelled: () => this.closed, patienceMs: this.options.clientPatienceMs, warn: this.options.warn });
+    const waited = opened.then(() => undefined);
+    waited.catch(() => undefined); // reported by containerStarted; a process that never gets there must not crash the shim
+    this.waitingForClients.push(waited);
+    const copy = (fifo: OutputFifoFds | undefined): Promise<void> | undefined => {
+      if (!fifo) return undefined; // closed while waiting: close() released r
+      if (!this.closed) return this.copyToFifo(fd, path, r, fifo);
+      closeOutputFifoFds(fifo);
+      return undefined;
+    };
+    this.outputs.push({ done: opened.then(copy, () => undefined) });
   }
 
   /** Starts copying pipe `r` (held) into the opened FIFO; resolves when the copy is over. */

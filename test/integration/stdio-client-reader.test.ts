@@ -72,6 +72,28 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
     assert.equal((await reader.ended).toString(), 'straight through\n');
   });
 
+  it('a FIFO removed while waiting: containerStarted rejects with the error, and a process that never gets there crashes nothing', async () => {
+    const { out } = makeFifos(dir, ['out'] as const);
+    const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative(), clientPatienceMs: 60_000 });
+    ios.push(io);
+    const { other } = makeFifos(dir, ['other'] as const);
+    const never = PipeIO.open({ kind: 'fifo', stdin: '', stdout: other, stderr: '' }, { native: loadNative(), clientPatienceMs: 60_000 });
+    ios.push(never);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      rmSync(out);
+      rmSync(other);
+      await assert.rejects(io.containerStarted(), { code: 'ENOENT' });
+      await never.drained(1000); // its wait failed too, with nobody awaiting it
+      await new Promise((resolve) => setImmediate(resolve)); // unhandled rejections are reported after the microtasks
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('close() while waiting for the client releases everything and ends the wait', async () => {
     const { out } = makeFifos(dir, ['out'] as const);
     const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative(), clientPatienceMs: 60_000 });
