@@ -7,10 +7,12 @@
  *   created/running + shim    → reattach: reconnect and probe; alive → learn its state (an exit that
  *                               happened meanwhile is applied now); dead → `delete`, exit recorded
  *   created/running, no shim  → lost: cannot happen unless the record was edited; marked stopped
- *   stopped + shim            → finish: the task's deletion was interrupted; finish it
+ *   stopped + shim            → finish: the task's deletion was interrupted; finish it, then
+ *                               apply the restart policy (the daemon died before it could)
  *   stopped (auto-remove)     → remove
  *   removing                  → remove: finish the interrupted removal
- *   stopped                   → nothing
+ *   stopped                   → nothing, but the restart policy: a restart it asks for and the
+ *                               daemon had not scheduled yet is scheduled now
  */
 import type { ContainerRecord } from '../store/types';
 

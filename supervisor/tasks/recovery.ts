@@ -28,15 +28,31 @@ export async function recoverOne(t: TaskInternals, id: string): Promise<void> {
       t.applyExit(id, { status: 255, at: new Date(), reason: 'no shim recorded for a running task' });
       return;
     case 'finish-task':
+      // a shim that still answers deletes the task and shuts down; a dead one is cleaned with `delete`
+      await t.shims.attach(record);
       await t.teardownTask(record);
       if (record.autoRemove) await t.removeLocked(id, true);
+      else resumeRestartPolicy(t, id);
       return;
     case 'remove':
       await t.removeLocked(id, true);
       return;
     case 'none':
+      resumeRestartPolicy(t, id);
       return;
   }
+}
+
+/**
+ * A stopped task whose restart the daemon had not yet scheduled when it died — it is scheduled
+ * when the exit's teardown ends, and the teardown (the shim's Delete and Shutdown) takes tens of
+ * milliseconds — gets it now: a restart policy outlives the daemon, as docker's does (which also
+ * restarts `always` containers when it starts). Nothing to do when a restart is already pending
+ * (`restartAt`: the caller reschedules it) or the policy says no (stopped by hand, on-failure's
+ * count spent).
+ */
+function resumeRestartPolicy(t: TaskInternals, id: string): void {
+  if (t.store.find(id)?.restartAt === undefined) t.considerRestart(id);
 }
 
 /** A task whose shim may still run: reattach and learn its state, or clean up after it. */

@@ -5,7 +5,7 @@
  * shim's behaviour matters.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alive } from '../helpers/proc';
 import { sharedRootfs } from '../helpers/rootfs';
@@ -117,6 +117,62 @@ describe('tsrunc restart policies, log options and shim debugging (real runc)', 
     );
     await sv.ok(['rm', '-f', 'crashy']);
     assert.equal((await sv.cli(['inspect', 'crashy'])).code, 1);
+  });
+
+  // The kill -9 above lands anywhere; these two put the daemon's state on disk exactly where a kill
+  // between an exit and its scheduled restart leaves it (the policy is written in by hand, as no
+  // test can stop a daemon at that instant).
+  it('an exit whose teardown the daemon died in: the task is finished and the restart policy applied at restart', async () => {
+    const flag = join(rootfs, 'tmp', 'stop-torn');
+    rmSync(flag, { force: true });
+    await sv.ok(['run', '-d', '--name', 'torn', '--rootfs', rootfs, '--', '/bin/sh', '-c', 'while [ ! -e /tmp/stop-torn ]; do sleep 0.05; done; exit 3']);
+    const c = await sv.inspect('torn');
+    const [shimPid] = sv.shimPids(c.id);
+    assert.ok(shimPid !== undefined, 'the shim server runs');
+    await sv.killDaemon();
+    writeFileSync(flag, '');
+    await waitFor(() => !alive(c.pid), { what: 'the container to exit' });
+    rmSync(flag);
+    sv.editRecord(c.id, (r) => {
+      // applyExit's write, not yet followed by the teardown's (shim cleared) or the restart's
+      Object.assign(r, { status: 'stopped', exitStatus: 3, exitedAt: new Date().toISOString(), restartPolicy: { name: 'always', maxRetries: 0 } });
+    });
+    await sv.startDaemon();
+    const again = await waitFor(
+      async () => {
+        const x = await sv.inspect('torn');
+        return x.status === 'running' && x.restartCount === 1 ? x : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the restart' },
+    );
+    assert.notEqual(again.pid, c.pid);
+    await waitFor(() => !alive(shimPid), { what: "the old task's shim to be shut down" });
+    await sv.ok(['rm', '-f', 'torn']);
+  });
+
+  it('a stopped container whose policy asks for a restart is restarted when the daemon starts', async () => {
+    await sv.ok(['run', '-d', '--name', 'dormant', '--rootfs', rootfs, '--', '/bin/sh', '-c', 'exit 2']);
+    const c = await waitFor(
+      async () => {
+        const x = await sv.inspect('dormant');
+        return x.status === 'exited' && x.shim === null ? x : undefined;
+      },
+      { what: 'the exit and teardown' },
+    );
+    await sv.killDaemon();
+    sv.editRecord(c.id, (r) => {
+      r.restartPolicy = { name: 'on-failure', maxRetries: 1 };
+    });
+    await sv.startDaemon();
+    const done = await waitFor(
+      async () => {
+        const x = await sv.inspect('dormant');
+        return x.restartCount === 1 && x.status === 'exited' && !x.restarting ? x : undefined;
+      },
+      { timeoutMs: 20_000, what: 'one restart (on-failure:1), then exited' },
+    );
+    assert.equal(done.exitStatus, 2);
+    await sv.ok(['rm', 'dormant']);
   });
 
   it('refuses a bad policy and --restart with --rm', async () => {

@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, type RunResult, mountsUnder, processesWithArgs, removeCgroups, run } from './containerd';
 import { alive } from './proc';
@@ -182,6 +182,18 @@ export class Supervisor {
       }
     }
     return text;
+  }
+
+  /**
+   * Changes a container's record on disk, as a daemon that died part-way would have left it. Only
+   * while no daemon runs (one that runs would overwrite it).
+   */
+  editRecord(id: string, change: (record: Record<string, unknown>) => void): void {
+    if (this.daemon !== undefined) throw new Error('editRecord: stop or kill the daemon first');
+    const file = join(this.root, 'lib', 'containers', `${id}.json`);
+    const record = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    change(record);
+    writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
   }
 
   /** Pids of the shim servers of this root (Go's and ours both carry `-id ID -address <api socket>`). */
