@@ -39,6 +39,12 @@ async function main(): Promise<void> {
       format: 'cjs',
       // winston: loaded only with -debug logging, from node_modules when needed
       external: ['koffi', 'winston'],
+      // No whitespace and no comments: a third less to read and to scan for every function V8
+      // compiles lazily, and all ASCII — V8 keeps the source of a script for as long as the daemon
+      // runs, one byte per character when it is ASCII, two otherwise (a few non-ASCII characters in
+      // comments made the daemon's 0.9 MB bundle a 1.9 MB string). Names are kept, so stack traces
+      // still name the functions.
+      minifyWhitespace: true,
       plugins: [leaveOut(leftOut)],
       logLevel: 'warning',
     });

@@ -29,8 +29,14 @@ import { removeQuiet } from '../util/remove';
 /** Annotations that group containers into one shim, in order of precedence. */
 export const GROUP_ANNOTATIONS = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'] as const;
 
-/** Node options the daemon runs with (see docs/benchmarks.md); bin/containerd-shim-tsrunc-v2 starts spares with the same. */
-export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1', '--max-semi-space-size=1'];
+/**
+ * Node options the daemon runs with; bin/containerd-shim-tsrunc-v2 starts spares with the same.
+ * Node options only, no V8 flag: any V8 flag (`--max-semi-space-size`, `--lite-mode`, …) changes
+ * V8's flag hash, and V8 then rejects Node's own code cache of its built-in modules — each one the
+ * daemon loads is compiled from source, ~12 ms of CPU more per daemon for crypto, net,
+ * child_process and perf_hooks alone (docs/benchmarks.md).
+ */
+export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1'];
 
 /** Runs `start` (the Node entry point: no spare took it); returns the address to print. */
 export async function start(flags: ShimFlags, script: string): Promise<string> {
