@@ -7,18 +7,17 @@
  * Filesystem sockets only — never the abstract namespace (CVE-2020-15257) — created under a umask
  * that makes the socket 0600 from the first instant, in a directory made 0600 as Go makes it.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
+import { sha256Hex } from '../util/sha256';
 
 /** containerd's compile-time default state dir: every containerd puts shim sockets here. */
 export const SOCKET_DIR = '/run/containerd/s';
 
 /** The address containerd and `ctr shim` expect for (address, namespace, group key). */
 export function socketAddress(containerdAddress: string, namespace: string, key: string): string {
-  const digest = createHash('sha256').update(join(containerdAddress, namespace, key)).digest('hex');
-  return `unix://${join(SOCKET_DIR, digest)}`;
+  return `unix://${join(SOCKET_DIR, sha256Hex(join(containerdAddress, namespace, key)))}`;
 }
 
 /** `unix:///path` → `/path`. An address without the scheme would be abstract: refused. */

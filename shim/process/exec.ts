@@ -7,10 +7,8 @@
  * subreaper), so its pid cannot be reused before we reap it — and reaping marks it stopped
  * synchronously, before any later kill can run.
  */
-import { unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { type Runc } from '../runc/runc';
 import { type IoContext, openIO } from '../stdio/io';
 import { ShimError } from '../util/errors';
@@ -30,6 +28,9 @@ export interface ExecConfig {
   io: IoContext;
 }
 
+/** Process spec files written by this daemon: their names. */
+let processFiles = 0;
+
 /** One exec of a container. */
 export class ExecProcess extends BaseProcess {
   readonly pidFile: string;
@@ -42,8 +43,12 @@ export class ExecProcess extends BaseProcess {
   /** Opens stdio and runs `runc exec --detach`; the caller moves the state on success. */
   async start(): Promise<void> {
     this.check('start');
-    const processFile = join(process.env['XDG_RUNTIME_DIR'] || tmpdir(), `runc-process${randomBytes(8).toString('hex')}`);
-    writeFileSync(processFile, this.config.processJson, { mode: 0o600 });
+    // In the bundle, beside the pid file: a directory only containerd's user can write, which
+    // containerd removes with the task (no temp file to leave behind in /tmp if we are killed).
+    // Created exclusively: never written through a link; one left by a killed daemon goes first.
+    const processFile = join(this.config.bundle, `runc-process-${++processFiles}.json`);
+    rmSync(processFile, { force: true });
+    writeFileSync(processFile, this.config.processJson, { mode: 0o600, flag: 'wx' });
     try {
       this.io = await openIO(this.stdio, this.config.io);
       await this.config.runc.exec(

@@ -84,10 +84,20 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     return { child, door: join(SOCKET_DIR, door) };
   }
 
-  /** The pid of the spare the shell started (its door appears). */
-  async function startedSpare(): Promise<number> {
-    const name = await waitFor(() => readdirSync(SOCKET_DIR).find((n) => new RegExp(`^tsrunc-door-${process.pid}-\\d+$`).test(n)), { what: 'a spare’s door' });
-    const pid = Number(name.slice(name.lastIndexOf('-') + 1));
+  /**
+   * The pid of the spare the shell started (its door appears): a live one, and not one that is
+   * on its way out — a retiring spare's door lingers for a moment, and a spare taken for the new
+   * one would leave the new one to outlive the test and hold the door of the next.
+   */
+  async function startedSpare(notPid?: number): Promise<number> {
+    const pid = await waitFor(
+      () =>
+        readdirSync(SOCKET_DIR)
+          .map((n) => new RegExp(`^tsrunc-door-${process.pid}-(\\d+)$`).exec(n)?.[1])
+          .map(Number)
+          .find((p) => p > 0 && p !== notPid && alive(p)),
+      { what: 'a spare’s door' },
+    );
     daemons.push(pid);
     return pid;
   }
@@ -234,7 +244,7 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
       await servedBy(b);
       assert.match(node.runs()[0] ?? '', / -request \d+:\d+ spare\b/, node.runs().join('\n'));
       await waitFor(() => gone(child.pid ?? -1), { what: 'the stale spare to exit' });
-      await startedSpare(); // with the new code
+      await startedSpare(child.pid); // with the new code
     } finally {
       utimesSync(LAUNCHER, atime, mtime);
     }

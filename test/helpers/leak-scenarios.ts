@@ -82,7 +82,7 @@ function tree(dir: string): string[] {
   return [...snapshotTree(dir).keys()].sort();
 }
 
-/** Temp files runc exec process specs are written to (they must be removed after every exec). */
+/** runc exec process specs in the temp dir, where go-runc writes them (ours go in the bundle, which the bundle check covers): none may be left. */
 function runcProcessFiles(): string[] {
   return listDir(process.env['XDG_RUNTIME_DIR'] || tmpdir()).filter((f) => f.startsWith('runc-process'));
 }

@@ -325,11 +325,8 @@ describe('shim/process/exec: ExecProcess through a fake runc', () => {
   let dir: ReturnType<typeof tempDir>;
   let runc: FakeRunc;
   let exec: ExecProcess;
-  let savedXdg: string | undefined;
   beforeEach(() => {
     dir = tempDir();
-    savedXdg = process.env['XDG_RUNTIME_DIR'];
-    process.env['XDG_RUNTIME_DIR'] = dir.path;
     runc = fakeRunc();
     exec = new ExecProcess({
       containerId: 'c1',
@@ -343,8 +340,6 @@ describe('shim/process/exec: ExecProcess through a fake runc', () => {
   });
   afterEach(() => {
     sinon.restore();
-    if (savedXdg === undefined) delete process.env['XDG_RUNTIME_DIR'];
-    else process.env['XDG_RUNTIME_DIR'] = savedXdg;
     dir.cleanup();
   });
 
@@ -356,7 +351,7 @@ describe('shim/process/exec: ExecProcess through a fake runc', () => {
     await exec.start();
   }
 
-  it('start writes the process JSON to a private file for runc exec --process, then removes it', async () => {
+  it('start writes the process JSON to a file in the bundle for runc exec --process, then removes it', async () => {
     let seen = '';
     let file = '';
     runc.exec.callsFake((o) => {
