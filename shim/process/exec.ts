@@ -45,11 +45,12 @@ export class ExecProcess extends BaseProcess {
     this.check('start');
     // In the bundle, beside the pid file: a directory only containerd's user can write, which
     // containerd removes with the task (no temp file to leave behind in /tmp if we are killed).
-    // Created exclusively: never written through a link; one left by a killed daemon goes first.
-    const processFile = join(this.config.bundle, `runc-process-${++processFiles}.json`);
-    rmSync(processFile, { force: true });
-    writeFileSync(processFile, this.config.processJson, { mode: 0o600, flag: 'wx' });
+    // Named by our pid and a counter; created exclusively: never written through a link, and one
+    // left by a killed daemon with our pid goes first.
+    const processFile = join(this.config.bundle, `runc-process-${process.pid}-${++processFiles}.json`);
     try {
+      rmSync(processFile, { force: true });
+      writeFileSync(processFile, this.config.processJson, { mode: 0o600, flag: 'wx' });
       this.io = await openIO(this.stdio, this.config.io);
       await this.config.runc.exec(
         {

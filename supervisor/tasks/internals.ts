@@ -44,8 +44,8 @@ export interface TaskInternals {
   watchExit(id: string, shim: Shim): void;
   /** Deletes the task and lets its shim go (or cleans up after a dead one); clears `record.shim`. Call in the queue. */
   teardownTask(record: ContainerRecord): Promise<void>;
-  /** After a stopped task was torn down: schedules its restart if its policy asks. Call in the queue. */
-  considerRestart(id: string): void;
+  /** Records the restart a stopped, torn-down task's policy asks for, without arming its timer (the caller does). Call in the queue. */
+  planRestart(id: string): number | undefined;
   /** Removes a container; call in the queue. */
   removeLocked(id: string, force: boolean): Promise<ContainerRecord>;
   /** Publishes one of our own container events (/containers/create, /containers/delete). */

@@ -10,6 +10,7 @@ import { recoveryAction } from '../shims/recover';
 import type { ContainerRecord } from '../store/types';
 import { undoCreate } from './create';
 import type { TaskInternals } from './internals';
+import { errorMessage } from '../util/log';
 
 /** Recovers the record `id`. Call in its queue. */
 export async function recoverOne(t: TaskInternals, id: string): Promise<void> {
@@ -28,9 +29,7 @@ export async function recoverOne(t: TaskInternals, id: string): Promise<void> {
       t.applyExit(id, { status: 255, at: new Date(), reason: 'no shim recorded for a running task' });
       return;
     case 'finish-task':
-      // a shim that still answers deletes the task and shuts down; a dead one is cleaned with `delete`
-      await t.shims.attach(record);
-      await t.teardownTask(record);
+      await finishTeardown(t, record);
       if (record.autoRemove) await t.removeLocked(id, true);
       else resumeRestartPolicy(t, id);
       return;
@@ -44,15 +43,34 @@ export async function recoverOne(t: TaskInternals, id: string): Promise<void> {
 }
 
 /**
+ * An interrupted teardown, finished: a shim that still answers deletes the task and shuts down
+ * (running `delete` beside a live shim would leave it running); a dead one, or one that fails to,
+ * is cleaned with `delete`.
+ */
+async function finishTeardown(t: TaskInternals, record: ContainerRecord): Promise<void> {
+  try {
+    await t.shims.attach(record);
+    await t.teardownTask(record);
+  } catch (err) {
+    t.log.warn('finishing the teardown through the shim failed: cleaning up with delete', { id: record.id, err: errorMessage(err) });
+    await t.shims.cleanupDead(record);
+    t.store.update(record.id, (r) => {
+      r.shim = undefined;
+    });
+  }
+}
+
+/**
  * A stopped task whose restart the daemon had not yet scheduled when it died — it is scheduled
  * when the exit's teardown ends, and the teardown (the shim's Delete and Shutdown) takes tens of
- * milliseconds — gets it now: a restart policy outlives the daemon, as docker's does (which also
- * restarts `always` containers when it starts). Nothing to do when a restart is already pending
- * (`restartAt`: the caller reschedules it) or the policy says no (stopped by hand, on-failure's
- * count spent).
+ * milliseconds — gets it now: a restart policy outlives the daemon (docker, too, restarts
+ * `always` containers when it starts; unlike docker, one stopped by hand stays stopped). The
+ * restart is only recorded here; the daemon arms the timers of all recorded restarts once every
+ * record is recovered (TaskManager.recover). Nothing to do when one is pending already
+ * (`restartAt`) or the policy says no (stopped by hand, auto-remove, on-failure's count spent).
  */
 function resumeRestartPolicy(t: TaskInternals, id: string): void {
-  if (t.store.find(id)?.restartAt === undefined) t.considerRestart(id);
+  if (t.store.find(id)?.restartAt === undefined) t.planRestart(id);
 }
 
 /** A task whose shim may still run: reattach and learn its state, or clean up after it. */

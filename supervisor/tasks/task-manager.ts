@@ -335,8 +335,17 @@ export class TaskManager implements TaskInternals {
 
   /** After a stopped task was torn down (in the queue): schedule its restart if its policy asks. */
   considerRestart(id: string): void {
+    const delay = this.planRestart(id);
+    if (delay !== undefined) this.scheduleRestart(id, delay);
+  }
+
+  /**
+   * Records the restart a stopped task's policy asks for (`restartAt`, the backoff streak) without
+   * arming its timer; returns the delay, or undefined when the policy says no.
+   */
+  planRestart(id: string): number | undefined {
     const record = this.store.find(id);
-    if (record === undefined || record.status !== 'stopped' || !shouldRestart(record, record.exitStatus ?? 0)) return;
+    if (record === undefined || record.status !== 'stopped' || !shouldRestart(record, record.exitStatus ?? 0)) return undefined;
     const streak = nextStreak(record);
     const delay = backoffMs(streak);
     this.store.update(id, (r) => {
@@ -344,7 +353,7 @@ export class TaskManager implements TaskInternals {
       r.restartAt = new Date(Date.now() + delay).toISOString();
     });
     this.log.info('restart scheduled', { id, name: record.name, policy: formatRestartPolicy(record.restartPolicy), inMs: delay, exitStatus: record.exitStatus });
-    this.scheduleRestart(id, delay);
+    return delay;
   }
 
   private scheduleRestart(id: string, delayMs: number): void {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { task } from '../../proto';
 import { doorPrefix } from '../../shim/manager/door';
 import { BIN, cleanEnv } from '../helpers/containerd';
-import { alive, envOf, gone, processTable } from '../helpers/proc';
+import { alive, envOf, gone, processTable, running } from '../helpers/proc';
 import { type FakeBundle, SHIM, actionArgs, fakeBundle, shimAction } from '../helpers/shim-process';
 import { uniqueId } from '../helpers/runtimes';
 import { requireSystem } from '../helpers/system';
@@ -85,9 +85,9 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
   }
 
   /**
-   * The pid of the spare the shell started (its door appears): a live one, and not one that is
-   * on its way out — a retiring spare's door lingers for a moment, and a spare taken for the new
-   * one would leave the new one to outlive the test and hold the door of the next.
+   * The pid of the spare the shell started (its door appears): a running one (not a zombie), and
+   * not `notPid`, one on its way out — a retiring spare's door lingers for a moment, and a spare
+   * taken for the new one would leave the new one to outlive the test and hold the door of the next.
    */
   async function startedSpare(notPid?: number): Promise<number> {
     const pid = await waitFor(
@@ -95,7 +95,7 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
         readdirSync(SOCKET_DIR)
           .map((n) => new RegExp(`^tsrunc-door-${process.pid}-(\\d+)$`).exec(n)?.[1])
           .map(Number)
-          .find((p) => p > 0 && p !== notPid && alive(p)),
+          .find((p) => p > 0 && p !== notPid && running(p)),
       { what: 'a spare’s door' },
     );
     daemons.push(pid);
@@ -197,7 +197,7 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     const runs = node.runs();
     assert.match(runs[0] ?? '', / -request \d+:\d+ spare\b/, runs.join('\n'));
     assert.ok(runs.every((run) => !run.endsWith(' start')), `no Node start action: ${runs.join('\n')}`);
-    const next = await startedSpare();
+    const next = await startedSpare(child.pid);
     assert.ok(next !== daemon && next !== child.pid);
   });
 

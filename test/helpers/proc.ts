@@ -11,6 +11,16 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** True while `pid` exists and is not a zombie (it can still act: a zombie only waits for its reaper). */
+export function running(pid: number): boolean {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** [pid, state, ppid] of every process. */
 export function processTable(): [number, string, number][] {
   const rows: [number, string, number][] = [];
