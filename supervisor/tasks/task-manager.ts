@@ -432,8 +432,9 @@ export class TaskManager implements TaskInternals {
   private apply(record: ContainerRecord, decoded: TaskEvent): void {
     switch (decoded.topic) {
       case '/tasks/exit':
-        // the init's exit (an exec's carries the exec id in `id`)
-        if (decoded.event.id === '' || decoded.event.id === record.id) {
+        // the init's exit (an exec's carries the exec id in `id`); one for another pid is a late
+        // event of a task the container had before a restart, not of the task it runs now
+        if ((decoded.event.id === '' || decoded.event.id === record.id) && (record.pid === 0 || decoded.event.pid === 0 || decoded.event.pid === record.pid)) {
           this.applyExit(record.id, { status: decoded.event.exitStatus, at: fromTimestamp(decoded.event.exitedAt), pid: decoded.event.pid });
         }
         return;
