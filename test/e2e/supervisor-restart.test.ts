@@ -98,6 +98,26 @@ describe('tsrunc daemon crash and restart (real runc)', function () {
         await sv.ok(['rm', nm]);
       });
 
+      it('a create the daemon died in after its shim started, before the record named the shim: the shim is found by its address file and shut down', async () => {
+        const nm = name();
+        await runD(nm, 'sleep 1000');
+        const c = await sv.inspect(nm);
+        const [shimPid] = sv.shimPids(c.id);
+        assert.ok(shimPid !== undefined, 'the shim server runs');
+        await sv.killDaemon();
+        // the state such a kill leaves: a `creating` record with no shim in it, a shim with no task to keep
+        process.kill(c.pid, 'SIGKILL');
+        await waitFor(() => !alive(c.pid), { what: 'the container to be gone' });
+        sv.editRecord(c.id, (r) => {
+          r['status'] = 'creating';
+          delete r['shim'];
+        });
+        await sv.startDaemon();
+        assert.equal((await sv.cli(['inspect', nm])).code, 1, 'the half-made container is undone');
+        await waitFor(() => !alive(shimPid), { what: 'the shim to be shut down' });
+        await assertNothingLeft(c);
+      });
+
       it('a shim that dies under a running daemon is cleaned with `delete` and its exit (137) recorded', async () => {
         const nm = name();
         await runD(nm, 'sleep 1000');
