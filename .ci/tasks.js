@@ -121,8 +121,36 @@ function copyGenerated() {
 function build() {
   ensureNodeModules();
   mustRun(bin('tsc'), ['-b']);
+  pruneStale(path.join(ROOT, 'dist'), ROOT, ['shim/bundle', 'proto/gen']);
+  pruneStale(path.join(ROOT, 'ttrpc', 'dist'), path.join(ROOT, 'ttrpc'), []);
   copyGenerated();
   bundle();
+}
+
+/**
+ * Removes compiled files whose source is gone: `tsc -b` never deletes output, so a test file that
+ * was removed or renamed (a revert, a branch switch) would still run from dist/. `keep`: folders of
+ * dist/ made by other steps (the bundles, the copied generated modules).
+ */
+function pruneStale(dist, sources, keep) {
+  if (!fs.existsSync(dist)) return;
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      const rel = path.relative(dist, full);
+      if (keep.some((k) => rel === k || rel.startsWith(`${k}${path.sep}`))) continue;
+      if (entry.isDirectory()) {
+        walk(full);
+        continue;
+      }
+      const base = rel.replace(/\.(d\.ts\.map|d\.ts|js\.map|js)$/, '');
+      if (base === rel) continue; // not compiler output (.tsbuildinfo)
+      if (fs.existsSync(path.join(sources, `${base}.ts`)) || fs.existsSync(path.join(sources, `${base}.js`))) continue;
+      fs.rmSync(full);
+      log(`removed stale ${path.relative(ROOT, full)} (its source is gone)`);
+    }
+  };
+  walk(dist);
 }
 
 /** Optional esbuild bundles of the shim's entry points (shim/build/bundle.ts; docs/benchmarks.md). */
