@@ -13,7 +13,7 @@ import { mountsUnder, run } from '../helpers/containerd';
 import { alive } from '../helpers/proc';
 import { sharedRootfs } from '../helpers/rootfs';
 import { GO_RUNTIME, OUR_RUNTIME, RUNTIMES, label } from '../helpers/runtimes';
-import { Supervisor, checkNumbered, countingScript } from '../helpers/supervisor';
+import { type ContainerJson, Supervisor, checkNumbered, countingScript } from '../helpers/supervisor';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
 
@@ -39,6 +39,15 @@ describe('tsrunc daemon crash and restart (real runc)', function () {
       const name = (): string => `${runtime === GO_RUNTIME ? 'rgo' : 'rts'}${++n}`;
       const runD = (nm: string, script: string): Promise<string> => sv.ok(['run', '-d', '--name', nm, ...runtimeArgs, '--rootfs', rootfs, '--', '/bin/sh', '-c', script]);
       const lines = (logDir: string): number => sv.logText(logDir).split('\n').filter((l) => l !== '').length;
+      /** A running `sleep 1000` container and the pid of its shim server. */
+      const sleeperWithShim = async (): Promise<{ nm: string; c: ContainerJson; shimPid: number }> => {
+        const nm = name();
+        await runD(nm, 'sleep 1000');
+        const c = await sv.inspect(nm);
+        const [shimPid] = sv.shimPids(c.id);
+        assert.ok(shimPid !== undefined, 'the shim server runs');
+        return { nm, c, shimPid };
+      };
 
       it('kill -9 of the daemon while a container writes: nothing lost or duplicated, the task still running and manageable', async () => {
         const nm = name();
@@ -82,11 +91,7 @@ describe('tsrunc daemon crash and restart (real runc)', function () {
       });
 
       it('a shim SIGKILLed while the daemon was down is found dead at restart and cleaned with `delete`', async () => {
-        const nm = name();
-        await runD(nm, 'sleep 1000');
-        const c = await sv.inspect(nm);
-        const [shimPid] = sv.shimPids(c.id);
-        assert.ok(shimPid !== undefined, 'the shim server runs');
+        const { nm, c, shimPid } = await sleeperWithShim();
         await sv.killDaemon();
         process.kill(shimPid, 'SIGKILL');
         await waitFor(() => !alive(shimPid), { what: 'the shim to die' });
@@ -99,11 +104,7 @@ describe('tsrunc daemon crash and restart (real runc)', function () {
       });
 
       it('a create the daemon died in after its shim started, before the record named the shim: the shim is found by its address file and shut down', async () => {
-        const nm = name();
-        await runD(nm, 'sleep 1000');
-        const c = await sv.inspect(nm);
-        const [shimPid] = sv.shimPids(c.id);
-        assert.ok(shimPid !== undefined, 'the shim server runs');
+        const { nm, c, shimPid } = await sleeperWithShim();
         await sv.killDaemon();
         // the state such a kill leaves: a `creating` record with no shim in it, a shim with no task to keep
         process.kill(c.pid, 'SIGKILL');
@@ -119,11 +120,7 @@ describe('tsrunc daemon crash and restart (real runc)', function () {
       });
 
       it('a shim that dies under a running daemon is cleaned with `delete` and its exit (137) recorded', async () => {
-        const nm = name();
-        await runD(nm, 'sleep 1000');
-        const c = await sv.inspect(nm);
-        const [shimPid] = sv.shimPids(c.id);
-        assert.ok(shimPid !== undefined, 'the shim server runs');
+        const { nm, c, shimPid } = await sleeperWithShim();
         process.kill(shimPid, 'SIGKILL');
         await waitFor(async () => (await sv.inspect(nm)).status === 'exited', { what: 'the dead shim to be noticed' });
         const after = await sv.inspect(nm);

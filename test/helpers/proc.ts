@@ -11,14 +11,20 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** True while `pid` exists and is not a zombie (it can still act: a zombie only waits for its reaper). */
-export function running(pid: number): boolean {
+/** The fields of /proc/<pid>/stat after the command name (state first), or undefined when it is gone. */
+function statFields(pid: number | string): string[] | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3) !== 'Z';
+    return s.slice(s.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** True while `pid` exists and is not a zombie (it can still act: a zombie only waits for its reaper). */
+export function running(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z';
 }
 
 /** [pid, state, ppid] of every process. */
@@ -26,13 +32,8 @@ export function processTable(): [number, string, number][] {
   const rows: [number, string, number][] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const s = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      rows.push([Number(name), f[0] ?? '', Number(f[1])]);
-    } catch {
-      // gone
-    }
+    const f = statFields(name);
+    if (f !== undefined) rows.push([Number(name), f[0] ?? '', Number(f[1])]);
   }
   return rows;
 }
