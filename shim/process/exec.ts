@@ -7,7 +7,7 @@
  * subreaper), so its pid cannot be reused before we reap it — and reaping marks it stopped
  * synchronously, before any later kill can run.
  */
-import { rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Runc } from '../runc/runc';
 import { type IoContext, openIO } from '../stdio/io';
@@ -44,13 +44,11 @@ export class ExecProcess extends BaseProcess {
   async start(): Promise<void> {
     this.check('start');
     // In the bundle, beside the pid file: a directory only containerd's user can write, which
-    // containerd removes with the task (no temp file to leave behind in /tmp if we are killed).
-    // Named by our pid and a counter; created exclusively: never written through a link, and one
-    // left by a killed daemon with our pid goes first.
+    // containerd removes with the task (no temp file left in /tmp if we are killed). Named by our
+    // pid and a counter, so no other daemon's exec can share the name.
     const processFile = join(this.config.bundle, `runc-process-${process.pid}-${++processFiles}.json`);
     try {
-      rmSync(processFile, { force: true });
-      writeFileSync(processFile, this.config.processJson, { mode: 0o600, flag: 'wx' });
+      writeFileSync(processFile, this.config.processJson, { mode: 0o600 });
       this.io = await openIO(this.stdio, this.config.io);
       await this.config.runc.exec(
         {

@@ -8,6 +8,8 @@
  * socket addresses (reachable by any process in the network namespace: CVE-2020-15257), and empty
  * or malformed replies.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ErrdefsError } from '../../proto/errdefs';
 
 /** The parsed reply. */
@@ -19,6 +21,18 @@ export interface Bootstrap {
 
 /** The highest bootstrap version we accept. */
 export const MAX_SHIM_VERSION = 3;
+
+/**
+ * The reply a shim's `start` also wrote to `<bundle>/address` (containerd finds its shims there
+ * after a restart), or undefined when no start left one that parses.
+ */
+export function bootstrapInBundle(bundle: string): Bootstrap | undefined {
+  try {
+    return parseBootstrap(readFileSync(join(bundle, 'address'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
 
 /** Parses what `start` printed. Throws an ErrdefsError naming what is wrong. */
 export function parseBootstrap(output: string): Bootstrap {

@@ -5,7 +5,7 @@
  * the bootstrap reply saved, the connection, and `Create` with the output going to our binary://
  * log driver. Any failure undoes everything in reverse and removes the record.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ErrdefsError } from '../../proto/errdefs';
 import { task } from '../../proto/index';
@@ -15,8 +15,8 @@ import { bundleDir, createBundle, readBundleSpec, removeBundle } from '../shims/
 import { resolveRuntime } from '../shims/runtime';
 import { type ResourceLimits, checkLimits, isEmpty, withLimits } from '../shims/resources';
 import { type OciSpec, adoptSpec, generateSpec } from '../shims/spec';
-import type { ContainerRecord, LogConfig, RestartPolicy, ShimRecord } from '../store/types';
-import { parseBootstrap } from '../shims/bootstrap';
+import type { ContainerRecord, LogConfig, RestartPolicy } from '../store/types';
+import { bootstrapInBundle } from '../shims/bootstrap';
 import { newContainerId, newContainerName } from '../util/identifiers';
 import { errorMessage } from '../util/log';
 import { startFifoOutput } from './fifo-output';
@@ -177,7 +177,8 @@ export async function undoCreate(t: TaskInternals, record: ContainerRecord): Pro
   const found = t.store.find(record.id) ?? record;
   // a daemon killed after the shim started but before the record named it: the shim's own
   // `address` file in the bundle names it (as containerd finds shims after its restart)
-  const current = found.shim !== undefined ? found : { ...found, shim: shimOfBundle(found) };
+  const left = found.shim === undefined ? bootstrapInBundle(found.bundle) : undefined;
+  const current = left === undefined ? found : { ...found, shim: { ...left, binary: found.runtimeBinary } };
   if (current.shim !== undefined) {
     const shim = t.shims.get(record.id) ?? (await t.shims.attach(current));
     if (shim !== undefined) {
@@ -198,16 +199,6 @@ export async function undoCreate(t: TaskInternals, record: ContainerRecord): Pro
     t.publishContainerEvent('/containers/delete', current);
   }
   t.exits.forget(record.id);
-}
-
-/** The shim that `start` left in the bundle's `address` file, if any. */
-function shimOfBundle(record: ContainerRecord): ShimRecord | undefined {
-  try {
-    const bootstrap = parseBootstrap(readFileSync(join(record.bundle, 'address'), 'utf8'));
-    return { ...bootstrap, binary: record.runtimeBinary };
-  } catch {
-    return undefined; // no start ran (or it printed nothing usable)
-  }
 }
 
 /** The stdin FIFO of a container's init, in its bundle. */
