@@ -1,4 +1,4 @@
-/** Descriptors Node cannot make or tune itself: pipe2, mkfifo, fcntl, dup2, eventfd, splice. */
+/** Descriptors Node cannot make or tune itself: pipe2, mkfifo, fcntl, dup2, eventfd, splice, FIONREAD. */
 import { check, checkAgain } from './check';
 import { type Libc } from './libc';
 
@@ -12,6 +12,7 @@ const EFD_NONBLOCK = O_NONBLOCK;
 const EFD_CLOEXEC = O_CLOEXEC;
 const SPLICE_F_MOVE = 1;
 const SPLICE_F_NONBLOCK = 2;
+const FIONREAD = 0x541b;
 
 export function pipe(libc: Libc, options?: { nonBlocking?: boolean }): [number, number] {
   const fds = new Int32Array(2);
@@ -29,6 +30,12 @@ export function setPipeSize(libc: Libc, fd: number, size: number): number {
 
 export function getPipeSize(libc: Libc, fd: number): number {
   return check(libc, libc.fcntl(fd, F_GETPIPE_SZ, 'int', 0), 'fcntl');
+}
+
+export function unreadBytes(libc: Libc, fd: number): number {
+  const count = Buffer.alloc(4);
+  check(libc, libc.ioctl(fd, FIONREAD, 'void *', count), 'ioctl');
+  return count.readInt32LE(0);
 }
 
 export function setNonBlocking(libc: Libc, fd: number, on: boolean): void {

@@ -23,6 +23,7 @@ export function createLinuxNative(): Native {
     mkfifo: (path, mode) => fd.mkfifo(libc, path, mode),
     setPipeSize: (f, size) => fd.setPipeSize(libc, f, size),
     getPipeSize: (f) => fd.getPipeSize(libc, f),
+    unreadBytes: (f) => fd.unreadBytes(libc, f),
     setNonBlocking: (f, on) => fd.setNonBlocking(libc, f, on),
     isNonBlocking: (f) => fd.isNonBlocking(libc, f),
     dup2: (oldFd, newFd) => fd.dup2(libc, oldFd, newFd),

@@ -74,6 +74,8 @@ export interface Native {
   setPipeSize(fd: number, size: number): number;
   /** fcntl(F_GETPIPE_SZ). */
   getPipeSize(fd: number): number;
+  /** ioctl(FIONREAD): bytes in a pipe or FIFO not read yet; either end, any reader's view. */
+  unreadBytes(fd: number): number;
   /** fcntl(F_SETFL) O_NONBLOCK on or off. */
   setNonBlocking(fd: number, on: boolean): void;
   /** fcntl(F_GETFL) & O_NONBLOCK. */

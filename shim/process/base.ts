@@ -7,7 +7,14 @@ import { type Exit } from '../reaper';
 import { ShimError } from '../util/errors';
 import { Latch, OperationQueue } from './serial';
 import { type ProcessState, type Refusal, type Role, type Transition, type Verb, next, refusal } from './state';
-import { type ProcessIO, type StdioConfig } from './types';
+import { type DeliveryLimits, type ProcessIO, type StdioConfig } from './types';
+
+/**
+ * How long a reaped process's exit waits for its output to reach the client: as long as the client
+ * keeps reading, up to the 2 s Delete also gives the copies; 100 ms without a byte moved means no
+ * client is reading (a detached run) and the exit goes out.
+ */
+export const OUTPUT_DELIVERY: DeliveryLimits = { idleMs: 100, maxMs: 2000 };
 
 /** The error a refusal becomes. */
 export function refusalError(r: Refusal): ShimError {
@@ -76,6 +83,14 @@ export abstract class BaseProcess {
    */
   failedToStart(): void {
     this.exited.set({ pid: 0, status: 0, at: 0n });
+  }
+
+  /**
+   * After the reap, before the exit is applied: a promise that settles once the output the process
+   * wrote has reached the client (bounded by OUTPUT_DELIVERY), or undefined when none is in flight.
+   */
+  outputInFlight(): Promise<void> | undefined {
+    return this.io?.inFlight(OUTPUT_DELIVERY);
   }
 
   /** What a process does when its exit is applied: its stdio learns it (a terminal's output then ends once read). */

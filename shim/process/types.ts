@@ -1,8 +1,9 @@
 /** What the process layer works with: stdio handles and the status a process reports. */
 import { type ProcessIO } from '../stdio/io';
+import { type DeliveryLimits } from '../stdio/types';
 import { type StdioConfig } from '../stdio/uri';
 
-export type { ProcessIO, StdioConfig };
+export type { DeliveryLimits, ProcessIO, StdioConfig };
 
 /** A process as State reports it. */
 export interface ProcessStatus {

@@ -179,6 +179,11 @@ export class BinaryIO implements ProcessIO {
     // pipes have no window size
   }
 
+  /** The logger reads the pipes itself: nothing of ours is in flight. */
+  inFlight(): undefined {
+    return undefined;
+  }
+
   /** The logger copies; there is nothing of ours to wait for. */
   drained(): Promise<void> {
     return Promise.resolve();

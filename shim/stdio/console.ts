@@ -168,6 +168,11 @@ export class ConsoleIO implements ProcessIO {
     this.master?.resize(size);
   }
 
+  /** A terminal's output ends only after the exit is applied (processExited): nothing to wait for before it. */
+  inFlight(): undefined {
+    return undefined;
+  }
+
   /** Resolves when the terminal's output has been copied out, or after `timeoutMs`. */
   async drained(timeoutMs: number): Promise<void> {
     if (!this.master) return;

@@ -21,7 +21,7 @@ const CLOEXEC = 0o2000000;
 /** An output FIFO opened for writing, with its keep-open reader. */
 export interface OutputFifo {
   writer: net.Socket;
-  /** Our never-read reader fd; close it once the writer is done so the client sees EOF. */
+  /** Our never-read reader fd: our writes never fail with EPIPE while no client reads. It does not delay the client's EOF (no writer left does). */
   keepOpenReader: number;
 }
 
@@ -47,7 +47,7 @@ function openFifo(path: string, flags: number): number {
 export interface OutputFifoFds {
   /** Our writer fd, O_NONBLOCK. */
   writer: number;
-  /** Our never-read reader fd; close it once the writer is done so the client sees EOF. */
+  /** Our never-read reader fd: our writes never fail with EPIPE while no client reads. It does not delay the client's EOF (no writer left does). */
   keepOpenReader: number;
 }
 

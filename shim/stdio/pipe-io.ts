@@ -15,9 +15,14 @@
  *      container-side ends, so the output copiers see EOF when the container's last writer closes,
  *      and waits for a client that had not opened an output FIFO for reading yet (fifo.ts);
  *   4. `closeStdin()` — CloseIO: drops the keep-open stdin writer;
- *   5. `drained(ms)` — waits (bounded) for the output copiers to finish;
- *   6. `close()` — closes everything that is still open. Idempotent.
+ *   5. `inFlight(limits)` — when the process has exited, before its exit is applied: what it wrote
+ *      and the client has not read yet, to be waited for (bounded; types.ts says why);
+ *   6. `drained(ms)` — waits (bounded) for the output copiers to finish;
+ *   7. `close()` — closes everything that is still open. Idempotent.
  * `processExited()` changes nothing here: output ends when the container's last writer closes.
+ * An output FIFO's keep-open reader stays open until `close()`, after its copy has ended too: it is
+ * how `inFlight` counts what the client has not read (FIONREAD), and a reader never delays the
+ * client's EOF (that comes when the last writer closes).
  */
 import { fchownSync } from 'node:fs';
 import net from 'node:net';
@@ -26,7 +31,7 @@ import { type Native } from '../../native';
 import { openAppendFile } from './append-file';
 import { type OutputFifoFds, closeFd, closeOutputFifoFds, openInputFifo, openOutputFifoFdForClient, openOutputFifoFdIfRead } from './fifo';
 import { SpliceCopy } from './splice-copy';
-import { type ProcessIO } from './types';
+import { type DeliveryLimits, type ProcessIO } from './types';
 import { type StdioMode } from './uri';
 
 /** fds for runc's stdin, stdout, stderr ('ignore' = /dev/null). */
@@ -42,7 +47,7 @@ const CONTAINER_PIPE_SIZE = 1 << 20;
 
 /** What PipeIO needs. */
 export interface PipeIoOptions {
-  native: Pick<Native, 'pipe' | 'splice' | 'watchFd' | 'close' | 'setPipeSize'>;
+  native: Pick<Native, 'pipe' | 'splice' | 'watchFd' | 'close' | 'setPipeSize' | 'unreadBytes'>;
   /** Owner of the container-side pipe ends (runc options IoUid/IoGid). */
   uid?: number;
   gid?: number;
@@ -54,10 +59,21 @@ export interface PipeIoOptions {
   clientPatienceMs?: number;
 }
 
-/** One output stream's copier: container pipe → destination; resolves when it is over. */
+/** One output stream's copier: container pipe → destination. */
 interface OutputCopy {
+  /** Resolves when the copy is over. */
   done: Promise<void>;
+  /** Set when `done` has resolved. */
+  over: boolean;
+  /** Bytes copied so far (0 until the copy starts). */
+  moved: () => number;
+  /** Our keep-open reader of the client's FIFO, once the copy into it has started. */
+  fifo?: number;
 }
+
+/** How often `inFlight` looks again while output is in flight: from 1 ms, doubling up to 10. */
+const FIRST_LOOK_MS = 1;
+const MAX_LOOK_MS = 10;
 
 /** The non-terminal stdio of one process. */
 export class PipeIO implements ProcessIO {
@@ -133,7 +149,7 @@ export class PipeIO implements ProcessIO {
       source.once('close', () => resolve());
     });
     source.pipe(dest, { end: !opts.shared });
-    this.outputs.push({ done });
+    this.addOutput(done, () => source.bytesRead);
     if (opts.shared && this.outputs.length === 2) {
       void Promise.all(this.outputs.map((o) => o.done)).then(() => dest.end());
     }
@@ -156,40 +172,54 @@ export class PipeIO implements ProcessIO {
     }
     const fifo = openOutputFifoFdIfRead(path);
     if (fifo) {
-      this.outputs.push({ done: this.copyToFifo(fd, path, r, fifo) });
+      const output = this.addOutput();
+      output.settle(this.copyToFifo(fd, path, r, fifo, output.copy));
       return;
     }
     const opened = openOutputFifoFdForClient(path, { cancelled: () => this.closed, patienceMs: this.options.clientPatienceMs, warn: this.options.warn });
     const waited = opened.then(() => undefined);
     waited.catch(() => undefined); // reported by containerStarted; a process that never gets there must not crash the shim
     this.waitingForClients.push(waited);
+    const output = this.addOutput();
     const copy = (fifo: OutputFifoFds | undefined): Promise<void> | undefined => {
       if (!fifo) return undefined; // closed while waiting: close() released r
-      if (!this.closed) return this.copyToFifo(fd, path, r, fifo);
+      if (!this.closed) return this.copyToFifo(fd, path, r, fifo, output.copy);
       closeOutputFifoFds(fifo);
       return undefined;
     };
-    this.outputs.push({ done: opened.then(copy, () => undefined) });
+    output.settle(opened.then(copy, () => undefined));
+  }
+
+  /** Records an output copy; `settle` hands it the promise of its end when that is known later. */
+  private addOutput(done?: Promise<void>, moved: () => number = () => 0): { copy: OutputCopy; settle: (done: Promise<unknown>) => void } {
+    let settle!: (done: Promise<unknown>) => void;
+    const copy: OutputCopy = {
+      done: new Promise<void>((resolve) => (settle = (d) => void d.then(() => resolve(), () => resolve()))),
+      over: false,
+      moved,
+    };
+    void copy.done.then(() => (copy.over = true));
+    if (done) settle(done);
+    this.outputs.push(copy);
+    return { copy, settle };
   }
 
   /** Starts copying pipe `r` (held) into the opened FIFO; resolves when the copy is over. */
-  private copyToFifo(fd: 1 | 2, path: string, r: number, fifo: OutputFifoFds): Promise<void> {
+  private copyToFifo(fd: 1 | 2, path: string, r: number, fifo: OutputFifoFds, output: OutputCopy): Promise<void> {
     this.held.add(fifo.keepOpenReader);
     this.held.add(fifo.writer);
-    if (this.options.splice === false) return this.streamOutput(r, fifo.writer, fifo.keepOpenReader);
+    output.fifo = fifo.keepOpenReader;
+    if (this.options.splice === false) return this.streamOutput(r, fifo.writer, output);
     // the copier owns r and the writer from here on
     this.held.delete(r);
     this.held.delete(fifo.writer);
     const copy = new SpliceCopy(this.options.native, r, fifo.writer);
     this.copiers.add(copy);
+    output.moved = () => copy.moved;
     return copy.done.then((outcome): Promise<void> | undefined => {
       this.copiers.delete(copy);
       if (outcome.kind === 'error') this.options.warn?.('output copy failed: what was still in the pipe is lost', { fd, path, bytes: outcome.bytes, error: outcome.error.message });
-      if (outcome.kind !== 'unsupported') {
-        // our writer is closed: drop the keep-open reader so the client sees EOF
-        this.release(fifo.keepOpenReader);
-        return undefined;
-      }
+      if (outcome.kind !== 'unsupported') return undefined;
       // handed back: ours again
       this.held.add(outcome.source);
       this.held.add(outcome.destination);
@@ -198,19 +228,19 @@ export class PipeIO implements ProcessIO {
         this.release(outcome.destination);
         return undefined;
       }
-      return this.streamOutput(outcome.source, outcome.destination, fifo.keepOpenReader);
+      return this.streamOutput(outcome.source, outcome.destination, output);
     });
   }
 
   /** Streams raw `source` (held) into raw `writer` (held) with net.Sockets, which take them over. */
-  private streamOutput(source: number, writer: number, keepOpenReader: number): Promise<void> {
+  private streamOutput(source: number, writer: number, output: OutputCopy): Promise<void> {
     this.held.delete(source);
     this.held.delete(writer);
     const input = this.track(new net.Socket({ fd: source, readable: true, writable: false }));
-    const output = this.track(new net.Socket({ fd: writer, readable: false, writable: true }));
-    // once our writer has flushed and closed, drop the keep-open reader so the client sees EOF
-    output.once('close', () => this.release(keepOpenReader));
-    input.pipe(output);
+    const sink = this.track(new net.Socket({ fd: writer, readable: false, writable: true }));
+    const before = output.moved();
+    output.moved = () => before + input.bytesRead;
+    input.pipe(sink);
     return new Promise<void>((resolve) => {
       input.once('end', resolve);
       input.once('close', () => resolve());
@@ -268,6 +298,65 @@ export class PipeIO implements ProcessIO {
       this.release(this.keepOpenStdinWriter);
       this.keepOpenStdinWriter = undefined;
     }
+  }
+
+  /**
+   * After the process exited: a promise that settles once what it wrote has reached the client —
+   * every copy over, every FIFO read empty by its client — or once nothing moved for
+   * `limits.idleMs` (no client reads), or after `limits.maxMs`. Undefined when nothing is in
+   * flight. Never rejects. Polls with a growing interval: a FIFO tells no one it was read empty.
+   */
+  inFlight(limits: DeliveryLimits): Promise<void> | undefined {
+    if (this.isDelivered()) return undefined;
+    return this.untilDelivered(limits);
+  }
+
+  private async untilDelivered(limits: DeliveryLimits): Promise<void> {
+    const start = Date.now();
+    let seen = this.progress();
+    let movedAt = start;
+    for (let look = FIRST_LOOK_MS; !this.isDelivered(); look = Math.min(look * 2, MAX_LOOK_MS)) {
+      const now = Date.now();
+      if (now - start >= limits.maxMs || now - movedAt >= limits.idleMs) return;
+      await this.copiesOverOr(look);
+      const current = this.progress();
+      if (current !== seen) {
+        seen = current;
+        movedAt = Date.now();
+      }
+    }
+  }
+
+  private isDelivered(): boolean {
+    return this.closed || this.outputs.every((o) => o.over && this.unread(o) === 0);
+  }
+
+  /** Bytes copied and bytes the clients have not read, as one comparable value. */
+  private progress(): string {
+    let moved = 0;
+    let unread = 0;
+    for (const o of this.outputs) {
+      moved += o.moved();
+      unread += this.unread(o);
+    }
+    return `${moved}/${unread}`;
+  }
+
+  private unread(o: OutputCopy): number {
+    if (o.fifo === undefined || !this.held.has(o.fifo)) return 0;
+    try {
+      return this.options.native.unreadBytes(o.fifo);
+    } catch {
+      return 0; // cannot tell: do not hold the exit for it
+    }
+  }
+
+  /** Resolves when every copy is over, or after `ms`. */
+  private async copiesOverOr(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([Promise.all(this.outputs.map((o) => o.done)), elapsed]);
+    clearTimeout(timer);
   }
 
   /** Resolves when the output copiers are done, or after `timeoutMs`. */

@@ -1,9 +1,17 @@
 /** The contract every stdio mode implements (pipes, terminal, logging binary). */
 
+/** How long an exit may wait for its output to reach the client (ProcessIO.inFlight). */
+export interface DeliveryLimits {
+  /** Give up once nothing moved for this long: no client is reading. */
+  idleMs: number;
+  /** Give up after this long in any case. */
+  maxMs: number;
+}
+
 /**
  * The stdio of a process. The process layer calls, in this order: `openIO` → runc create/exec/restore
- * with `runcStdio` (and `consoleSocket` when set) → `containerStarted()` → … `processExited()` when
- * the exit is applied … → `drained(ms)` → `close()`.
+ * with `runcStdio` (and `consoleSocket` when set) → `containerStarted()` → … `inFlight(limits)` when
+ * the process was reaped, `processExited()` when its exit is applied … → `drained(ms)` → `close()`.
  */
 export interface ProcessIO {
   /** fds for runc's stdin, stdout, stderr ('ignore' = /dev/null). */
@@ -24,6 +32,13 @@ export interface ProcessIO {
   closeStdin(): void;
   /** ResizePty; a no-op without a terminal. */
   resize(size: { width: number; height: number }): void;
+  /**
+   * Called when the process has been reaped, before its exit is applied: a promise that settles
+   * once the output it wrote has reached the client (bounded by `limits`), or undefined when
+   * nothing is in flight. Never rejects. The init's exit waits for it (shim/task/exits.ts, rule 5):
+   * containerd's client up to 1.6.21 and 1.7.2 closes its FIFOs as soon as it learns the exit.
+   */
+  inFlight(limits: DeliveryLimits): Promise<void> | undefined;
   /** Resolves when output has been copied out (bounded by `timeoutMs`). */
   drained(timeoutMs: number): Promise<void>;
   /** Releases everything; starts stopping a logging binary. Idempotent, never throws. */

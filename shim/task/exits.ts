@@ -21,7 +21,16 @@
  * 4. Exactly one exit per process: exits are applied through `process.setExited`, which records
  *    the first and ignores any other.
  *
- * Exits are applied synchronously in the reaper's callback (or right after a window ends).
+ * 5. The init's output reaches its client before its exit is applied: containerd's client up to
+ *    1.6.21 and 1.7.2 (`task.Delete`: `io.Close()` before `io.Wait()`) closes its FIFOs as soon as
+ *    the exit reaches it, so what was still in the container's pipe or unread in a FIFO was lost —
+ *    the tail of a `ctr run --rm` whose reader was slower than the container (and Go's shim loses
+ *    it too, only less: its pipes are 64 KiB). The exit waits while the client keeps reading
+ *    (`BaseProcess.outputInFlight`: bounded, and never when nothing is in flight). An exec needs no
+ *    such wait: its client deletes it first, and the shim's DeleteProcess drains.
+ *
+ * Exits are applied synchronously in the reaper's callback (or right after a window ends), unless
+ * rule 2, 3 or 5 holds them.
  */
 import { type Container } from '../container/container';
 import { type BaseProcess } from '../process/base';
@@ -44,6 +53,9 @@ interface ContainerExits {
   killingAll?: boolean;
   /** The init has been reaped (held or applied): no new exec may start. */
   initExited: boolean;
+  /** Rule 5: set while the init's output is on its way to the client, and once it has gone (or the wait gave up). */
+  delivering?: boolean;
+  outputDelivered?: boolean;
 }
 
 /** The window around one process creation or start. */
@@ -178,7 +190,18 @@ export class ExitTracker {
 
   private maybeApplyInit(container: Container): void {
     const s = this.containers.get(container);
-    if (!s?.heldInitExit || s.killingAll || s.runningExecs > 0) return;
+    if (!s?.heldInitExit || s.killingAll || s.runningExecs > 0 || s.delivering) return;
+    const inFlight = s.outputDelivered ? undefined : container.init.outputInFlight();
+    if (inFlight) {
+      s.delivering = true;
+      const delivered = (): void => {
+        s.delivering = false;
+        s.outputDelivered = true;
+        if (this.containers.get(container) === s) this.maybeApplyInit(container);
+      };
+      inFlight.then(delivered, delivered);
+      return;
+    }
     const exit = s.heldInitExit;
     s.heldInitExit = undefined;
     if (container.init.state === 'paused' || container.init.state === 'pausing') {

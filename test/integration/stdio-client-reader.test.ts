@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadNative } from '../../native';
 import { PipeIO } from '../../shim/stdio/pipe-io';
-import { makeFifos, readFifo } from '../fixtures/stdio-clients';
+import { type FifoReader, makeFifos, readFifo } from '../fixtures/stdio-clients';
 import { requireSystem } from '../helpers/system';
 
 describe('stdio: output FIFOs wait for their client’s reader', function () {
@@ -92,6 +92,60 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  describe('inFlight: what the process wrote and its client has not read yet (held before the exit is applied)', () => {
+    const BYTES = 256 * 1024; // four FIFOs full: most of it is still in the container pipe at first
+    /** A client already reading (paused at once), the process's output written, its end closed (EOF after the copy). */
+    const wroteAndExited = async (): Promise<{ io: PipeIO; reader: FifoReader }> => {
+      const { out } = makeFifos(dir, ['out'] as const);
+      const reader = readFifo(out);
+      reader.socket.pause();
+      const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative() });
+      ios.push(io);
+      writeSync(io.runcStdio[1] as number, Buffer.alloc(BYTES, 0x61)); // fits the 1 MiB container pipe: never blocks
+      await io.containerStarted(); // drops the container end, ours the last: the process is gone, EOF after the copy
+      return { io, reader };
+    };
+
+    it('settles only once the client has read everything, however slowly it reads', async () => {
+      const { io, reader } = await wroteAndExited();
+      const inFlight = io.inFlight({ idleMs: 60_000, maxMs: 60_000 });
+      assert.ok(inFlight, 'output is in flight');
+      let settled = false;
+      void inFlight.then(() => (settled = true));
+      await delay(50); // a window in which nothing may happen: the client reads nothing
+      assert.equal(settled, false);
+      reader.socket.resume();
+      await inFlight;
+      assert.equal(reader.bytes, BYTES, 'the client had every byte when the wait ended');
+      assert.equal((await reader.ended).length, BYTES);
+    });
+
+    it('gives up once nothing moved for idleMs (no client reads), and nothing is lost by that', async () => {
+      const { io, reader } = await wroteAndExited();
+      const inFlight = io.inFlight({ idleMs: 100, maxMs: 60_000 });
+      assert.ok(inFlight);
+      await inFlight; // with the reader paused, only the idle limit ends this
+      assert.ok(reader.bytes < BYTES, 'settled with output still unread');
+      reader.socket.resume();
+      assert.equal((await reader.ended).length, BYTES, 'what was unread is still there for the client');
+    });
+
+    it('nothing in flight once the client has read it all: undefined, no wait at all', async () => {
+      const { io, reader } = await wroteAndExited();
+      reader.socket.resume();
+      await reader.ended;
+      await io.drained(5_000);
+      assert.equal(io.inFlight({ idleMs: 60_000, maxMs: 60_000 }), undefined);
+    });
+
+    it('a process that wrote nothing to its pipes has nothing in flight once its copies ended', async () => {
+      const io = PipeIO.open({ kind: 'null' }, { native: loadNative() });
+      ios.push(io);
+      await io.containerStarted();
+      assert.equal(io.inFlight({ idleMs: 60_000, maxMs: 60_000 }), undefined);
+    });
   });
 
   it('close() while waiting for the client releases everything and ends the wait', async () => {

@@ -7,6 +7,7 @@
  *    applied at `window.end`, after the caller queued the start event;
  *  - the init's exit is published after the exits of every exec that ran;
  *  - without a pid namespace of its own, the container is killed before the init's exit applies;
+ *  - the init's exit waits for its output in flight to reach the client;
  *  - exactly one exit per process.
  *
  * The trace records, in order, the events the caller queues ("create", "start", …), the exits the
@@ -319,6 +320,63 @@ describe('shim/task/exits: kill all on init exit (no private pid namespace)', ()
     w.monitor.deliver(INIT_PID, 0);
     assert.equal(w.init.killAllCalls, 0);
     assert.deepEqual(w.trace.slice(-1), ['exit c1 0']);
+  });
+});
+
+describe('shim/task/exits: the init output reaches its client before the exit', () => {
+  it('with nothing in flight the exit is applied at once, in the reaper callback', () => {
+    const w = world();
+    w.monitor.deliver(INIT_PID, 0);
+    assert.deepEqual(w.trace.slice(-1), ['exit c1 0']);
+    assert.equal(w.init.inFlightCalls, 1);
+  });
+
+  it('output in flight holds the exit until it has been delivered, then applies it once', async () => {
+    const w = world();
+    const delivered = new Deferred();
+    w.init.inFlightResult = () => delivered.promise;
+    w.monitor.deliver(INIT_PID, 3);
+    await flushMicrotasks();
+    assert.equal(w.init.exited.done, false, 'held while the client reads');
+    assert.equal(w.init.state, 'running');
+    assert.equal(w.tracker.initExited(w.c), true, 'no new exec may start meanwhile');
+    delivered.resolve();
+    await flushMicrotasks();
+    assert.deepEqual(w.trace.slice(-1), ['exit c1 3']);
+    assert.equal(w.init.inFlightCalls, 1, 'asked once: a wait that gave up is not started again');
+    assert.equal(w.init.state, 'stopped');
+  });
+
+  it('comes after kill --all and after the last exec: the output is waited for once everything that may write is gone', async () => {
+    const w = world({ killAllOnExit: true });
+    const killed = new Deferred();
+    w.init.killAllResult = () => killed.promise;
+    const delivered = new Deferred();
+    w.init.inFlightResult = () => delivered.promise;
+    w.startExec('e1', 200);
+    w.monitor.deliver(INIT_PID, 0);
+    w.monitor.deliver(200, 0);
+    assert.equal(w.init.inFlightCalls, 0, 'not while runc kill --all runs');
+    killed.resolve();
+    await flushMicrotasks();
+    assert.deepEqual(w.trace.slice(-2), ['killAll c1', 'exit e1 0']);
+    assert.equal(w.init.inFlightCalls, 1);
+    assert.equal(w.init.exited.done, false);
+    delivered.resolve();
+    await flushMicrotasks();
+    assert.deepEqual(w.trace.slice(-1), ['exit c1 0']);
+  });
+
+  it('a container forgotten while its output was in flight gets no exit applied', async () => {
+    const w = world();
+    const delivered = new Deferred();
+    w.init.inFlightResult = () => delivered.promise;
+    w.monitor.deliver(INIT_PID, 0);
+    w.tracker.forget(w.c);
+    delivered.resolve();
+    await flushMicrotasks();
+    assert.equal(w.init.exited.done, false);
+    assert.deepEqual(w.trace.filter((t) => t.startsWith('exit')), []);
   });
 });
 

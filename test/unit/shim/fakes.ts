@@ -173,6 +173,9 @@ export class FakeProcess extends BaseProcess implements InitHooks {
   killAllResult: () => Promise<void> = () => Promise.resolve();
   killAllCalls = 0;
   resumeAfterExitCalls = 0;
+  /** What outputInFlight answers (default: nothing in flight); each call is counted. */
+  inFlightResult: () => Promise<void> | undefined = () => undefined;
+  inFlightCalls = 0;
 
   constructor(
     id: string,
@@ -194,6 +197,11 @@ export class FakeProcess extends BaseProcess implements InitHooks {
     this.killAllCalls++;
     this.trace.push(`killAll ${this.id}`);
     return this.killAllResult();
+  }
+
+  override outputInFlight(): Promise<void> | undefined {
+    this.inFlightCalls++;
+    return this.inFlightResult();
   }
 
   resumeAfterExit(): Promise<void> {
