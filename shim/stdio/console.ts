@@ -10,7 +10,9 @@
  *   2. `containerStarted()` — after runc create/exec returned: waits for the client to read the
  *      stdout FIFO if it had not opened it yet (fifo.ts), receives the master (30 s limit), then
  *      starts both copies;
- *   3. `processExited()` — the exit was applied: output ends once the master is empty;
+ *   3. `inFlight(limits)` — the process was reaped: the master is read until empty, the output
+ *      ended, and the wait lasts until the client has read its FIFO (delivery.ts), before the exit
+ *      is applied; `processExited()` — the exit was applied: output ends once the master is empty;
  *   4. `resize`, `closeStdin` (drops the keep-open stdin writer; once every client writer is gone
  *      too, the process reads EOF: PtyMaster writes ^D — the terminal itself stays up);
  *   5. `drained(ms)`, `close()` — as PipeIO; the master is closed by its PtyMaster, once.
@@ -23,7 +25,8 @@ import { BinaryIO, type BinaryIoOptions } from './binary-logger';
 import { ConsoleSocket, RECEIVE_TIMEOUT_MS } from './console-socket';
 import { type OutputFifoFds, closeFd, closeOutputFifoFds, openInputFifo, openOutputFifoFdForClient, openOutputFifoFdIfRead, outputFifoSocket } from './fifo';
 import { PtyMaster } from './pty-master';
-import { type ProcessIO } from './types';
+import { awaitDelivery, unreadInFifo } from './delivery';
+import { type DeliveryLimits, type ProcessIO } from './types';
 import { type StdioMode } from './uri';
 
 /** What ConsoleIO needs; the logger options are used for binary:// output only. */
@@ -106,8 +109,7 @@ export class ConsoleIO implements ProcessIO {
     const fifo = outputFifoSocket(fds);
     this.keepOpenStdoutReader = fifo.keepOpenReader;
     this.output = quiet(fifo.writer);
-    // once our writer has flushed and closed, drop the keep-open reader so the client sees EOF
-    fifo.writer.once('close', () => this.releaseStdoutReader());
+    // the keep-open reader stays until close(): inFlight counts what the client has not read through it
   }
 
   /** Opens the stdout FIFO once its client reads it (fifo.ts), or after the wait gave up. */
@@ -168,9 +170,28 @@ export class ConsoleIO implements ProcessIO {
     this.master?.resize(size);
   }
 
-  /** A terminal's output ends only after the exit is applied (processExited): nothing to wait for before it. */
-  inFlight(): undefined {
-    return undefined;
+  /**
+   * The process is gone: read the master until it is empty and end the output (what processExited
+   * does; it repeats it when the exit is applied), then wait for the client to read the FIFO.
+   */
+  inFlight(limits: DeliveryLimits): Promise<void> | undefined {
+    const master = this.master;
+    if (!master) return undefined; // no terminal yet: nothing was written to it
+    master.processExited();
+    return awaitDelivery(
+      {
+        delivered: () => this.closed || (master.outputOver && this.unreadOutput() === 0),
+        progress: () => `${master.bytesRead}/${this.unreadOutput()}`,
+        copiesOver: () => master.outputDone,
+      },
+      limits,
+    );
+  }
+
+  /** What the output's client has not read: still buffered in our writer, or in its FIFO. */
+  private unreadOutput(): number {
+    const buffered = this.output && !this.output.destroyed ? this.output.writableLength : 0;
+    return buffered + unreadInFifo(this.options.native, this.keepOpenStdoutReader);
   }
 
   /** Resolves when the terminal's output has been copied out, or after `timeoutMs`. */

@@ -16,7 +16,7 @@
  *      and waits for a client that had not opened an output FIFO for reading yet (fifo.ts);
  *   4. `closeStdin()` — CloseIO: drops the keep-open stdin writer;
  *   5. `inFlight(limits)` — when the process has exited, before its exit is applied: what it wrote
- *      and the client has not read yet, to be waited for (bounded; types.ts says why);
+ *      and the client has not read yet, to be waited for (delivery.ts; types.ts says why);
  *   6. `drained(ms)` — waits (bounded) for the output copiers to finish;
  *   7. `close()` — closes everything that is still open. Idempotent.
  * `processExited()` changes nothing here: output ends when the container's last writer closes.
@@ -29,6 +29,7 @@ import net from 'node:net';
 import { type Writable } from 'node:stream';
 import { type Native } from '../../native';
 import { openAppendFile } from './append-file';
+import { awaitDelivery, unreadInFifo } from './delivery';
 import { type OutputFifoFds, closeFd, closeOutputFifoFds, openInputFifo, openOutputFifoFdForClient, openOutputFifoFdIfRead } from './fifo';
 import { SpliceCopy } from './splice-copy';
 import { type DeliveryLimits, type ProcessIO } from './types';
@@ -70,10 +71,6 @@ interface OutputCopy {
   /** Our keep-open reader of the client's FIFO, once the copy into it has started. */
   fifo?: number;
 }
-
-/** How often `inFlight` looks again while output is in flight: from 1 ms, doubling up to 10. */
-const FIRST_LOOK_MS = 1;
-const MAX_LOOK_MS = 10;
 
 /** The non-terminal stdio of one process. */
 export class PipeIO implements ProcessIO {
@@ -300,63 +297,20 @@ export class PipeIO implements ProcessIO {
     }
   }
 
-  /**
-   * After the process exited: a promise that settles once what it wrote has reached the client —
-   * every copy over, every FIFO read empty by its client — or once nothing moved for
-   * `limits.idleMs` (no client reads), or after `limits.maxMs`. Undefined when nothing is in
-   * flight. Never rejects. Polls with a growing interval: a FIFO tells no one it was read empty.
-   */
+  /** After the process exited: its output in flight, as delivery.ts waits for it (ProcessIO.inFlight). */
   inFlight(limits: DeliveryLimits): Promise<void> | undefined {
-    if (this.isDelivered()) return undefined;
-    return this.untilDelivered(limits);
-  }
-
-  private async untilDelivered(limits: DeliveryLimits): Promise<void> {
-    const start = Date.now();
-    let seen = this.progress();
-    let movedAt = start;
-    for (let look = FIRST_LOOK_MS; !this.isDelivered(); look = Math.min(look * 2, MAX_LOOK_MS)) {
-      const now = Date.now();
-      if (now - start >= limits.maxMs || now - movedAt >= limits.idleMs) return;
-      await this.copiesOverOr(look);
-      const current = this.progress();
-      if (current !== seen) {
-        seen = current;
-        movedAt = Date.now();
-      }
-    }
-  }
-
-  private isDelivered(): boolean {
-    return this.closed || this.outputs.every((o) => o.over && this.unread(o) === 0);
-  }
-
-  /** Bytes copied and bytes the clients have not read, as one comparable value. */
-  private progress(): string {
-    let moved = 0;
-    let unread = 0;
-    for (const o of this.outputs) {
-      moved += o.moved();
-      unread += this.unread(o);
-    }
-    return `${moved}/${unread}`;
+    return awaitDelivery(
+      {
+        delivered: () => this.closed || this.outputs.every((o) => o.over && this.unread(o) === 0),
+        progress: () => `${sum(this.outputs, (o) => o.moved())}/${sum(this.outputs, (o) => this.unread(o))}`,
+        copiesOver: () => Promise.all(this.outputs.map((o) => o.done)).then(() => undefined),
+      },
+      limits,
+    );
   }
 
   private unread(o: OutputCopy): number {
-    if (o.fifo === undefined || !this.held.has(o.fifo)) return 0;
-    try {
-      return this.options.native.unreadBytes(o.fifo);
-    } catch {
-      return 0; // cannot tell: do not hold the exit for it
-    }
-  }
-
-  /** Resolves when every copy is over, or after `ms`. */
-  private async copiesOverOr(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-    await Promise.race([Promise.all(this.outputs.map((o) => o.done)), elapsed]);
-    clearTimeout(timer);
+    return o.fifo !== undefined && this.held.has(o.fifo) ? unreadInFifo(this.options.native, o.fifo) : 0;
   }
 
   /** Resolves when the output copiers are done, or after `timeoutMs`. */
@@ -376,4 +330,10 @@ export class PipeIO implements ProcessIO {
     for (const socket of [...this.sockets]) socket.destroy();
     for (const fd of [...this.held]) this.release(fd);
   }
+}
+
+function sum<T>(items: readonly T[], of: (item: T) => number): number {
+  let total = 0;
+  for (const item of items) total += of(item);
+  return total;
 }

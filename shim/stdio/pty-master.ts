@@ -91,6 +91,7 @@ export class PtyMaster {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryMs = RETRY_FIRST_MS;
   private closed = false;
+  private bytesOut = 0;
 
   /** Takes ownership of `fd` (made non-blocking here) and starts copying its output. */
   constructor(
@@ -114,6 +115,16 @@ export class PtyMaster {
       this.resumeOutput();
     });
     this.watch = native.watchFd(fd, (events) => this.onEvent(events), { readable: true });
+  }
+
+  /** Bytes read from the master so far (what the process wrote to its terminal). */
+  get bytesRead(): number {
+    return this.bytesOut;
+  }
+
+  /** True once the output has ended (outputDone resolved or about to). */
+  get outputOver(): boolean {
+    return this.outputEnded;
   }
 
   /** Copies `input` into the master until it ends (EOF ends input only). */
@@ -193,6 +204,7 @@ export class PtyMaster {
       }
       if (n === 0) return { progress, empty: true };
       progress = true;
+      this.bytesOut += n;
       const chunk = Buffer.from(this.buffer.subarray(0, n));
       if (this.output && !this.output.write(chunk)) this.outputPaused = true;
     }

@@ -187,10 +187,13 @@ describe('stdio/pty-master', () => {
     io.whenEmpty = { throw: 'EIO' };
     let ended = false;
     out.once('finish', () => (ended = true));
+    assert.equal(master.outputOver, false);
     master.processExited();
     await master.outputDone;
     assert.equal(Buffer.concat(out.got).toString(), 'last words');
     assert.equal(ended, true);
+    assert.equal(master.outputOver, true);
+    assert.equal(master.bytesRead, 'last words'.length);
     assert.equal(native.interest(fd)?.readable, false);
     master.close();
   });

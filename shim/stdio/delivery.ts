@@ -1,0 +1,63 @@
+/**
+ * Waiting for a process's output in flight to reach its client (ProcessIO.inFlight), for the pipe
+ * and the terminal IO alike: done once the copies are over and the client has read its FIFO empty;
+ * given up once nothing moved for `idleMs` (no client reads) or after `maxMs`.
+ *
+ * A FIFO tells no one that it was read empty, so the wait polls — from 1 ms, doubling up to 10 ms —
+ * and also wakes when the copies end. What the client has not read is counted with FIONREAD on our
+ * keep-open reader of its FIFO.
+ */
+import { type Native } from '../../native';
+import { type DeliveryLimits } from './types';
+
+const FIRST_LOOK_MS = 1;
+const MAX_LOOK_MS = 10;
+
+/** What a wait looks at. */
+export interface Delivery {
+  /** True once everything has reached the client. */
+  delivered(): boolean;
+  /** A value that changes whenever bytes move: copied, or read by the client. */
+  progress(): string;
+  /** Resolves when the copies are over (besides the polls, a wake-up). */
+  copiesOver(): Promise<void>;
+}
+
+/** Undefined when nothing is in flight; else a promise that settles as the header says. Never rejects. */
+export function awaitDelivery(d: Delivery, limits: DeliveryLimits): Promise<void> | undefined {
+  if (d.delivered()) return undefined;
+  return untilDelivered(d, limits);
+}
+
+async function untilDelivered(d: Delivery, limits: DeliveryLimits): Promise<void> {
+  const start = Date.now();
+  let seen = d.progress();
+  let movedAt = start;
+  for (let look = FIRST_LOOK_MS; !d.delivered(); look = Math.min(look * 2, MAX_LOOK_MS)) {
+    const now = Date.now();
+    if (now - start >= limits.maxMs || now - movedAt >= limits.idleMs) return;
+    await copiesOverOr(d, look);
+    const current = d.progress();
+    if (current !== seen) {
+      seen = current;
+      movedAt = Date.now();
+    }
+  }
+}
+
+async function copiesOverOr(d: Delivery, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([d.copiesOver().catch(() => undefined), elapsed]);
+  clearTimeout(timer);
+}
+
+/** Bytes the client has not read from the FIFO behind `fd` (our keep-open reader); 0 when it cannot tell. */
+export function unreadInFifo(native: Pick<Native, 'unreadBytes'>, fd: number | undefined): number {
+  if (fd === undefined) return 0;
+  try {
+    return native.unreadBytes(fd);
+  } catch {
+    return 0; // cannot tell: hold nothing for it
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * shim/stdio/delivery.ts: the wait for output in flight — nothing when everything was delivered,
+ * done as soon as it is, given up after `idleMs` without progress, kept up while bytes move (until
+ * `maxMs`), woken by the end of the copies; FIONREAD failures count as nothing unread.
+ */
+import assert from 'node:assert/strict';
+import { type Delivery, awaitDelivery, unreadInFifo } from '../../../shim/stdio/delivery';
+import { Deferred } from './fakes';
+
+/** A scripted delivery: tests move `moved`, `unread` and `over`, and count the looks. */
+class Script implements Delivery {
+  moved = 0;
+  unread = 0;
+  readonly over = new Deferred();
+  private isOver = false;
+  looks = 0;
+
+  constructor() {
+    void this.over.promise.then(() => (this.isOver = true));
+  }
+
+  delivered(): boolean {
+    this.looks++;
+    return this.isOver && this.unread === 0;
+  }
+  progress(): string {
+    return `${this.moved}/${this.unread}`;
+  }
+  copiesOver(): Promise<void> {
+    return this.over.promise;
+  }
+}
+
+describe('shim/stdio/delivery', () => {
+  it('nothing in flight: undefined, decided at once', async () => {
+    const d = new Script();
+    d.over.resolve();
+    await d.over.promise;
+    assert.equal(awaitDelivery(d, { idleMs: 60_000, maxMs: 60_000 }), undefined);
+  });
+
+  it('settles as soon as the copies end and the client has read everything', async () => {
+    const d = new Script();
+    d.unread = 10;
+    const wait = awaitDelivery(d, { idleMs: 60_000, maxMs: 60_000 });
+    assert.ok(wait);
+    d.over.resolve();
+    d.unread = 0;
+    await wait; // only delivery can end this within the test's timeout
+    assert.ok(d.delivered());
+  });
+
+  it('gives up once nothing moved for idleMs, with output still unread', async () => {
+    const d = new Script();
+    d.over.resolve();
+    d.unread = 4096;
+    const wait = awaitDelivery(d, { idleMs: 30, maxMs: 60_000 });
+    assert.ok(wait);
+    await wait;
+    assert.equal(d.unread, 4096);
+  });
+
+  it('keeps waiting while bytes move, beyond idleMs, and gives up at maxMs', async () => {
+    const d = new Script();
+    d.unread = 1;
+    const ticker = setInterval(() => d.moved++, 2); // progress far more often than idleMs
+    const started = Date.now();
+    try {
+      const wait = awaitDelivery(d, { idleMs: 40, maxMs: 200 });
+      assert.ok(wait);
+      await wait;
+    } finally {
+      clearInterval(ticker);
+    }
+    assert.ok(Date.now() - started >= 200, 'held past idleMs while bytes moved, until maxMs');
+  });
+
+  it('unreadInFifo: no fd is nothing unread, and so is a FIONREAD that fails', () => {
+    assert.equal(unreadInFifo({ unreadBytes: () => 7 }, 3), 7);
+    assert.equal(unreadInFifo({ unreadBytes: () => 7 }, undefined), 0);
+    assert.equal(
+      unreadInFifo(
+        {
+          unreadBytes: () => {
+            throw Object.assign(new Error('EBADF'), { code: 'EBADF' });
+          },
+        },
+        3,
+      ),
+      0,
+    );
+  });
+});
