@@ -110,7 +110,7 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<numbe
   await listen(server, flags, log, bound);
   process.chdir('/');
 
-  registerCleanups(shutdown, { server, queue, publisher, service, reaper, detach, flags, log });
+  registerCleanups(shutdown, { server, queue, publisher, service, tracker, reaper, detach, flags, log });
   shutdown.register('stop OOM watching', () => oom.close());
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
@@ -172,6 +172,7 @@ interface Parts {
   queue: EventQueue;
   publisher: EventPublisher | undefined;
   service: TaskService;
+  tracker: ExitTracker;
   reaper: Reaper;
   detach: () => void;
   flags: ShimFlags;
@@ -189,8 +190,11 @@ function registerCleanups(shutdown: Shutdown, p: Parts): void {
     if (!(await p.queue.drain(EVENT_DRAIN_MS))) p.log.warn('shutdown: events still queued after 5 s', { pending: p.queue.pending });
     p.queue.close();
   });
-  shutdown.register('release stdio', () => {
+  // An init exit held for its output (exits.ts, rule 5) is applied once its stdio is released:
+  // the event drain after this step must find it queued.
+  shutdown.register('release stdio', async () => {
     for (const c of p.service.all()) c.releaseIO();
+    await p.tracker.deliveriesDone();
   });
   // Nothing will accept on the socket again: its name goes before the (up to 5 s) event drain, so a
   // shim killed meanwhile leaves no dead socket, and a new start of the group can bind at once.

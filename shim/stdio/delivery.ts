@@ -33,10 +33,17 @@ async function untilDelivered(d: Delivery, limits: DeliveryLimits): Promise<void
   const start = Date.now();
   let seen = d.progress();
   let movedAt = start;
+  // Once the copies are over only the timer may wake us: racing a settled promise would loop in
+  // microtasks and starve the event loop (and with it the copies and the client, if in-process).
+  let copiesOver = false;
+  const over = d.copiesOver().then(
+    () => void (copiesOver = true),
+    () => void (copiesOver = true),
+  );
   for (let look = FIRST_LOOK_MS; !d.delivered(); look = Math.min(look * 2, MAX_LOOK_MS)) {
     const now = Date.now();
     if (now - start >= limits.maxMs || now - movedAt >= limits.idleMs) return;
-    await copiesOverOr(d, look);
+    await timerOr(look, copiesOver ? undefined : over);
     const current = d.progress();
     if (current !== seen) {
       seen = current;
@@ -45,10 +52,11 @@ async function untilDelivered(d: Delivery, limits: DeliveryLimits): Promise<void
   }
 }
 
-async function copiesOverOr(d: Delivery, ms: number): Promise<void> {
+/** Resolves after `ms`, or when `wake` settles first. */
+async function timerOr(ms: number, wake: Promise<void> | undefined): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  await Promise.race([d.copiesOver().catch(() => undefined), elapsed]);
+  await (wake ? Promise.race([wake, elapsed]) : elapsed);
   clearTimeout(timer);
 }
 

@@ -68,6 +68,8 @@ interface OutputCopy {
   over: boolean;
   /** Bytes copied so far (0 until the copy starts). */
   moved: () => number;
+  /** Bytes our writer still buffers (a stream copy's; a splice copy buffers nothing). */
+  buffered: () => number;
   /** Our keep-open reader of the client's FIFO, once the copy into it has started. */
   fifo?: number;
 }
@@ -146,7 +148,7 @@ export class PipeIO implements ProcessIO {
       source.once('close', () => resolve());
     });
     source.pipe(dest, { end: !opts.shared });
-    this.addOutput(done, () => source.bytesRead);
+    this.addOutput(done, () => source.bytesRead, () => dest.writableLength);
     if (opts.shared && this.outputs.length === 2) {
       void Promise.all(this.outputs.map((o) => o.done)).then(() => dest.end());
     }
@@ -188,12 +190,13 @@ export class PipeIO implements ProcessIO {
   }
 
   /** Records an output copy; `settle` hands it the promise of its end when that is known later. */
-  private addOutput(done?: Promise<void>, moved: () => number = () => 0): { copy: OutputCopy; settle: (done: Promise<unknown>) => void } {
+  private addOutput(done?: Promise<void>, moved: () => number = () => 0, buffered: () => number = () => 0): { copy: OutputCopy; settle: (done: Promise<unknown>) => void } {
     let settle!: (done: Promise<unknown>) => void;
     const copy: OutputCopy = {
       done: new Promise<void>((resolve) => (settle = (d) => void d.then(() => resolve(), () => resolve()))),
       over: false,
       moved,
+      buffered,
     };
     void copy.done.then(() => (copy.over = true));
     if (done) settle(done);
@@ -237,6 +240,7 @@ export class PipeIO implements ProcessIO {
     const sink = this.track(new net.Socket({ fd: writer, readable: false, writable: true }));
     const before = output.moved();
     output.moved = () => before + input.bytesRead;
+    output.buffered = () => (sink.destroyed ? 0 : sink.writableLength);
     input.pipe(sink);
     return new Promise<void>((resolve) => {
       input.once('end', resolve);
@@ -309,8 +313,10 @@ export class PipeIO implements ProcessIO {
     );
   }
 
+  /** What the client has not read: still in our writer, or in its FIFO. */
   private unread(o: OutputCopy): number {
-    return o.fifo !== undefined && this.held.has(o.fifo) ? unreadInFifo(this.options.native, o.fifo) : 0;
+    const inFifo = o.fifo !== undefined && this.held.has(o.fifo) ? unreadInFifo(this.options.native, o.fifo) : 0;
+    return o.buffered() + inFifo;
   }
 
   /** Resolves when the output copiers are done, or after `timeoutMs`. */

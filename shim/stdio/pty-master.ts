@@ -122,7 +122,7 @@ export class PtyMaster {
     return this.bytesOut;
   }
 
-  /** True once the output has ended (outputDone resolved or about to). */
+  /** True once reading has ended: all the process wrote was handed to the output, which may still be flushing it. */
   get outputOver(): boolean {
     return this.outputEnded;
   }

@@ -73,6 +73,8 @@ export interface StartWindow {
 export class ExitTracker {
   private readonly running = new Map<number, Tracked>();
   private readonly containers = new Map<Container, ContainerExits>();
+  /** Init exits held for their output (rule 5), each settling once its exit has been applied. */
+  private readonly deliveries = new Set<Promise<void>>();
 
   constructor(
     private readonly monitor: ProcessMonitor,
@@ -94,13 +96,24 @@ export class ExitTracker {
     return s;
   }
 
+  /** Resolves once every init exit held for its output has been applied (shutdown awaits this before it sends the last events). */
+  async deliveriesDone(): Promise<void> {
+    await Promise.all([...this.deliveries]);
+  }
+
   /** True once the container's init has been reaped. */
   initExited(container: Container): boolean {
     return this.containers.get(container)?.initExited ?? false;
   }
 
-  /** Forgets a deleted container. */
+  /**
+   * Forgets a deleted container. An init exit still held (a created container's init reaped, then
+   * deleted while kill --all or its output held the exit) is applied without an event — the
+   * delete event is the last — so its waiters get it and the Delete reply carries its status.
+   */
   forget(container: Container): void {
+    const held = this.containers.get(container)?.heldInitExit;
+    if (held) container.init.setExited(held);
     this.containers.delete(container);
     for (const [pid, t] of this.running) if (t.container === container) this.running.delete(pid);
   }
@@ -199,7 +212,9 @@ export class ExitTracker {
         s.outputDelivered = true;
         if (this.containers.get(container) === s) this.maybeApplyInit(container);
       };
-      inFlight.then(delivered, delivered);
+      const applied = inFlight.then(delivered, delivered);
+      this.deliveries.add(applied);
+      void applied.finally(() => this.deliveries.delete(applied));
       return;
     }
     const exit = s.heldInitExit;

@@ -97,19 +97,20 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
   describe('inFlight: what the process wrote and its client has not read yet (held before the exit is applied)', () => {
     const BYTES = 256 * 1024; // four FIFOs full: most of it is still in the container pipe at first
     /** A client already reading (paused at once), the process's output written, its end closed (EOF after the copy). */
-    const wroteAndExited = async (): Promise<{ io: PipeIO; reader: FifoReader }> => {
+    const wroteAndExited = async (splice = true): Promise<{ io: PipeIO; reader: FifoReader }> => {
       const { out } = makeFifos(dir, ['out'] as const);
       const reader = readFifo(out);
       reader.socket.pause();
-      const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative() });
+      const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative(), splice });
       ios.push(io);
       writeSync(io.runcStdio[1] as number, Buffer.alloc(BYTES, 0x61)); // fits the 1 MiB container pipe: never blocks
       await io.containerStarted(); // drops the container end, ours the last: the process is gone, EOF after the copy
       return { io, reader };
     };
 
-    it('settles only once the client has read everything, however slowly it reads', async () => {
-      const { io, reader } = await wroteAndExited();
+    for (const splice of [true, false]) {
+    it(`settles only once the client has read everything, however slowly it reads (${splice ? 'splice' : 'stream'} path)`, async () => {
+      const { io, reader } = await wroteAndExited(splice);
       const inFlight = io.inFlight({ idleMs: 60_000, maxMs: 60_000 });
       assert.ok(inFlight, 'output is in flight');
       let settled = false;
@@ -121,6 +122,7 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
       assert.equal(reader.bytes, BYTES, 'the client had every byte when the wait ended');
       assert.equal((await reader.ended).length, BYTES);
     });
+    }
 
     it('gives up once nothing moved for idleMs (no client reads), and nothing is lost by that', async () => {
       const { io, reader } = await wroteAndExited();

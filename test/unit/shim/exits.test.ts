@@ -367,16 +367,31 @@ describe('shim/task/exits: the init output reaches its client before the exit', 
     assert.deepEqual(w.trace.slice(-1), ['exit c1 0']);
   });
 
-  it('a container forgotten while its output was in flight gets no exit applied', async () => {
+  it('a container deleted while its exit was held: the exit reaches its waiters, with no event after the delete', async () => {
+    const w = world({ createdOnly: true }); // a created init can be deleted after it was reaped
+    const delivered = new Deferred();
+    w.init.inFlightResult = () => delivered.promise;
+    w.monitor.deliver(INIT_PID, 137);
+    const waited = w.init.wait();
+    w.tracker.forget(w.c);
+    assert.equal((await waited).status, 137);
+    delivered.resolve();
+    await flushMicrotasks();
+    assert.deepEqual(w.trace.filter((t) => t.startsWith('exit')), [], 'no exit event');
+  });
+
+  it('deliveriesDone resolves once every held exit has been applied (shutdown sends the events after it)', async () => {
     const w = world();
     const delivered = new Deferred();
     w.init.inFlightResult = () => delivered.promise;
     w.monitor.deliver(INIT_PID, 0);
-    w.tracker.forget(w.c);
-    delivered.resolve();
+    let done = false;
+    const all = w.tracker.deliveriesDone().then(() => (done = true));
     await flushMicrotasks();
-    assert.equal(w.init.exited.done, false);
-    assert.deepEqual(w.trace.filter((t) => t.startsWith('exit')), []);
+    assert.equal(done, false);
+    delivered.resolve();
+    await all;
+    assert.deepEqual(w.trace.slice(-1), ['exit c1 0'], 'queued before deliveriesDone resolved');
   });
 });
 

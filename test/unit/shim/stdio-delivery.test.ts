@@ -75,6 +75,24 @@ describe('shim/stdio/delivery', () => {
     assert.ok(Date.now() - started >= 200, 'held past idleMs while bytes moved, until maxMs');
   });
 
+  it('once the copies are over it waits on its timer, not in a microtask loop: the event loop runs and the client is seen reading', async () => {
+    const d = new Script();
+    d.over.resolve();
+    await d.over.promise;
+    d.unread = 1;
+    const ticker = setInterval(() => d.moved++, 2); // only runs if the wait yields to the event loop
+    const started = Date.now();
+    try {
+      const wait = awaitDelivery(d, { idleMs: 40, maxMs: 200 });
+      assert.ok(wait);
+      await wait;
+    } finally {
+      clearInterval(ticker);
+    }
+    assert.ok(Date.now() - started >= 200, 'the ticker kept it going until maxMs');
+    assert.ok(d.looks < 100, `looked ${d.looks} times in 200 ms: a poll, not a spin`);
+  });
+
   it('unreadInFifo: no fd is nothing unread, and so is a FIONREAD that fails', () => {
     assert.equal(unreadInFifo({ unreadBytes: () => 7 }, 3), 7);
     assert.equal(unreadInFifo({ unreadBytes: () => 7 }, undefined), 0);
