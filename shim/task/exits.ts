@@ -210,7 +210,13 @@ export class ExitTracker {
       const delivered = (): void => {
         s.delivering = false;
         s.outputDelivered = true;
-        if (this.containers.get(container) === s) this.maybeApplyInit(container);
+        if (this.containers.get(container) !== s) return; // deleted meanwhile: forget applied it
+        try {
+          this.maybeApplyInit(container);
+        } catch (err) {
+          // off the reaper's callback now: report it here rather than as an unhandled rejection
+          this.onError(`container ${container.id}: applying the init's exit after its output`, err);
+        }
       };
       const applied = inFlight.then(delivered, delivered);
       this.deliveries.add(applied);

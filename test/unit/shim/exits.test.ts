@@ -34,13 +34,16 @@ interface World {
   startExec(id: string, pid: number): FakeProcess;
 }
 
-function world(options: { killAllOnExit?: boolean; createdOnly?: boolean } = {}): World {
+function world(options: { killAllOnExit?: boolean; createdOnly?: boolean; publishFails?: Error } = {}): World {
   const monitor = new FakeMonitor();
   const trace: string[] = [];
   const errors: [string, unknown][] = [];
   const tracker = new ExitTracker(
     monitor,
-    (_c, p, exit) => trace.push(`exit ${p.id} ${exit.status}`),
+    (_c, p, exit) => {
+      if (options.publishFails) throw options.publishFails;
+      trace.push(`exit ${p.id} ${exit.status}`);
+    },
     (message, err) => errors.push([message, err]),
   );
   const detach = tracker.attach();
@@ -378,6 +381,18 @@ describe('shim/task/exits: the init output reaches its client before the exit', 
     delivered.resolve();
     await flushMicrotasks();
     assert.deepEqual(w.trace.filter((t) => t.startsWith('exit')), [], 'no exit event');
+  });
+
+  it('a failure applying the exit after the wait is reported, not left as an unhandled rejection', async () => {
+    const boom = new Error('queue closed');
+    const w = world({ publishFails: boom });
+    const delivered = new Deferred();
+    w.init.inFlightResult = () => delivered.promise;
+    w.monitor.deliver(INIT_PID, 0);
+    delivered.resolve();
+    await w.tracker.deliveriesDone();
+    assert.deepEqual(w.errors, [["container c1: applying the init's exit after its output", boom]]);
+    assert.equal(w.init.exited.done, true, 'the exit itself was applied before publishing failed');
   });
 
   it('deliveriesDone resolves once every held exit has been applied (shutdown sends the events after it)', async () => {
