@@ -188,15 +188,28 @@ describe('shim lifecycle through ctr (real containerd + runc)', function () {
       }
 
       it('writes stdout and stderr to a file:// log URI', async () => {
-        const log = join(scratch, `${uniqueId()}.log`);
-        const r = await run(uniqueId(), ['/bin/sh', '-c', 'echo to-out; echo to-err >&2'], { extra: ['--log-uri', `file://${log}`] });
-        assert.equal(r.code, 0);
-        // Ours copies both streams to their end before it reports the exit (exits.ts, rule 5), so the
-        // file is complete when ctr returns. Go's shim may report it first: CI saw its file with
-        // stdout and not yet stderr.
-        const complete = (text: string): boolean => /to-out\n/.test(text) && /to-err\n/.test(text);
-        if (runtime === OUR_RUNTIME) assert.ok(complete(readFileSync(log, 'utf8')), readFileSync(log, 'utf8'));
-        else await waitFor(() => complete(readFileSync(log, 'utf8')), { timeoutMs: 5000, what: 'both streams in the log file' });
+        const once = async (): Promise<string> => {
+          const log = join(scratch, `${uniqueId()}.log`);
+          const r = await run(uniqueId(), ['/bin/sh', '-c', 'echo to-out; echo to-err >&2'], { extra: ['--log-uri', `file://${log}`] });
+          assert.equal(r.code, 0);
+          return log;
+        };
+        const has = (log: string, line: string): boolean => readFileSync(log, 'utf8').includes(`${line}\n`);
+        if (runtime === OUR_RUNTIME) {
+          // Ours copies both streams to their end before it reports the exit (exits.ts, rule 5): the
+          // file is complete when ctr returns, every time.
+          for (let i = 0; i < 5; i++) {
+            const log = await once();
+            assert.ok(has(log, 'to-out') && has(log, 'to-err'), readFileSync(log, 'utf8'));
+          }
+          return;
+        }
+        // Go's shim loses the stderr line now and then, for good (4 of 30 runs here): with one file
+        // for both streams, copyPipes gives stdout's copy the file itself and stderr's a counting
+        // wrapper of it, so stdout's copy closes the file when it ends, under stderr's (containerd
+        // 1.6.20 pkg/process/io.go; unchanged upstream). Only its stdout line is certain.
+        const log = await once();
+        await waitFor(() => has(log, 'to-out'), { timeoutMs: 5000, what: 'the stdout line in the log file' });
       });
 
       it('survives a containerd SIGKILL: the task keeps running and is manageable by the new containerd', async () => {
