@@ -68,6 +68,12 @@ export class Containerd {
   readonly root: string;
   readonly state: string;
   readonly log: string;
+  /**
+   * Where `ctr` makes its stdio FIFOs for this containerd (`--fifo-dir`, added by `ctr()`): under
+   * our own directory, so that what a killed or failing ctr leaves goes with it at `stop`, not
+   * into the machine's /run/containerd/fifo.
+   */
+  readonly fifoDir: string;
   private readonly extraRuncRoots = new Set<string>();
 
   private constructor(
@@ -81,6 +87,7 @@ export class Containerd {
     this.root = join(dir, 'root');
     this.state = join(dir, 'state');
     this.log = join(dir, 'containerd.log');
+    this.fifoDir = join(dir, 'fifo');
   }
 
   /** Starts a private containerd and waits until it answers. */
@@ -147,7 +154,13 @@ export class Containerd {
 
   /** Runs `ctr --address … --namespace … ARGS`. */
   ctr(args: readonly string[], options: { timeoutMs?: number; input?: string | Buffer; namespace?: string } = {}): Promise<RunResult> {
-    return run('ctr', ['--address', this.address, '--namespace', options.namespace ?? this.namespace, ...args], options);
+    return run('ctr', ['--address', this.address, '--namespace', options.namespace ?? this.namespace, ...this.withFifoDir(args)], options);
+  }
+
+  /** `args` with `--fifo-dir` after the subcommands that make FIFOs (`run`, `task exec`, `task start`). */
+  withFifoDir(args: readonly string[]): string[] {
+    const at = args[0] === 'run' ? 1 : args[0] === 'task' && (args[1] === 'exec' || args[1] === 'start') ? 2 : 0;
+    return at === 0 ? [...args] : [...args.slice(0, at), '--fifo-dir', this.fifoDir, ...args.slice(at)];
   }
 
   /** Like `ctr`, but fails with the output when the exit code is not 0. */

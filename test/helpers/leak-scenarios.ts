@@ -221,7 +221,7 @@ export async function containerCycles(ct: Containerd, n: number, grouped: boolea
     await close();
     const shimsBefore = ct.shimPids().sort();
     const mountsBefore = mountsUnder(ct.dir).length;
-    const fifoDirsBefore = listDir('/run/containerd/fifo').length;
+    const fifoDirsBefore = listDir(ct.fifoDir).length;
     const cycle = async (i: number): Promise<void> => {
       const id = uniqueId('lc');
       ids.push(id);
@@ -252,9 +252,10 @@ export async function containerCycles(ct: Containerd, n: number, grouped: boolea
       ms: Date.now() - started,
       shims: ct.shimPids().length,
       mounts: { before: mountsBefore, after: mountsUnder(ct.dir).length },
-      // ctr's own FIFO dirs (not the shim's doing): reported, not asserted
-      ctrFifoDirs: { before: fifoDirsBefore, after: listDir('/run/containerd/fifo').length },
+      // ctr's own FIFO dirs, in this containerd's --fifo-dir: ctr removes each after a successful Delete
+      ctrFifoDirs: { before: fifoDirsBefore, after: listDir(ct.fifoDir).length },
     };
+    assert.equal(listDir(ct.fifoDir).length, fifoDirsBefore, 'no FIFO directory of a cycle left');
     assert.equal(mountsUnder(ct.dir).length, mountsBefore, 'no snapshot mount left');
     if (grouped && before) {
       await waitFor(() => fdCount(shimPid) <= before.fds, { what: `the group shim's fds to return to ${before.fds} (now ${fdCount(shimPid)})`, timeoutMs: 5000 });
