@@ -114,10 +114,9 @@ export class FakeNative implements Native {
   getPipeSize(): number {
     return 65536;
   }
-  /** Bytes a test says are waiting in a FIFO (fd → count); 0 for any other fd. */
-  readonly unread = new Map<number, number>();
-  unreadBytes(fd: number): number {
-    return this.unread.get(fd) ?? 0;
+  /** No fake FIFO holds unread bytes. */
+  unreadBytes(): number {
+    return 0;
   }
   setNonBlocking(fd: number, on: boolean): void {
     this.record('setNonBlocking', fd, on);

@@ -150,7 +150,7 @@ export class PipeIO implements ProcessIO {
     source.pipe(dest, { end: !opts.shared });
     this.addOutput(done, () => source.bytesRead, () => dest.writableLength);
     if (opts.shared && this.outputs.length === 2) {
-      void Promise.all(this.outputs.map((o) => o.done)).then(() => dest.end());
+      void this.copiesOver().then(() => dest.end());
     }
   }
 
@@ -306,8 +306,8 @@ export class PipeIO implements ProcessIO {
     return awaitDelivery(
       {
         delivered: () => this.closed || this.outputs.every((o) => o.over && this.unread(o) === 0),
-        progress: () => `${sum(this.outputs, (o) => o.moved())}/${sum(this.outputs, (o) => this.unread(o))}`,
-        copiesOver: () => Promise.all(this.outputs.map((o) => o.done)).then(() => undefined),
+        progress: () => this.outputs.map((o) => `${o.moved()}/${this.unread(o)}`).join(' '),
+        copiesOver: () => this.copiesOver(),
       },
       limits,
     );
@@ -323,8 +323,13 @@ export class PipeIO implements ProcessIO {
   async drained(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    await Promise.race([Promise.all(this.outputs.map((o) => o.done)), timeout]);
+    await Promise.race([this.copiesOver(), timeout]);
     clearTimeout(timer);
+  }
+
+  /** Resolves when every output copy is over. */
+  private async copiesOver(): Promise<void> {
+    await Promise.all(this.outputs.map((o) => o.done));
   }
 
   /** Closes every handle still open. */
@@ -336,10 +341,4 @@ export class PipeIO implements ProcessIO {
     for (const socket of [...this.sockets]) socket.destroy();
     for (const fd of [...this.held]) this.release(fd);
   }
-}
-
-function sum<T>(items: readonly T[], of: (item: T) => number): number {
-  let total = 0;
-  for (const item of items) total += of(item);
-  return total;
 }

@@ -140,7 +140,7 @@ describe('shim lifecycle through ctr (real containerd + runc)', function () {
 
       it('delivers stdin and ends it on CloseIO', async () => {
         const id = uniqueId();
-        const child = spawn('ctr', ['--address', ct.address, '--namespace', ct.namespace, 'run', '--rm', '--runtime', runtime, '--rootfs', rootfs, id, '/bin/cat'], {
+        const child = spawn('ctr', ['--address', ct.address, '--namespace', ct.namespace, ...ct.withFifoDir(['run', '--rm', '--runtime', runtime, '--rootfs', rootfs, id, '/bin/cat'])], {
           env: cleanEnv(),
           stdio: ['pipe', 'pipe', 'pipe'],
         });
@@ -170,7 +170,7 @@ describe('shim lifecycle through ctr (real containerd + runc)', function () {
       if (runtime === OUR_RUNTIME) {
         it('a reader slower than the container still gets every byte: the exit waits for the output', async () => {
           const size = 4 * 1024 * 1024;
-          const child = spawn('ctr', ['--address', ct.address, '--namespace', ct.namespace, 'run', '--rm', '--runtime', runtime, '--rootfs', rootfs, uniqueId(), '/bin/sh', '-c', `head -c ${size} /dev/zero`], {
+          const child = spawn('ctr', ['--address', ct.address, '--namespace', ct.namespace, ...ct.withFifoDir(['run', '--rm', '--runtime', runtime, '--rootfs', rootfs, uniqueId(), '/bin/sh', '-c', `head -c ${size} /dev/zero`])], {
             env: cleanEnv(),
             stdio: ['pipe', 'pipe', 'pipe'],
           });

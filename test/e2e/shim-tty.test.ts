@@ -70,7 +70,7 @@ describe('terminals (real containerd + runc, node-pty)', function () {
     await ct?.stop();
   });
 
-  const ctrArgs = (...args: string[]) => ['--address', ct.address, '--namespace', ct.namespace, ...args];
+  const ctrArgs = (...args: string[]) => ['--address', ct.address, '--namespace', ct.namespace, ...ct.withFifoDir(args)];
 
   for (const runtime of RUNTIMES) {
     describe(label(runtime), () => {

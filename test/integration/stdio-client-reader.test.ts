@@ -109,19 +109,19 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
     };
 
     for (const splice of [true, false]) {
-    it(`settles only once the client has read everything, however slowly it reads (${splice ? 'splice' : 'stream'} path)`, async () => {
-      const { io, reader } = await wroteAndExited(splice);
-      const inFlight = io.inFlight({ idleMs: 60_000, maxMs: 60_000 });
-      assert.ok(inFlight, 'output is in flight');
-      let settled = false;
-      void inFlight.then(() => (settled = true));
-      await delay(50); // a window in which nothing may happen: the client reads nothing
-      assert.equal(settled, false);
-      reader.socket.resume();
-      await inFlight;
-      assert.equal(reader.bytes, BYTES, 'the client had every byte when the wait ended');
-      assert.equal((await reader.ended).length, BYTES);
-    });
+      it(`settles only once the client has read everything, however slowly it reads (${splice ? 'splice' : 'stream'} path)`, async () => {
+        const { io, reader } = await wroteAndExited(splice);
+        const inFlight = io.inFlight({ idleMs: 60_000, maxMs: 60_000 });
+        assert.ok(inFlight, 'output is in flight');
+        let settled = false;
+        void inFlight.then(() => (settled = true));
+        await delay(50); // a window in which nothing may happen: the client reads nothing
+        assert.equal(settled, false);
+        reader.socket.resume();
+        await inFlight;
+        assert.equal(reader.bytes, BYTES, 'the client had every byte when the wait ended');
+        assert.equal((await reader.ended).length, BYTES);
+      });
     }
 
     it('gives up once nothing moved for idleMs (no client reads), and nothing is lost by that', async () => {
