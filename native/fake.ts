@@ -4,11 +4,12 @@
  * and reads what the code under test did (`calls`, `windowSizes`, `mounts`).
  */
 import { systemError } from './errno';
-import { type ExitInfo, type FdEvents, type FdWatch, type Native, type PeerCred, type ReceivedFd } from './types';
+import { type ExitInfo, type FdEvents, type FdWatch, type Native, type PeerCred, type ReceivedFd, type SpawnRequest } from './types';
 
 const ECHILD = 10;
 const ESRCH = 3;
 const EBADF = 9;
+const ENOSYS = 38;
 
 /** A fake of the native layer. */
 export class FakeNative implements Native {
@@ -101,6 +102,10 @@ export class FakeNative implements Native {
     if (pid === undefined) throw systemError(EBADF, 'pidfd_send_signal');
     if (this.children.get(pid)) throw systemError(ESRCH, 'pidfd_send_signal');
     this.signals.push({ pid, signal });
+  }
+  spawn(request: SpawnRequest): number {
+    this.record('spawn', request);
+    throw systemError(ENOSYS, 'posix_spawn', request.path); // no processes here: the monitor falls back
   }
   pipe(): [number, number] {
     return [this.allocate(), this.allocate()];

@@ -75,6 +75,17 @@ export interface Libc {
   mount: CFunction;
   umount2: CFunction;
   close: CFunction;
+  posix_spawn: CFunction;
+  posix_spawn_file_actions_init: CFunction;
+  posix_spawn_file_actions_destroy: CFunction;
+  posix_spawn_file_actions_adddup2: CFunction;
+  posix_spawn_file_actions_addopen: CFunction;
+  posix_spawn_file_actions_addchdir_np: CFunction;
+  posix_spawnattr_init: CFunction;
+  posix_spawnattr_destroy: CFunction;
+  posix_spawnattr_setflags: CFunction;
+  posix_spawnattr_setsigdefault: CFunction;
+  posix_spawnattr_setsigmask: CFunction;
   /** errno of the last call made through koffi on this thread. */
   errno(): number;
   /** The address of a Buffer's memory, for pointer fields we fill in ourselves. */
@@ -116,6 +127,17 @@ export function loadLibc(): Libc {
     mount: fn('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
     umount2: fn('int umount2(const char *target, int flags)'),
     close: fn('int close(int fd)'),
+    posix_spawn: fn('int posix_spawn(_Out_ void *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)'),
+    posix_spawn_file_actions_init: fn('int posix_spawn_file_actions_init(void *actions)'),
+    posix_spawn_file_actions_destroy: fn('int posix_spawn_file_actions_destroy(void *actions)'),
+    posix_spawn_file_actions_adddup2: fn('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)'),
+    posix_spawn_file_actions_addopen: fn('int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int oflag, uint mode)'),
+    posix_spawn_file_actions_addchdir_np: fn('int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)'),
+    posix_spawnattr_init: fn('int posix_spawnattr_init(void *attr)'),
+    posix_spawnattr_destroy: fn('int posix_spawnattr_destroy(void *attr)'),
+    posix_spawnattr_setflags: fn('int posix_spawnattr_setflags(void *attr, short flags)'),
+    posix_spawnattr_setsigdefault: fn('int posix_spawnattr_setsigdefault(void *attr, void *sigset)'),
+    posix_spawnattr_setsigmask: fn('int posix_spawnattr_setsigmask(void *attr, void *sigset)'),
     errno: () => koffi.errno(),
     address: (buffer) => koffi.address(buffer),
     poll: koffi.node.poll.bind(koffi.node),

@@ -5,6 +5,7 @@ import * as mount from './mount';
 import { watchFd } from './poll';
 import * as proc from './process';
 import * as socket from './socket';
+import { spawn } from './spawn';
 import * as tty from './tty';
 import { type Native } from './types';
 
@@ -19,6 +20,7 @@ export function createLinuxNative(): Native {
     waitPidfd: (pidfd) => proc.waitPidfd(libc, pidfd),
     pidfdOpen: (pid) => proc.pidfdOpen(libc, pid),
     pidfdSendSignal: (pidfd, signal) => proc.pidfdSendSignal(libc, pidfd, signal),
+    spawn: (request) => spawn(libc, request),
     pipe: (options) => fd.pipe(libc, options),
     mkfifo: (path, mode) => fd.mkfifo(libc, path, mode),
     setPipeSize: (f, size) => fd.setPipeSize(libc, f, size),

@@ -15,6 +15,17 @@ export interface ExitInfo {
   signal?: number;
 }
 
+/** What posix_spawn starts: `fds[i]` becomes the child's fd i (null: /dev/null). */
+export interface SpawnRequest {
+  path: string;
+  /** argv, argv[0] included. */
+  argv: readonly string[];
+  /** The whole environment, as `NAME=value`. */
+  env: readonly string[];
+  cwd?: string;
+  fds: ReadonlyArray<number | null>;
+}
+
 /** SO_PEERCRED of a unix socket connection. */
 export interface PeerCred {
   pid: number;
@@ -64,6 +75,12 @@ export interface Native {
   pidfdOpen(pid: number): number;
   /** pidfd_send_signal(2). */
   pidfdSendSignal(pidfd: number, signal: number): void;
+  /**
+   * posix_spawn(3) of `request.path` (no PATH search), without forking this process; returns the
+   * pid. The child's signals are all at their defaults with none blocked. Throws the errno of a
+   * failed start (ENOENT, EACCES, ENOEXEC, …). Reap the child yourself (waitPid / waitPidfd).
+   */
+  spawn(request: SpawnRequest): number;
 
   // --- descriptors -----------------------------------------------------------------------------
   /** pipe2(2) with O_CLOEXEC (and O_NONBLOCK when asked): [read end, write end]. */

@@ -56,7 +56,7 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<numbe
   const native = loadNative();
   native.setChildSubreaper(true);
   const reaper = new Reaper({ native });
-  const monitor = new ExitMonitor(reaper);
+  const monitor = new ExitMonitor(reaper, native);
   const shutdown = new Shutdown((name, err) => log.error(`shutdown: ${name} failed`, { error: errorMessage(err) }));
 
   const eventsLog = log.module('events');

@@ -2,4 +2,5 @@
 export { type Exit, nowNs } from './exit';
 export { listChildren } from './children';
 export { Reaper, type ReaperOptions } from './reaper';
-export { ExitMonitor, type ExitSubscription, type ProcessMonitor, type Spawned } from './monitor';
+export { type Child, type SpawnOptions, type Spawned, type StdioSpec } from './child';
+export { ExitMonitor, type ExitSubscription, type ProcessMonitor } from './monitor';

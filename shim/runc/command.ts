@@ -3,8 +3,7 @@
  * exit monitor, never stolen by the reaper), collects its output, and turns a failure into a
  * RuncError carrying runc's own message from this invocation's part of log.json.
  */
-import { type StdioOptions } from 'node:child_process';
-import { type ProcessMonitor } from '../reaper';
+import { type ProcessMonitor, type StdioSpec } from '../reaper';
 import { RuncError, lastLogError, logOffset } from './errors';
 
 export interface CommandOptions {
@@ -27,7 +26,7 @@ export interface CommandResult {
 export async function runCommand(monitor: ProcessMonitor, binary: string, args: readonly string[], options: CommandOptions): Promise<CommandResult> {
   const offset = logOffset(options.log);
   const capture = options.stdio === undefined;
-  const stdio: StdioOptions = options.stdio ?? [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
+  const stdio: StdioSpec[] = options.stdio ? [...options.stdio] : [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
   const { child, exit } = monitor.spawn(binary, args, { cwd: options.cwd, env: options.env, stdio });
   let stdout = '';
   let output = '';

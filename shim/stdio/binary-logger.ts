@@ -106,7 +106,6 @@ export class BinaryIO implements ProcessIO {
       this.release(readyW); // the logger's copy is the only writer: its exit means EOF
     }
     const logger = this.logger;
-    logger.child.on('error', () => undefined); // a failed kill(2) is reported as 'error': never crash on it
     this.stopped = logger.exit.then(
       () => void (this.loggerExited = true),
       () => void (this.loggerExited = true),

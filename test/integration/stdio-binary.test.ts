@@ -38,7 +38,7 @@ describe('stdio: binary:// logging driver (real logger, real runc)', function ()
   let dir: string;
   let logger: string;
   const ios: ProcessIO[] = [];
-  const monitor = new ExitMonitor(new Reaper({ native: loadNative() }));
+  const monitor = new ExitMonitor(new Reaper({ native: loadNative() }), loadNative());
   const ctx = () => ({ native: loadNative(), monitor, containerId: 'ctr-1', namespace: 'stdio-ns' });
   const report = (): LoggerReport => JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as LoggerReport;
   const uri = (query: string): string => `binary://${logger}?dir=${encodeURIComponent(dir)}${query}`;

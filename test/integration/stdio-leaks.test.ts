@@ -26,7 +26,7 @@ describe('stdio: no fd leaks across open/close cycles (real runc)', function () 
   let sandbox: RuncSandbox;
   let dir: string;
   let logger: string;
-  const monitor = new ExitMonitor(new Reaper({ native: loadNative() }));
+  const monitor = new ExitMonitor(new Reaper({ native: loadNative() }), loadNative());
   const ctx = () => ({ native: loadNative(), monitor, containerId: 'leak', namespace: 'stdio' });
 
   before(function () {

@@ -10,8 +10,6 @@
  * - `fakeContainer`: the part of a Container the exit bookkeeping reads;
  * - `Deferred`, `tempDir`: small test plumbing.
  */
-import { type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +18,7 @@ import { type Container } from '../../../shim/container/container';
 import { BaseProcess } from '../../../shim/process/base';
 import { type ProcessState, type Role, type Transition } from '../../../shim/process/state';
 import { type StdioConfig } from '../../../shim/process/types';
-import { type Exit, type ExitSubscription, type ProcessMonitor, type Spawned } from '../../../shim/reaper';
+import { type Child, type Exit, type ExitSubscription, type ProcessMonitor, type SpawnOptions, type Spawned } from '../../../shim/reaper';
 
 /** A promise with its resolve/reject exposed. */
 export class Deferred<T = void> {
@@ -91,7 +89,7 @@ export class FakeMonitor implements ProcessMonitor {
     return this.listeners.size;
   }
 
-  spawn(command: string, args: readonly string[], options: SpawnOptions = {}): Spawned {
+  spawn(command: string, args: readonly string[], options: SpawnOptions): Spawned {
     const call: SpawnCall = { command, args: [...args], options, stdin: '' };
     this.spawns.push(call);
     const pid = this.nextPid++;
@@ -103,7 +101,7 @@ export class FakeMonitor implements ProcessMonitor {
         callback();
       },
     });
-    const child = Object.assign(new EventEmitter(), { pid, stdout, stderr, stdin }) as unknown as ChildProcess;
+    const child: Child = { pid, stdout, stderr, stdin, kill: () => false };
     const exit = Promise.resolve()
       .then(() => this.script(call))
       .then(

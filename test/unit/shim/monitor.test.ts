@@ -53,13 +53,13 @@ describe('shim/reaper/monitor: ExitMonitor', () => {
     const { reaper, monitor } = setup([]);
     const own = sinon.spy(reaper, 'own');
     const disown = sinon.spy(reaper, 'disown');
-    const three = monitor.spawn('/bin/sh', ['-c', 'exit 3'], { stdio: 'ignore' });
+    const three = monitor.spawn('/bin/sh', ['-c', 'exit 3'], { stdio: ['ignore', 'ignore', 'ignore'] });
     assert.ok(three.child.pid !== undefined);
     assert.deepEqual(own.firstCall.args, [three.child.pid], 'owned before spawn returned');
     const exit3 = await three.exit;
     assert.deepEqual([exit3.pid, exit3.status, exit3.signal], [three.child.pid, 3, undefined]);
     assert.ok(disown.calledWith(three.child.pid));
-    const killed = await monitor.spawn('/bin/sh', ['-c', 'kill -9 $$'], { stdio: 'ignore' }).exit;
+    const killed = await monitor.spawn('/bin/sh', ['-c', 'kill -9 $$'], { stdio: ['ignore', 'ignore', 'ignore'] }).exit;
     assert.deepEqual([killed.status, killed.signal], [137, 9]);
     assert.ok(killed.at > 0n);
   });
@@ -67,7 +67,7 @@ describe('shim/reaper/monitor: ExitMonitor', () => {
   it('a binary that cannot start rejects its exit promise and is never owned', async () => {
     const { reaper, monitor } = setup([]);
     const own = sinon.spy(reaper, 'own');
-    await assert.rejects(monitor.spawn('/nonexistent/runc', [], { stdio: 'ignore' }).exit, { code: 'ENOENT' });
+    await assert.rejects(monitor.spawn('/nonexistent/runc', [], { stdio: ['ignore', 'ignore', 'ignore'] }).exit, { code: 'ENOENT' });
     assert.equal(own.callCount, 0);
   });
 });

@@ -1,0 +1,133 @@
+/**
+ * A child started by posix_spawn (native.spawn) instead of libuv's fork: the daemon is ~50 MiB of
+ * Node, and fork copies its page tables before runc can even start — ~1 ms of every runc call.
+ *
+ * Its exit is learnt through a pidfd watched in Node's own epoll, and reaped by waitid(P_PIDFD),
+ * so it needs no SIGCHLD handler: the `delete` action, which never reaps, can use it as well as the
+ * daemon. Its pid is registered with the reaper as someone else's before anything can reap it (the
+ * reaper only runs from the event loop, never between posix_spawn returning and `own`).
+ */
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import * as net from 'node:net';
+import { constants } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { type Native } from '../../native';
+import { type Exit, nowNs } from './exit';
+import { type Child, type SpawnOptions, type Spawned } from './child';
+
+/** What a direct child needs from the native layer. */
+export type DirectNative = Pick<Native, 'spawn' | 'pipe' | 'pidfdOpen' | 'waitPidfd' | 'pidfdSendSignal' | 'watchFd' | 'close'>;
+
+/** Who else reaps: the SIGCHLD reaper must leave a direct child alone until we have reaped it. */
+export interface Ownership {
+  own(pid: number): void;
+  disown(pid: number): void;
+  /** The exits the reaper reaps: the way out when no pidfd can be had. */
+  onExit(listener: (exit: Exit) => void): () => void;
+}
+
+/**
+ * Starts `command` with posix_spawn. Throws only when posix_spawn itself is missing (ENOSYS), so
+ * the caller can fall back to child_process; a program that cannot be started (ENOENT, EACCES) is
+ * reported as child_process does: no pid, and `exit` rejects.
+ */
+export function spawnDirect(native: DirectNative, owner: Ownership, command: string, args: readonly string[], options: SpawnOptions): Spawned {
+  const env = options.env ?? process.env;
+  const parentEnds: Array<net.Socket | null> = [];
+  const childEnds: number[] = [];
+  const fds = options.stdio.map((spec, i): number | null => {
+    if (spec === 'ignore') return null;
+    if (spec !== 'pipe') return spec;
+    const [read, write] = native.pipe();
+    const [mine, theirs] = i === 0 ? [write, read] : [read, write];
+    childEnds.push(theirs);
+    parentEnds[i] = new net.Socket({ fd: mine, readable: i !== 0, writable: i === 0 });
+    return theirs;
+  });
+  const stream = (i: number): net.Socket | null => parentEnds[i] ?? null;
+  let pid: number;
+  try {
+    const path = resolveCommand(command, env);
+    if (path === undefined) throw Object.assign(new Error(`spawn ${command} ENOENT`), { code: 'ENOENT', errno: -2, syscall: `spawn ${command}`, path: command });
+    pid = native.spawn({ path, argv: [command, ...args], env: environment(env), ...(options.cwd !== undefined ? { cwd: options.cwd } : {}), fds });
+  } catch (err) {
+    for (const socket of parentEnds) socket?.destroy();
+    if ((err as NodeJS.ErrnoException).code === 'ENOSYS') throw err;
+    const failed = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    failed.catch(() => undefined); // the caller may never look: not an unhandled rejection
+    return { child: { pid: undefined, stdin: null, stdout: null, stderr: null, kill: () => false }, exit: failed };
+  } finally {
+    for (const fd of childEnds) native.close(fd);
+  }
+  owner.own(pid);
+  let exited = false;
+  let pidfd: number | undefined;
+  try {
+    pidfd = native.pidfdOpen(pid); // our child, not reaped yet: the pid cannot have been reused
+  } catch {
+    pidfd = undefined; // out of descriptors: the SIGCHLD reaper reaps it instead (below)
+  }
+  const exit = new Promise<Exit>((resolve) => {
+    const done = (info: { status: number; signal?: number }): void => {
+      exited = true;
+      resolve(info.signal === undefined ? { pid, status: info.status, at: nowNs() } : { pid, status: info.status, signal: info.signal, at: nowNs() });
+    };
+    if (pidfd === undefined) {
+      const off = owner.onExit((e) => {
+        if (e.pid !== pid) return;
+        off();
+        done(e);
+      });
+      owner.disown(pid);
+      return;
+    }
+    const fd = pidfd;
+    const watch = native.watchFd(fd, () => {
+      const info = native.waitPidfd(fd);
+      if (!info) return;
+      watch.close();
+      native.close(fd);
+      owner.disown(pid);
+      done(info);
+    });
+  });
+  const child: Child = {
+    pid,
+    stdin: stream(0),
+    stdout: stream(1),
+    stderr: stream(2),
+    kill(signal = 'SIGTERM') {
+      if (exited) return false;
+      try {
+        // until we reap it the pid is still this child's, pidfd or not
+        if (pidfd === undefined) process.kill(pid, signal);
+        else native.pidfdSendSignal(pidfd, constants.signals[signal]);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+  return { child, exit };
+}
+
+/** `command` as execvp would find it in the child's PATH (libuv searches the same one); undefined when it is nowhere. */
+function resolveCommand(command: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (command.includes('/')) return command;
+  for (const dir of (env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
+    const candidate = join(dir || '.', command);
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here: the next directory
+    }
+  }
+  return undefined;
+}
+
+function environment(env: NodeJS.ProcessEnv): string[] {
+  const entries: string[] = [];
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) entries.push(`${name}=${value}`);
+  return entries;
+}
