@@ -50,7 +50,7 @@ export class ExecProcess extends BaseProcess {
     try {
       writeFileSync(processFile, this.config.processJson, { mode: 0o600 });
       this.io = await openIO(this.stdio, this.config.io);
-      await this.config.runc.exec(
+      const ran = this.config.runc.exec(
         {
           id: this.config.containerId,
           processFile,
@@ -59,6 +59,8 @@ export class ExecProcess extends BaseProcess {
         },
         this.io.runcStdio,
       );
+      this.io.runcStarted(); // never throws: `ran` is awaited next, whatever happens
+      await ran;
       await this.io.containerStarted();
       this.pid = readPidFile(this.pidFile);
     } catch (err) {

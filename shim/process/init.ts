@@ -73,7 +73,7 @@ export class InitProcess extends BaseProcess {
     this.io = await openIO(this.stdio, this.config.io);
     if (this.config.checkpoint) return; // restored at Start
     try {
-      await this.config.runc.create(
+      const ran = this.config.runc.create(
         {
           id: this.id,
           bundle: this.config.bundle,
@@ -84,6 +84,8 @@ export class InitProcess extends BaseProcess {
         },
         this.io.runcStdio,
       );
+      this.io.runcStarted(); // never throws: `ran` is awaited next, whatever happens
+      await ran;
       await this.io.containerStarted();
       this.pid = readPidFile(this.pidFile);
     } catch (err) {
@@ -113,7 +115,7 @@ export class InitProcess extends BaseProcess {
     const io = this.io;
     if (!io || !checkpoint) throw new ShimError('unknown', 'internal: restore without stdio or image');
     try {
-      await runc.restore(
+      const ran = runc.restore(
         {
           id: this.id,
           bundle,
@@ -126,6 +128,8 @@ export class InitProcess extends BaseProcess {
         },
         io.runcStdio,
       );
+      io.runcStarted(); // never throws: `ran` is awaited next, whatever happens
+      await ran;
       await io.containerStarted();
       this.pid = readPidFile(this.pidFile);
     } catch (err) {

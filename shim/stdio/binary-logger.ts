@@ -157,6 +157,11 @@ export class BinaryIO implements ProcessIO {
     return this.terminalSocket;
   }
 
+  /** runc is running: the stdin FIFO, if any, is opened now. */
+  runcStarted(): void {
+    this.stdin?.runcStarted();
+  }
+
   /** After runc started: the logger holds the read ends; drop ours. */
   containerStarted(): Promise<void> {
     for (const fd of this.readEnds.splice(0)) this.release(fd);

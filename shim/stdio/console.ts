@@ -127,6 +127,11 @@ export class ConsoleIO implements ProcessIO {
     this.input.pause(); // until the master is there
   }
 
+  /** Nothing to open while runc runs: the FIFOs were opened with the console socket. */
+  runcStarted(): void {
+    // the master arrives on the socket; containerStarted receives it
+  }
+
   /** Receives the pty master from runc and starts copying. */
   async containerStarted(): Promise<void> {
     await this.stdoutClient;

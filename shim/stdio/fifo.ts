@@ -11,7 +11,7 @@
  * The handles we read or write are wrapped in net.Socket (a libuv pipe handle on epoll), never in
  * fs streams (which would pin pool threads).
  */
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import net from 'node:net';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK } = constants;
@@ -41,6 +41,11 @@ function openFifo(path: string, flags: number): number {
     throw err;
   }
   return fd;
+}
+
+/** Throws unless `path` is a FIFO: ENOENT, or EINVAL as openFifo. Refuses a bad path before runc runs. */
+export function checkFifo(path: string): void {
+  if (!statSync(path).isFIFO()) throw Object.assign(new Error(`${path} is not a FIFO`), { code: 'EINVAL' });
 }
 
 /** An output FIFO opened for writing, as raw fds (for the splice copier). */

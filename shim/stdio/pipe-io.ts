@@ -4,21 +4,25 @@
  * client's FIFOs or the log file.
  *
  * Lifecycle, in the order the process code calls it:
- *   1. `PipeIO.open(mode)` — opens FIFOs/files, makes the pipes, starts the copiers (before runc
- *      runs, so nothing the container writes is ever lost; an output FIFO's copier once its client
- *      reads it);
+ *   1. `PipeIO.open(mode)` — makes the pipes (before runc runs, so nothing the container writes is
+ *      ever lost: it waits in the pipe), opens a file:// log and starts its copies, and checks that
+ *      each FIFO path is a FIFO (a bad path is refused before anything runs);
+ *   2. `runcStdio` — the container-side ends, handed to runc as fds 0, 1, 2;
+ *   3. `runcStarted()` — runc is running: opens the client's FIFOs and starts their copiers while
+ *      runc does its own work, as Go's shim opens them after runc (~0.6 ms off every create and
+ *      exec); an output FIFO's copier starts once its client reads it. Never throws: a failure
+ *      is reported by `containerStarted`.
  *      container pipe → FIFO copies use splice(2) (splice-copy.ts: no bytes through Node, about
  *      twice the throughput at a third of the CPU), falling back to net.Socket streams if the
  *      kernel refuses to splice between the two; the file:// and stdin copies are streams;
- *   2. `runcStdio` — the container-side ends, handed to runc as fds 0, 1, 2;
- *   3. `containerStarted()` — after runc create/exec returned: closes our copies of the
+ *   4. `containerStarted()` — after runc create/exec returned: closes our copies of the
  *      container-side ends, so the output copiers see EOF when the container's last writer closes,
  *      and waits for a client that had not opened an output FIFO for reading yet (fifo.ts);
- *   4. `closeStdin()` — CloseIO: drops the keep-open stdin writer;
- *   5. `inFlight(limits)` — when the process has exited, before its exit is applied: what it wrote
+ *   5. `closeStdin()` — CloseIO: drops the keep-open stdin writer;
+ *   6. `inFlight(limits)` — when the process has exited, before its exit is applied: what it wrote
  *      and the client has not read yet, to be waited for (delivery.ts; types.ts says why);
- *   6. `drained(ms)` — waits (bounded) for the output copiers to finish;
- *   7. `close()` — closes everything that is still open. Idempotent.
+ *   7. `drained(ms)` — waits (bounded) for the output copiers to finish;
+ *   8. `close()` — closes everything that is still open. Idempotent.
  * `processExited()` changes nothing here: output ends when the container's last writer closes.
  * An output FIFO's keep-open reader stays open until `close()`, after its copy has ended too: it is
  * how `inFlight` counts what the client has not read (FIONREAD), and a reader never delays the
@@ -30,7 +34,7 @@ import { type Writable } from 'node:stream';
 import { type Native } from '../../native';
 import { openAppendFile } from './append-file';
 import { awaitDelivery, unreadInFifo } from './delivery';
-import { type OutputFifoFds, closeFd, closeOutputFifoFds, openInputFifo, openOutputFifoFdForClient, openOutputFifoFdIfRead } from './fifo';
+import { type OutputFifoFds, checkFifo, closeFd, closeOutputFifoFds, openInputFifo, openOutputFifoFdForClient, openOutputFifoFdIfRead } from './fifo';
 import { SpliceCopy } from './splice-copy';
 import { type DeliveryLimits, type ProcessIO } from './types';
 import { type StdioMode } from './uri';
@@ -87,6 +91,10 @@ export class PipeIO implements ProcessIO {
   private readonly outputs: OutputCopy[] = [];
   /** Output FIFOs whose client had not opened them yet at `open`: awaited by containerStarted. */
   private readonly waitingForClients: Promise<void>[] = [];
+  /** What `runcStarted` opens on the client's side: one step per FIFO. */
+  private readonly toConnect: (() => void)[] = [];
+  /** The first of those steps that failed: `containerStarted` rejects with it. */
+  private connectFailure: { error: unknown } | undefined;
   private keepOpenStdinWriter: number | undefined;
   private closed = false;
 
@@ -125,17 +133,22 @@ export class PipeIO implements ProcessIO {
     }
   }
 
-  /** stdin FIFO → pipe → container fd 0. */
+  /** stdin FIFO → pipe → container fd 0; the FIFO is opened by runcStarted. */
   private setUpStdin(path: string): void {
-    const fifo = openInputFifo(path);
-    this.keepOpenStdinWriter = fifo.keepOpenWriter;
-    this.held.add(fifo.keepOpenWriter);
-    this.track(fifo.reader);
+    checkFifo(path);
     const [r, w] = this.options.native.pipe();
     this.own(r, 'container', 0);
-    const pipe = this.track(new net.Socket({ fd: w, readable: false, writable: true }));
-    // the container may exit without reading: EPIPE ends the copy, it never crashes the shim
-    fifo.reader.pipe(pipe);
+    this.held.add(w);
+    this.toConnect.push(() => {
+      const fifo = openInputFifo(path);
+      this.keepOpenStdinWriter = fifo.keepOpenWriter;
+      this.held.add(fifo.keepOpenWriter);
+      this.track(fifo.reader);
+      this.held.delete(w); // the socket owns it from here on
+      const pipe = this.track(new net.Socket({ fd: w, readable: false, writable: true }));
+      // the container may exit without reading: EPIPE ends the copy, it never crashes the shim
+      fifo.reader.pipe(pipe);
+    });
   }
 
   /** container fd 1/2 → pipe → `dest`. */
@@ -154,13 +167,9 @@ export class PipeIO implements ProcessIO {
     }
   }
 
-  /**
-   * container fd 1/2 → pipe → FIFO `path`: spliced, or streamed where splice is refused. The copy
-   * starts once the client has the FIFO open for reading (fifo.ts says why); when it has not yet,
-   * the wait runs in the background and `containerStarted` awaits it, as Go's shim blocks in its
-   * open there.
-   */
+  /** container fd 1/2 → pipe → FIFO `path`; the FIFO is opened by runcStarted (connectFifoOutput). */
   private setUpFifoOutput(fd: 1 | 2, path: string): void {
+    checkFifo(path);
     const [r, w] = this.options.native.pipe();
     this.held.add(r);
     this.own(w, 'container', fd);
@@ -169,6 +178,15 @@ export class PipeIO implements ProcessIO {
     } catch {
       // keep the default size
     }
+    this.toConnect.push(() => this.connectFifoOutput(fd, path, r));
+  }
+
+  /**
+   * Pipe `r` (held) → FIFO `path`: spliced, or streamed where splice is refused. The copy starts
+   * once the client has the FIFO open for reading (fifo.ts says why); when it has not yet, the wait
+   * runs in the background and `containerStarted` awaits it, as Go's shim blocks in its open there.
+   */
+  private connectFifoOutput(fd: 1 | 2, path: string, r: number): void {
     const fifo = openOutputFifoFdIfRead(path);
     if (fifo) {
       const output = this.addOutput();
@@ -268,9 +286,26 @@ export class PipeIO implements ProcessIO {
     if (this.held.delete(fd)) closeFd(fd);
   }
 
-  /** After runc create/exec: the container holds its ends now; drop ours. Resolves once every output FIFO has its client (or the wait gave up). */
+  /** runc is running: opens the client's FIFOs and starts their copies. Never throws; idempotent. */
+  runcStarted(): void {
+    for (const step of this.toConnect.splice(0)) {
+      if (this.closed || this.connectFailure) return;
+      try {
+        step();
+      } catch (error) {
+        this.connectFailure = { error };
+      }
+    }
+  }
+
+  /**
+   * After runc create/exec: the container holds its ends now; drop ours. Resolves once every
+   * output FIFO has its client (or the wait gave up); rejects if a FIFO could not be opened.
+   */
   async containerStarted(): Promise<void> {
+    this.runcStarted();
     this.dropContainerEnds();
+    if (this.connectFailure) throw this.connectFailure.error;
     await Promise.all(this.waitingForClients);
   }
 

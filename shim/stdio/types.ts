@@ -10,7 +10,8 @@ export interface DeliveryLimits {
 
 /**
  * The stdio of a process. The process layer calls, in this order: `openIO` → runc create/exec/restore
- * with `runcStdio` (and `consoleSocket` when set) → `containerStarted()` → … `inFlight(limits)` when
+ * with `runcStdio` (and `consoleSocket` when set) → `runcStarted()` as soon as runc has been started →
+ * `containerStarted()` once it returned → … `inFlight(limits)` when
  * the process was reaped, `processExited()` when its exit is applied … → `drained(ms)` → `close()`.
  */
 export interface ProcessIO {
@@ -18,6 +19,12 @@ export interface ProcessIO {
   readonly runcStdio: [number | 'ignore', number | 'ignore', number | 'ignore'];
   /** A console socket path for runc (terminal mode). */
   readonly consoleSocket?: string;
+  /**
+   * Called as soon as runc create/exec/restore has been started, while it runs: what is left to
+   * open on the client's side is opened now, off the critical path (pipes: the FIFOs). Never
+   * throws: a failure is reported by `containerStarted`. Idempotent.
+   */
+  runcStarted(): void;
   /**
    * Called once runc create/exec/restore returned: the container holds its ends now. In terminal
    * mode this receives the pty master (and rejects if runc never sends it).

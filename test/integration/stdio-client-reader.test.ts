@@ -6,13 +6,13 @@
  * real pipes; this process plays the container (it writes to the container-side end) and the client.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadNative } from '../../native';
 import { PipeIO } from '../../shim/stdio/pipe-io';
-import { type FifoReader, makeFifos, readFifo } from '../fixtures/stdio-clients';
+import { type FifoReader, makeFifos, readFifo, writeFifo } from '../fixtures/stdio-clients';
 import { requireSystem } from '../helpers/system';
 
 describe('stdio: output FIFOs wait for their client’s reader', function () {
@@ -157,5 +157,37 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
     io.close();
     await start;
     await io.drained(1000);
+  });
+
+  describe('the client’s side opens while runc runs (runcStarted), as Go’s shim opens it after runc', () => {
+    it('open refuses a path that is missing or not a FIFO, before anything runs', () => {
+      const file = join(dir, 'plain');
+      writeFileSync(file, '');
+      assert.throws(() => PipeIO.open({ kind: 'fifo', stdin: '', stdout: join(dir, 'missing'), stderr: '' }, { native: loadNative() }), { code: 'ENOENT' });
+      assert.throws(() => PipeIO.open({ kind: 'fifo', stdin: file, stdout: '', stderr: '' }, { native: loadNative() }), { code: 'EINVAL', message: /is not a FIFO/ });
+    });
+
+    it('the FIFOs are opened by runcStarted, and what the container wrote before reaches the client', async () => {
+      const { inp, out } = makeFifos(dir, ['inp', 'out'] as const);
+      const reader = readFifo(out);
+      const io = PipeIO.open({ kind: 'fifo', stdin: inp, stdout: out, stderr: '' }, { native: loadNative() });
+      ios.push(io);
+      writeSync(io.runcStdio[1] as number, 'before the FIFO was open\n'); // waits in the container pipe
+      assert.throws(() => writeFifo(inp), { code: 'ENXIO' }, 'no reader of stdin before runc runs');
+      io.runcStarted();
+      io.runcStarted(); // idempotent
+      writeFifo(inp).end('to the container\n');
+      await io.containerStarted();
+      assert.equal((await reader.ended).toString(), 'before the FIFO was open\n');
+    });
+
+    it('a FIFO removed between open and runcStarted: runcStarted does not throw, containerStarted rejects with the error', async () => {
+      const { out } = makeFifos(dir, ['out'] as const);
+      const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative() });
+      ios.push(io);
+      rmSync(out);
+      io.runcStarted();
+      await assert.rejects(io.containerStarted(), { code: 'ENOENT' });
+    });
   });
 });

@@ -54,8 +54,8 @@ describe('stdio: no fd leaks across open/close cycles (real runc)', function () 
     try {
       const out = config.stdout === fifos.out ? readFifo(fifos.out) : undefined;
       const err = config.stderr === fifos.err ? readFifo(fifos.err) : undefined;
-      const input = config.stdin === fifos.in ? writeFifo(fifos.in) : undefined;
       const { id, pid } = await sandbox.create(io, ['sh', '-c', 'read l; echo out:$l; echo err >&2']);
+      const input = config.stdin === fifos.in ? writeFifo(fifos.in) : undefined; // the shim opens stdin once runc runs
       await sandbox.start(id);
       input?.end('x\n');
       io.closeStdin();
