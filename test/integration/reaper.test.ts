@@ -15,6 +15,7 @@ interface HarnessResult {
   subreaper: boolean;
   spawned: { pid: number; expected: number; got: number | null; error?: string }[];
   orphansAnnounced: number[];
+  workerOrphan: number;
   orphanExits: { pid: number; status: number; signal?: number; at: string }[];
   zombiesLeft: number[];
 }
@@ -53,6 +54,11 @@ describe('reaper: subreaper + child_process, zero lost exits', function () {
       assert.ok(e && BigInt(e.at) >= started, 'exit time recorded');
       if (e?.status === 137) assert.equal(e.signal, 9);
     }
+  });
+
+  it('reaps the orphan of a child a worker thread forked (orphans go to the main thread, the only one it reads)', () => {
+    assert.ok(result.workerOrphan > 0);
+    assert.equal(result.orphanExits.find((e) => e.pid === result.workerOrphan)?.status, 9);
   });
 
   it('never reports a libuv-owned child as an orphan, and leaves no zombie', () => {
