@@ -44,9 +44,29 @@ export interface CallContext {
   readonly streamId: number;
 }
 
+/**
+ * A call being served. Its AbortController is made only when the handler first reads
+ * `context.signal`: one costs ~15–40 µs in Node 20, on every call, and most handlers never look.
+ */
 interface InflightCall {
-  readonly controller: AbortController;
+  controller: AbortController | undefined;
+  /** Set once the call was aborted; a signal made later starts aborted with it. */
+  aborted: { reason: Error } | undefined;
   timer: DeadlineTimer | undefined;
+}
+
+/** The call's signal, made on first use (aborted already if the call was). */
+function signalOf(call: InflightCall): AbortSignal {
+  if (call.controller === undefined) {
+    call.controller = new AbortController();
+    if (call.aborted) call.controller.abort(call.aborted.reason);
+  }
+  return call.controller.signal;
+}
+
+function abortCall(call: InflightCall, reason: Error): void {
+  call.aborted ??= { reason };
+  call.controller?.abort(reason);
 }
 
 /** open: serving; draining: serving, closes once idle (shutdown); closed: gone. */
@@ -180,7 +200,7 @@ export class ServerConnection {
       return;
     }
 
-    const call: InflightCall = { controller: new AbortController(), timer: undefined };
+    const call: InflightCall = { controller: undefined, aborted: undefined, timer: undefined };
     this.calls.set(id, call);
     if (deadline !== undefined) call.timer = new DeadlineTimer(deadline, () => this.expire(id));
     const context: CallContext = {
@@ -188,7 +208,9 @@ export class ServerConnection {
       method: request.method,
       metadata: Metadata.fromKeyValues(request.metadata),
       deadline,
-      signal: call.controller.signal,
+      get signal() {
+        return signalOf(call);
+      },
       peer: this.peer,
       streamId: id,
     };
@@ -231,7 +253,7 @@ export class ServerConnection {
     call.timer = undefined;
     trace('stream %d: deadline exceeded', id);
     this.finish(id, { status: status(Code.DEADLINE_EXCEEDED, DEADLINE_EXCEEDED_MESSAGE), payload: EMPTY });
-    call.controller.abort(new RpcError(Code.DEADLINE_EXCEEDED, DEADLINE_EXCEEDED_MESSAGE));
+    abortCall(call, new RpcError(Code.DEADLINE_EXCEEDED, DEADLINE_EXCEEDED_MESSAGE));
   }
 
   /** Ends a call with its one response (later outcomes of the same call are dropped). */
@@ -288,7 +310,7 @@ export class ServerConnection {
     this.calls.clear();
     for (const call of calls) {
       call.timer?.cancel();
-      call.controller.abort(abort);
+      abortCall(call, abort);
     }
   }
 }

@@ -201,6 +201,26 @@ describe('Server (raw bytes over a unix socket)', () => {
       const reason = await aborted.promise;
       assert.equal((reason as { code?: string }).code, 'TTRPC_ERR_CLOSED');
     });
+
+    it('a signal first read after the connection was lost starts aborted (it is made on first use)', async () => {
+      const called = deferred<CallContext>();
+      await start(
+        implementation({
+          wait: (_req, ctx) => {
+            called.resolve(ctx); // does not touch ctx.signal
+            return new Promise(() => undefined);
+          },
+        }),
+      );
+      const p = peer();
+      p.write(requestFrame(1, SVC, 'Wait'));
+      const ctx = await called.promise;
+      p.destroy();
+      await waitFor(() => server.connectionCount === 0);
+      assert.equal(ctx.signal.aborted, true);
+      assert.equal((ctx.signal.reason as { code?: string }).code, 'TTRPC_ERR_CLOSED');
+      assert.equal(ctx.signal, ctx.signal, 'one signal per call');
+    });
   });
 
   describe('stream ids', () => {
