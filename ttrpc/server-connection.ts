@@ -69,6 +69,23 @@ function abortCall(call: InflightCall, reason: Error): void {
   call.controller?.abort(reason);
 }
 
+/** A handler's CallContext: a class, so the lazy `signal` is a prototype getter, not one per call. */
+class ServerCallContext implements CallContext {
+  constructor(
+    readonly service: string,
+    readonly method: string,
+    readonly metadata: Metadata,
+    readonly deadline: number | undefined,
+    readonly peer: PeerCredentials | undefined,
+    readonly streamId: number,
+    private readonly call: InflightCall,
+  ) {}
+
+  get signal(): AbortSignal {
+    return signalOf(this.call);
+  }
+}
+
 /** open: serving; draining: serving, closes once idle (shutdown); closed: gone. */
 type ConnectionState = 'open' | 'draining' | 'closed';
 
@@ -203,17 +220,7 @@ export class ServerConnection {
     const call: InflightCall = { controller: undefined, aborted: undefined, timer: undefined };
     this.calls.set(id, call);
     if (deadline !== undefined) call.timer = new DeadlineTimer(deadline, () => this.expire(id));
-    const context: CallContext = {
-      service: request.service,
-      method: request.method,
-      metadata: Metadata.fromKeyValues(request.metadata),
-      deadline,
-      get signal() {
-        return signalOf(call);
-      },
-      peer: this.peer,
-      streamId: id,
-    };
+    const context = new ServerCallContext(request.service, request.method, Metadata.fromKeyValues(request.metadata), deadline, this.peer, id, call);
     trace('stream %d: %s/%s', id, request.service, request.method);
     void this.invoke(id, method, message, context);
   }
