@@ -32,7 +32,8 @@ let current = 'setup';
 const SECTIONS = ['lifecycle', 'exec', 'stdout', 'memory', 'burst', 'startup', 'ttrpc'] as const;
 
 const SPECS = {
-  runs: { full: 30, quick: 15, help: 'lifecycle and exec iterations per runtime' },
+  runs: { full: 30, quick: 15, help: 'lifecycle iterations per runtime' },
+  'exec-runs': { full: 100, quick: 15, help: 'exec iterations per runtime' },
   'stdout-runs': { full: 5, quick: 2, help: 'stdout iterations per runtime' },
   'stdout-mib': { full: 512, quick: 512, help: 'MiB written to stdout per run' },
   n: { full: 20, quick: 4, help: 'memory: containers per runtime and mode' },
@@ -83,7 +84,7 @@ async function main(cleanup: Cleanup): Promise<void> {
   const lifeMedian = life[0] ? ({ [PAIR[0]]: life[0].ours.median, [PAIR[1]]: life[0].go.median } as PerRuntime<number>) : undefined;
   let containers: PerRuntime<string> | undefined;
   const running = async (): Promise<PerRuntime<string>> => (containers ??= await runningContainers(ctx));
-  await section('exec', async () => exec(ctx, await running(), o.runs));
+  await section('exec', async () => exec(ctx, await running(), o['exec-runs']));
   await section('ttrpc', async () => ttrpcState(ctx, await running(), o['ttrpc-calls'], o['in-flight']));
   await section('stdout', () => stdout(ctx, o['stdout-runs'], o['stdout-mib'], lifeMedian));
   await section('burst', () => burst(ctx, o.burst, o['burst-runs']));
