@@ -9,28 +9,35 @@
  * thread while the process lives — measured too: an orphan of a child forked by a worker thread
  * was listed under the main thread.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 
-let hasChildrenFiles: boolean | undefined;
+/**
+ * The main thread's children file, opened once (close-on-exec) and read from offset 0 each time:
+ * one pread instead of readFileSync's open, fstat, reads and close — ~4 µs against ~19 warm, and
+ * it runs on every SIGCHLD. null: no such file (a kernel without CONFIG_PROC_CHILDREN).
+ */
+let childrenFd: number | null | undefined;
+const chunk = Buffer.alloc(4096);
 
 /** The pids of our direct children, zombies included. */
 export function listChildren(): number[] {
-  hasChildrenFiles ??= probe();
-  return hasChildrenFiles ? fromTaskChildren() : fromProcStat();
+  childrenFd ??= openChildrenFile();
+  return childrenFd === null ? fromProcStat() : fromTaskChildren(childrenFd);
 }
 
-function probe(): boolean {
+function openChildrenFile(): number | null {
   try {
-    readFileSync(`/proc/self/task/${process.pid}/children`);
-    return true;
+    return openSync(`/proc/self/task/${process.pid}/children`, 'r');
   } catch {
-    return false;
+    return null;
   }
 }
 
-function fromTaskChildren(): number[] {
+function fromTaskChildren(fd: number): number[] {
+  let text = '';
+  for (let n, at = 0; (n = readSync(fd, chunk, 0, chunk.length, at)) > 0; at += n) text += chunk.toString('latin1', 0, n);
   const pids: number[] = [];
-  for (const word of readFileSync(`/proc/self/task/${process.pid}/children`, 'latin1').split(' ')) if (word) pids.push(Number(word));
+  for (const word of text.split(' ')) if (word) pids.push(Number(word));
   return pids;
 }
 
