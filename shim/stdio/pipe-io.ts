@@ -96,6 +96,8 @@ export class PipeIO implements ProcessIO {
   /** The first of those steps that failed: `containerStarted` rejects with it. */
   private connectFailure: { error: unknown } | undefined;
   private keepOpenStdinWriter: number | undefined;
+  /** CloseIO came: a stdin FIFO opened later (runcStarted) drops its keep-open writer at once. */
+  private stdinClosed = false;
   private closed = false;
 
   private constructor(private readonly options: PipeIoOptions) {}
@@ -143,6 +145,7 @@ export class PipeIO implements ProcessIO {
       const fifo = openInputFifo(path);
       this.keepOpenStdinWriter = fifo.keepOpenWriter;
       this.held.add(fifo.keepOpenWriter);
+      if (this.stdinClosed) this.closeStdin(); // a restored process can get CloseIO before its Start
       this.track(fifo.reader);
       this.held.delete(w); // the socket owns it from here on
       const pipe = this.track(new net.Socket({ fd: w, readable: false, writable: true }));
@@ -330,6 +333,7 @@ export class PipeIO implements ProcessIO {
 
   /** CloseIO: stdin reaches EOF once every client writer is gone too. */
   closeStdin(): void {
+    this.stdinClosed = true;
     if (this.keepOpenStdinWriter !== undefined) {
       this.release(this.keepOpenStdinWriter);
       this.keepOpenStdinWriter = undefined;

@@ -6,7 +6,7 @@
  * real pipes; this process plays the container (it writes to the container-side end) and the client.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -14,6 +14,7 @@ import { loadNative } from '../../native';
 import { PipeIO } from '../../shim/stdio/pipe-io';
 import { type FifoReader, makeFifos, readFifo, writeFifo } from '../fixtures/stdio-clients';
 import { requireSystem } from '../helpers/system';
+import { waitFor } from '../helpers/wait';
 
 describe('stdio: output FIFOs wait for their client’s reader', function () {
   this.timeout(20_000);
@@ -179,6 +180,37 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
       writeFifo(inp).end('to the container\n');
       await io.containerStarted();
       assert.equal((await reader.ended).toString(), 'before the FIFO was open\n');
+    });
+
+    it('CloseIO before runcStarted (a restored process before its Start): stdin still reaches EOF once the client is done', async () => {
+      const { inp } = makeFifos(dir, ['inp'] as const);
+      const io = PipeIO.open({ kind: 'fifo', stdin: inp, stdout: '', stderr: '' }, { native: loadNative() });
+      ios.push(io);
+      io.closeStdin();
+      io.runcStarted();
+      writeFifo(inp).end('last words\n');
+      // read the container's end (ours until close()) without blocking, until EOF
+      const containerEnd = io.runcStdio[0] as number;
+      loadNative().setNonBlocking(containerEnd, true);
+      const chunk = Buffer.alloc(256);
+      let read = '';
+      await waitFor(
+        () => {
+          for (;;) {
+            let n: number;
+            try {
+              n = readSync(containerEnd, chunk, 0, chunk.length, null);
+            } catch (err) {
+              if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return false;
+              throw err;
+            }
+            if (n === 0) return true; // EOF: no keep-open writer was left behind
+            read += chunk.toString('latin1', 0, n);
+          }
+        },
+        { what: 'EOF on the container’s stdin' },
+      );
+      assert.equal(read, 'last words\n');
     });
 
     it('a FIFO removed between open and runcStarted: runcStarted does not throw, containerStarted rejects with the error', async () => {
