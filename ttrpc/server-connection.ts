@@ -70,8 +70,13 @@ function abortCall(call: InflightCall, reason: Error): void {
   call.controller?.abort(reason);
 }
 
-/** A handler's CallContext: a class, so the lazy `signal` is a prototype getter, not one per call. */
+/**
+ * A handler's CallContext: a class, so the lazy `signal` is a prototype getter, not one per call.
+ * Read `signal`; spreading the context (`{ ...ctx }`) copies own properties only and leaves it out.
+ */
 class ServerCallContext implements CallContext {
+  readonly #call: InflightCall;
+
   constructor(
     readonly service: string,
     readonly method: string,
@@ -79,11 +84,13 @@ class ServerCallContext implements CallContext {
     readonly deadline: number | undefined,
     readonly peer: PeerCredentials | undefined,
     readonly streamId: number,
-    private readonly call: InflightCall,
-  ) {}
+    call: InflightCall,
+  ) {
+    this.#call = call;
+  }
 
   get signal(): AbortSignal {
-    return signalOf(this.call);
+    return signalOf(this.#call);
   }
 }
 

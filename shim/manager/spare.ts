@@ -278,8 +278,9 @@ function requesterStreams(pid: number): Streams {
 
 /**
  * The requester's stdin (the runtime options containerd writes to `start`), to EOF; `undefined`
- * when /proc cannot reopen it (a socket). The shell has it on fd 3: while it reads the reply, its
- * fd 0 is the reply FIFO.
+ * when /proc cannot reopen it (a socket), so the Node entry point reads it; throws when part of it
+ * was read and the rest could not be. The shell has it on fd 3: while it reads the reply, its fd 0
+ * is the reply FIFO.
  */
 export async function readStdin(pid: number): Promise<Buffer | undefined> {
   const path = `/proc/${pid}/fd/3`;
@@ -288,8 +289,10 @@ export async function readStdin(pid: number): Promise<Buffer | undefined> {
     if (readAvailable(path, head)) return Buffer.concat(head);
     // containerd is still writing: the rest through the thread pool, after what was read
     return Buffer.concat([...head, await fsp.readFile(path)]);
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (head.length === 0) return undefined; // nothing taken from the pipe: the Node entry point can read it all
+    // part of the options is consumed: a fallback would decode the rest as if it were all of them
+    throw new Error(`reading containerd's options from stdin: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -113,7 +113,7 @@ export class InitProcess extends BaseProcess {
   private async restore(): Promise<void> {
     const { runc, options, bundle, checkpoint, parentCheckpoint } = this.config;
     const io = this.io;
-    if (!io || !checkpoint) throw new ShimError('unknown', 'internal: restore without stdio or image');
+    if (!io || !checkpoint) throw new ShimError('failedPrecondition', checkpoint ? 'an earlier restore of this task failed and released its stdio: delete the task' : 'internal: restore without an image');
     try {
       const ran = runc.restore(
         {
@@ -133,6 +133,9 @@ export class InitProcess extends BaseProcess {
       await io.containerStarted();
       this.pid = readPidFile(this.pidFile);
     } catch (err) {
+      // as create does: its container-side ends are closed already, so they cannot go to another runc
+      io.close();
+      this.io = undefined;
       throw new ShimError('unknown', `OCI runtime restore failed: ${runcDetail(err)}`);
     }
   }

@@ -17,25 +17,44 @@ import { openSync, readFileSync, readSync, readdirSync } from 'node:fs';
  * it runs on every SIGCHLD. null: no such file (a kernel without CONFIG_PROC_CHILDREN).
  */
 let childrenFd: number | null | undefined;
-const chunk = Buffer.alloc(4096);
+/** One pread takes the whole list (a seq_file regenerates from the start at every read at an offset, so several reads could tear it); grown when full. */
+let buffer = Buffer.alloc(64 * 1024);
 
 /** The pids of our direct children, zombies included. */
 export function listChildren(): number[] {
   childrenFd ??= openChildrenFile();
-  return childrenFd === null ? fromProcStat() : fromTaskChildren(childrenFd);
+  if (childrenFd === null) return fromProcStat();
+  let text: string;
+  try {
+    text = readWhole(childrenFd);
+  } catch {
+    // our fd was closed under us (EBADF), its number maybe reused (ESPIPE): forget it, never close
+    // it, and read the file the slow way this once; the next call opens it again
+    childrenFd = undefined;
+    text = readFileSync(childrenFile(), 'latin1');
+  }
+  return parsePids(text);
 }
+
+const childrenFile = (): string => `/proc/self/task/${process.pid}/children`;
 
 function openChildrenFile(): number | null {
   try {
-    return openSync(`/proc/self/task/${process.pid}/children`, 'r');
+    return openSync(childrenFile(), 'r');
   } catch {
     return null;
   }
 }
 
-function fromTaskChildren(fd: number): number[] {
-  let text = '';
-  for (let n, at = 0; (n = readSync(fd, chunk, 0, chunk.length, at)) > 0; at += n) text += chunk.toString('latin1', 0, n);
+function readWhole(fd: number): string {
+  for (;;) {
+    const n = readSync(fd, buffer, 0, buffer.length, 0);
+    if (n < buffer.length) return buffer.toString('latin1', 0, n);
+    buffer = Buffer.alloc(buffer.length * 2); // thousands of children: read them all in one go
+  }
+}
+
+function parsePids(text: string): number[] {
   const pids: number[] = [];
   for (const word of text.split(' ')) if (word) pids.push(Number(word));
   return pids;

@@ -29,8 +29,9 @@ export interface IoContext {
 }
 
 /**
- * Opens the stdio of a process. Resolves when runc may run: FIFOs open, copiers started, a logging
- * binary ready, a console socket listening.
+ * Opens the stdio of a process. Resolves when runc may run: the pipes made (their FIFOs are opened
+ * by `runcStarted`, while runc runs), a file:// log open, a logging binary ready, a console socket
+ * listening.
  */
 export async function openIO(stdio: StdioConfig, ctx: IoContext): Promise<ProcessIO> {
   const mode = parseStdio(stdio);

@@ -147,8 +147,8 @@ export class PipeIO implements ProcessIO {
       this.held.add(fifo.keepOpenWriter);
       if (this.stdinClosed) this.closeStdin(); // a restored process can get CloseIO before its Start
       this.track(fifo.reader);
-      this.held.delete(w); // the socket owns it from here on
       const pipe = this.track(new net.Socket({ fd: w, readable: false, writable: true }));
+      this.held.delete(w); // the socket owns it from here on
       // the container may exit without reading: EPIPE ends the copy, it never crashes the shim
       fifo.reader.pipe(pipe);
     });

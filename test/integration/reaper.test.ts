@@ -4,9 +4,11 @@
  * signal) and time, while hundreds of concurrent child_process children still report every exit.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { listChildren } from '../../shim/reaper';
 import { requireSystem } from '../helpers/system';
 
 const harness = join(__dirname, '..', 'fixtures', 'reaper-harness.js');
@@ -65,5 +67,32 @@ describe('reaper: subreaper + child_process, zero lost exits', function () {
     const spawnedPids = new Set(result.spawned.map((s) => s.pid));
     assert.deepEqual(result.orphanExits.filter((e) => spawnedPids.has(e.pid)), []);
     assert.deepEqual(result.zombiesLeft, []);
+  });
+});
+
+describe('reaper: listing the children through a kept fd', function () {
+  this.timeout(20_000);
+  before(function () {
+    requireSystem(this, ['sleep']);
+  });
+
+  it('lists a child, and still does after its kept fd was closed under it (read the slow way, then reopened)', () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      assert.ok(listChildren().includes(child.pid ?? -1));
+      const kept = readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).endsWith(`/task/${process.pid}/children`);
+        } catch {
+          return false;
+        }
+      });
+      assert.equal(kept.length, 1, 'one kept fd of the children file');
+      closeSync(Number(kept[0])); // a stray double close elsewhere in the process
+      assert.ok(listChildren().includes(child.pid ?? -1), 'listed after the fd was lost');
+      assert.ok(listChildren().includes(child.pid ?? -1), 'and again with a new fd');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
