@@ -10,7 +10,7 @@
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Runc } from '../runc/runc';
-import { type IoContext, openIO } from '../stdio/io';
+import { type IoContext, openIO, withRunc } from '../stdio/io';
 import { ShimError } from '../util/errors';
 import { BaseProcess } from './base';
 import { DRAIN_TIMEOUT_MS, runcDetail } from './init';
@@ -50,18 +50,18 @@ export class ExecProcess extends BaseProcess {
     try {
       writeFileSync(processFile, this.config.processJson, { mode: 0o600 });
       this.io = await openIO(this.stdio, this.config.io);
-      const ran = this.config.runc.exec(
-        {
-          id: this.config.containerId,
-          processFile,
-          pidFile: this.pidFile,
-          ...(this.io.consoleSocket ? { consoleSocket: this.io.consoleSocket } : {}),
-        },
-        this.io.runcStdio,
+      await withRunc(
+        this.io,
+        this.config.runc.exec(
+          {
+            id: this.config.containerId,
+            processFile,
+            pidFile: this.pidFile,
+            ...(this.io.consoleSocket ? { consoleSocket: this.io.consoleSocket } : {}),
+          },
+          this.io.runcStdio,
+        ),
       );
-      this.io.runcStarted(); // never throws: `ran` is awaited next, whatever happens
-      await ran;
-      await this.io.containerStarted();
       this.pid = readPidFile(this.pidFile);
     } catch (err) {
       this.io?.close();

@@ -10,7 +10,7 @@ import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Runc } from '../runc/runc';
 import { RuncError, isNotExist, isProcessDone } from '../runc/errors';
-import { type IoContext, openIO } from '../stdio/io';
+import { type IoContext, openIO, withRunc } from '../stdio/io';
 import { ShimError } from '../util/errors';
 import { BaseProcess } from './base';
 import { readPidFile } from './pidfile';
@@ -73,20 +73,20 @@ export class InitProcess extends BaseProcess {
     this.io = await openIO(this.stdio, this.config.io);
     if (this.config.checkpoint) return; // restored at Start
     try {
-      const ran = this.config.runc.create(
-        {
-          id: this.id,
-          bundle: this.config.bundle,
-          pidFile: this.pidFile,
-          ...(this.io.consoleSocket ? { consoleSocket: this.io.consoleSocket } : {}),
-          noPivot: this.config.options.noPivotRoot,
-          noNewKeyring: this.config.options.noNewKeyring,
-        },
-        this.io.runcStdio,
+      await withRunc(
+        this.io,
+        this.config.runc.create(
+          {
+            id: this.id,
+            bundle: this.config.bundle,
+            pidFile: this.pidFile,
+            ...(this.io.consoleSocket ? { consoleSocket: this.io.consoleSocket } : {}),
+            noPivot: this.config.options.noPivotRoot,
+            noNewKeyring: this.config.options.noNewKeyring,
+          },
+          this.io.runcStdio,
+        ),
       );
-      this.io.runcStarted(); // never throws: `ran` is awaited next, whatever happens
-      await ran;
-      await this.io.containerStarted();
       this.pid = readPidFile(this.pidFile);
     } catch (err) {
       this.io.close();
@@ -115,22 +115,22 @@ export class InitProcess extends BaseProcess {
     const io = this.io;
     if (!io || !checkpoint) throw new ShimError('failedPrecondition', checkpoint ? 'an earlier restore of this task failed and released its stdio: delete the task' : 'internal: restore without an image');
     try {
-      const ran = runc.restore(
-        {
-          id: this.id,
-          bundle,
-          imagePath: checkpoint,
-          workPath: options.criuWorkPath || join(bundle, 'work'),
-          pidFile: this.pidFile,
-          ...(parentCheckpoint ? { parentPath: parentCheckpoint } : {}),
-          ...(io.consoleSocket ? { consoleSocket: io.consoleSocket } : {}),
-          noPivot: options.noPivotRoot,
-        },
-        io.runcStdio,
+      await withRunc(
+        io,
+        runc.restore(
+          {
+            id: this.id,
+            bundle,
+            imagePath: checkpoint,
+            workPath: options.criuWorkPath || join(bundle, 'work'),
+            pidFile: this.pidFile,
+            ...(parentCheckpoint ? { parentPath: parentCheckpoint } : {}),
+            ...(io.consoleSocket ? { consoleSocket: io.consoleSocket } : {}),
+            noPivot: options.noPivotRoot,
+          },
+          io.runcStdio,
+        ),
       );
-      io.runcStarted(); // never throws: `ran` is awaited next, whatever happens
-      await ran;
-      await io.containerStarted();
       this.pid = readPidFile(this.pidFile);
     } catch (err) {
       // as create does: its container-side ends are closed already, so they cannot go to another runc

@@ -47,3 +47,14 @@ export async function openIO(stdio: StdioConfig, ctx: IoContext): Promise<Proces
       return Promise.resolve(PipeIO.open(mode, options));
   }
 }
+
+/**
+ * Sees one runc create/exec/restore through, given its promise right after the call that spawned
+ * it (`withRunc(io, runc.exec(…))`): the client's side opens while runc runs (`runcStarted`, which
+ * never throws, so `ran` is always awaited), then `containerStarted` once runc has returned.
+ */
+export async function withRunc(io: ProcessIO, ran: Promise<void>): Promise<void> {
+  io.runcStarted();
+  await ran;
+  await io.containerStarted();
+}
