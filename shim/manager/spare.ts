@@ -304,9 +304,9 @@ export async function readStdin(pid: number): Promise<Buffer | undefined> {
  */
 function readAvailable(path: string, into: Buffer[]): boolean {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const chunk = Buffer.allocUnsafe(64 * 1024);
   try {
     for (;;) {
-      const chunk = Buffer.allocUnsafe(64 * 1024);
       let n: number;
       try {
         n = readSync(fd, chunk, 0, chunk.length, null);
@@ -315,7 +315,7 @@ function readAvailable(path: string, into: Buffer[]): boolean {
         throw err;
       }
       if (n === 0) return true;
-      into.push(chunk.subarray(0, n));
+      into.push(Buffer.from(chunk.subarray(0, n))); // a copy: the chunk is read into again
     }
   } finally {
     closeSync(fd);

@@ -17,8 +17,8 @@ import { openSync, readFileSync, readSync, readdirSync } from 'node:fs';
  * it runs on every SIGCHLD. null: no such file (a kernel without CONFIG_PROC_CHILDREN).
  */
 let childrenFd: number | null | undefined;
-/** One pread takes the whole list (a seq_file regenerates from the start at every read at an offset, so several reads could tear it); grown when full. */
-let buffer = Buffer.alloc(64 * 1024);
+/** One pread takes the whole list (a seq_file regenerates from the start at every read at an offset, so several reads could tear it); made on first use, grown when full. */
+let buffer: Buffer | undefined;
 
 /** The pids of our direct children, zombies included. */
 export function listChildren(): number[] {
@@ -36,7 +36,9 @@ export function listChildren(): number[] {
   return parsePids(text);
 }
 
-const childrenFile = (): string => `/proc/self/task/${process.pid}/children`;
+function childrenFile(): string {
+  return `/proc/self/task/${process.pid}/children`;
+}
 
 function openChildrenFile(): number | null {
   try {
@@ -47,6 +49,7 @@ function openChildrenFile(): number | null {
 }
 
 function readWhole(fd: number): string {
+  buffer ??= Buffer.alloc(64 * 1024);
   for (;;) {
     const n = readSync(fd, buffer, 0, buffer.length, 0);
     if (n < buffer.length) return buffer.toString('latin1', 0, n);
