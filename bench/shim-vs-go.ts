@@ -34,7 +34,7 @@ const SECTIONS = ['lifecycle', 'exec', 'stdout', 'memory', 'burst', 'startup', '
 const SPECS = {
   runs: { full: 30, quick: 15, help: 'lifecycle iterations per runtime' },
   'exec-runs': { full: 100, quick: 15, help: 'exec iterations per runtime' },
-  'stdout-runs': { full: 5, quick: 2, help: 'stdout iterations per runtime' },
+  'stdout-runs': { full: 5, quick: 2, help: 'stdout iterations per runtime and writer' },
   'stdout-mib': { full: 512, quick: 512, help: 'MiB written to stdout per run' },
   n: { full: 20, quick: 4, help: 'memory: containers per runtime and mode' },
   'group-size': { full: 4, quick: 4, help: 'memory: containers per pod (group annotation)' },
