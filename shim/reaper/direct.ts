@@ -10,7 +10,7 @@
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import * as net from 'node:net';
 import { constants } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { type Native } from '../../native';
 import { type Exit, nowNs } from './exit';
 import { type Child, type SpawnOptions, type Spawned } from './child';
@@ -47,9 +47,9 @@ export function spawnDirect(native: DirectNative, owner: Ownership, command: str
   const stream = (i: number): net.Socket | null => parentEnds[i] ?? null;
   let pid: number;
   try {
-    const path = resolveCommand(command, env);
-    if (path === undefined) throw Object.assign(new Error(`spawn ${command} ENOENT`), { code: 'ENOENT', errno: -2, syscall: `spawn ${command}`, path: command });
-    pid = native.spawn({ path, argv: [command, ...args], env: environment(env), ...(options.cwd !== undefined ? { cwd: options.cwd } : {}), fds });
+    const found = resolveCommand(command, env, options.cwd);
+    if (typeof found !== 'string') throw Object.assign(new Error(`spawn ${command} ${found.code}`), { ...found, syscall: `spawn ${command}`, path: command });
+    pid = native.spawn({ path: found, argv: [command, ...args], env: environment(env), ...(options.cwd !== undefined ? { cwd: options.cwd } : {}), fds });
   } catch (err) {
     for (const socket of parentEnds) socket?.destroy();
     if ((err as NodeJS.ErrnoException).code === 'ENOSYS') throw err;
@@ -112,24 +112,28 @@ export function spawnDirect(native: DirectNative, owner: Ownership, command: str
 }
 
 /**
- * `command` as execvp would find it in the child's PATH (libuv searches the same one); undefined when
- * it is nowhere. Looked up on every spawn, as Go's exec.Command does. A directory without it costs
- * a stat that does not throw: three thrown ENOENT errors per runc call (bin/ and two more directories
- * come before /usr/sbin) took ~0.25 ms of the daemon's time per exec.
+ * `command` as execvp in the child would find it (libuv's children search the same way): each
+ * PATH entry in turn, a relative one (or an empty one, ".") taken from the child's working
+ * directory; the first executable regular file wins. Nowhere: ENOENT, or EACCES if some entry
+ * had the file but not executable by us (execvp's rule). Looked up on every spawn, as Go's
+ * exec.Command does. A directory without it costs a stat that does not throw: three thrown ENOENT
+ * errors per runc call (bin/ and two more directories come before /usr/sbin) took ~0.25 ms of the
+ * daemon's time per exec.
  */
-function resolveCommand(command: string, env: NodeJS.ProcessEnv): string | undefined {
+function resolveCommand(command: string, env: NodeJS.ProcessEnv, cwd: string | undefined): string | { code: 'ENOENT' | 'EACCES'; errno: number } {
   if (command.includes('/')) return command;
+  let denied = false;
   for (const dir of (env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
-    const candidate = join(dir || '.', command);
+    const candidate = isAbsolute(dir) ? join(dir, command) : resolve(cwd ?? '.', dir || '.', command);
     if (!isFile(candidate)) continue;
     try {
       accessSync(candidate, fsConstants.X_OK);
       return candidate;
     } catch {
-      // not executable by us: the next directory
+      denied = true; // there, but not executable by us: the next directory
     }
   }
-  return undefined;
+  return denied ? { code: 'EACCES', errno: -13 } : { code: 'ENOENT', errno: -2 };
 }
 
 /** True for a regular file; false for anything else, missing or not (ENOTDIR, EACCES: the next directory). */

@@ -122,6 +122,24 @@ describe('shim/reaper/direct: children started with posix_spawn (real processes)
     assert.equal(stdout, `this|${cwd}|marker\n`);
   });
 
+  it('PATH is searched as execvp in the child would: a relative entry from the child’s working directory; a file there but not executable is EACCES', async () => {
+    const base = join(dir, 'lookup');
+    mkdirSync(join(base, 'bin'), { recursive: true });
+    mkdirSync(join(base, 'noexec'));
+    writeFileSync(join(base, 'bin', 'tool'), '#!/bin/sh\necho relative\n');
+    chmodSync(join(base, 'bin', 'tool'), 0o755);
+    writeFileSync(join(base, 'noexec', 'tool'), '#!/bin/sh\necho never\n', { mode: 0o644 });
+    // the daemon's cwd is not the child's: `bin` means <cwd>/bin, as for execvp after the chdir
+    const { stdout } = await output(monitor.spawn('tool', [], { cwd: base, env: { PATH: 'bin:/bin:/usr/bin' }, stdio: ['ignore', 'pipe', 'ignore'] }));
+    assert.equal(stdout, 'relative\n');
+    const denied = monitor.spawn('tool', [], { env: { PATH: `${join(base, 'noexec')}:/nonexistent` }, stdio: ['ignore', 'ignore', 'ignore'] });
+    assert.equal(denied.child.pid, undefined);
+    await assert.rejects(denied.exit, { code: 'EACCES', message: 'spawn tool EACCES' });
+    // a later entry with an executable one still wins, as with execvp
+    const { stdout: later } = await output(monitor.spawn('tool', [], { cwd: base, env: { PATH: `${join(base, 'noexec')}:bin` }, stdio: ['ignore', 'pipe', 'ignore'] }));
+    assert.equal(later, 'relative\n');
+  });
+
   it('a program that is not there: no pid, the exit rejects with ENOENT, nothing owned, no fd left open', async () => {
     const own = sinon.spy(reaper, 'own');
     const before = readdirSync('/proc/self/fd').length;
