@@ -33,7 +33,7 @@ const SECTIONS = ['lifecycle', 'exec', 'stdout', 'memory', 'burst', 'startup', '
 
 const SPECS = {
   runs: { full: 30, quick: 15, help: 'lifecycle iterations per runtime' },
-  'exec-runs': { full: 100, quick: 15, help: 'exec iterations per runtime' },
+  'exec-runs': { full: 100, quick: 16, help: 'exec iterations per runtime (even: pairs alternate AB BA)' },
   'stdout-runs': { full: 5, quick: 2, help: 'stdout iterations per runtime and writer' },
   'stdout-mib': { full: 512, quick: 512, help: 'MiB written to stdout per run' },
   n: { full: 20, quick: 4, help: 'memory: containers per runtime and mode' },
@@ -53,6 +53,9 @@ async function main(cleanup: Cleanup): Promise<void> {
   let parsed;
   try {
     parsed = parseOptions(process.argv.slice(2), process.env, SPECS, SECTIONS);
+    // checked here, not minutes later when the section starts
+    if (parsed.values['exec-runs'] % 2 !== 0) throw new UsageError(`--exec-runs ${parsed.values['exec-runs']}: must be even (the pairs alternate AB BA, so each runtime goes first equally often)`);
+    if ((parsed.values['stdout-mib'] * 1024 * 1024) % 65536 !== 0) throw new UsageError(`--stdout-mib ${parsed.values['stdout-mib']}: must be a multiple of 1/16 MiB (the bulk writer's 64 KiB block)`);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`${err.message}\n\n${usage('npm run bench --', SPECS, SECTIONS)}\n`);
