@@ -8,20 +8,22 @@
  *   bulk  — `dd if=/dev/zero bs=64K`: 64 KiB writes, ~0.1 s of CPU per 512 MiB, so what is measured
  *           is the path after the container: the shim, the FIFO and ctr. The goal row.
  *   small — `head -c`: 4 KiB writes from a getc/putc loop, ~1.3 s of user CPU per 512 MiB even into
- *           /dev/null. This writer is the bound (it was the only writer before 2026-11-23 21:30 UTC),
+ *           /dev/null. This writer is the bound (it was the only writer before e462a8f, ~21:00 UTC),
  *           so its row shows how both shims do behind a slow, chatty writer, not what a shim can move.
  *
  * Each writer has a ceiling row: the same command into `cat | wc -c`, with no shim, no FIFO and no
- * containerd. `cat` stands for ctr (it copies in larger chunks, so this is generous); its ratio to
- * Go's figure is about the most any shim could reach on this machine with that writer.
+ * containerd — a reference: the same writer through one user-space copy (`cat` stands for ctr). A
+ * shim that splices can come out above it; behind `head` it bounds every shim.
+ *
+ * Rounds alternate which runtime goes first (AB BA …), as the exec section does.
  */
 import { performance } from 'node:perf_hooks';
 import { cleanEnv, run } from '../../test/helpers/containerd';
 import { type Row, row } from '../lib/report';
 import { type Context, PAIR, type PerRuntime, type Runtime, samples, tag } from '../lib/context';
 
-/** Bytes per write of the bulk writer. */
-const BULK_BLOCK = 64 * 1024;
+/** Bytes per write of the bulk writer: --stdout-mib must be a multiple of it. */
+export const BULK_BLOCK = 64 * 1024;
 
 interface Writer {
   name: 'bulk' | 'small';
@@ -32,7 +34,8 @@ interface Writer {
 }
 
 const WRITERS: readonly Writer[] = [
-  { name: 'bulk', label: '64 KiB writes (dd)', command: (bytes, bb) => `${bb}dd if=/dev/zero bs=${BULK_BLOCK} count=${bytes / BULK_BLOCK} 2>/dev/null` },
+  // dd's record counts go to stderr, which the run shows only if it fails
+  { name: 'bulk', label: '64 KiB writes (dd)', command: (bytes, bb) => `${bb}dd if=/dev/zero bs=${BULK_BLOCK} count=${bytes / BULK_BLOCK}` },
   { name: 'small', label: '4 KiB writes (head -c)', command: (bytes, bb) => `${bb}head -c ${bytes} /dev/zero` },
 ];
 
@@ -62,7 +65,7 @@ export async function stdout(ctx: Context, runs: number, mib: number, lifecycleM
   };
   for (let i = 0; i < runs; i++) {
     for (const writer of WRITERS) {
-      for (const runtime of PAIR) wall[writer.name][runtime].push(await once(runtime, writer));
+      for (const runtime of i % 2 === 0 ? PAIR : [...PAIR].reverse()) wall[writer.name][runtime].push(await once(runtime, writer));
       ceiling[writer.name].push(await bare(writer));
     }
   }
