@@ -10,7 +10,7 @@
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import * as net from 'node:net';
 import { constants } from 'node:os';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { delimiter, isAbsolute } from 'node:path';
 import { type Native } from '../../native';
 import { type Exit, nowNs } from './exit';
 import { type Child, type SpawnOptions, type Spawned } from './child';
@@ -114,34 +114,50 @@ export function spawnDirect(native: DirectNative, owner: Ownership, command: str
 /**
  * `command` as execvp in the child would find it (libuv's children search the same way): each
  * PATH entry in turn, a relative one (or an empty one, ".") taken from the child's working
- * directory; the first executable regular file wins. Nowhere: ENOENT, or EACCES if some entry
- * had the file but not executable by us (execvp's rule). Looked up on every spawn, as Go's
- * exec.Command does. A directory without it costs a stat that does not throw: three thrown ENOENT
- * errors per runc call (bin/ and two more directories come before /usr/sbin) took ~0.25 ms of the
- * daemon's time per exec.
+ * directory — joined as text, so `..` goes through symlinks as the kernel's lookup does; the first
+ * executable regular file wins. Nowhere: ENOENT, or EACCES if some entry had the name but not as
+ * an executable file (execvp's rule: execve says EACCES for a directory or a file without x).
+ * With no PATH at all the usual sbin and bin directories are searched (execvp would search only
+ * /bin:/usr/bin, where runc is not). Looked up on every spawn, as Go's exec.Command does. A
+ * directory without it costs a stat that does not throw: three thrown ENOENT errors per runc call
+ * (bin/ and two more directories come before /usr/sbin) took ~0.25 ms of the daemon's time per exec.
  */
 function resolveCommand(command: string, env: NodeJS.ProcessEnv, cwd: string | undefined): string | { code: 'ENOENT' | 'EACCES'; errno: number } {
   if (command.includes('/')) return command;
   let denied = false;
   for (const dir of (env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
-    const candidate = isAbsolute(dir) ? join(dir, command) : resolve(cwd ?? '.', dir || '.', command);
-    if (!isFile(candidate)) continue;
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      denied = true; // there, but not executable by us: the next directory
+    const path = dir ? `${dir}/${command}` : command;
+    // absolute, so that the child, which chdirs first, runs what was looked at
+    const candidate = isAbsolute(path) ? path : `${childCwd(cwd)}/${path}`;
+    const kind = entryKind(candidate);
+    if (kind === 'none') continue;
+    if (kind === 'file') {
+      try {
+        accessSync(candidate, fsConstants.X_OK);
+        return candidate;
+      } catch {
+        // not executable by us: the next directory
+      }
     }
+    denied = true;
   }
   return denied ? { code: 'EACCES', errno: -13 } : { code: 'ENOENT', errno: -2 };
 }
 
-/** True for a regular file; false for anything else, missing or not (ENOTDIR, EACCES: the next directory). */
-function isFile(path: string): boolean {
+/** The child's working directory as an absolute path (joined as text, like the kernel's lookup). */
+function childCwd(cwd: string | undefined): string {
+  if (cwd === undefined) return process.cwd();
+  return isAbsolute(cwd) ? cwd : `${process.cwd()}/${cwd}`;
+}
+
+/** What is at `path`: a regular file, something else, or nothing we can reach (ENOENT, ENOTDIR, EACCES: the next directory). */
+function entryKind(path: string): 'file' | 'other' | 'none' {
   try {
-    return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) return 'none';
+    return st.isFile() ? 'file' : 'other';
   } catch {
-    return false;
+    return 'none';
   }
 }
 

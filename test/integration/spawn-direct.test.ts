@@ -7,7 +7,8 @@
  * parent must learn its exit without a SIGCHLD reaper and leave no descriptor behind.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn as spawnChild } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Readable } from 'node:stream';
@@ -138,6 +139,30 @@ describe('shim/reaper/direct: children started with posix_spawn (real processes)
     // a later entry with an executable one still wins, as with execvp
     const { stdout: later } = await output(monitor.spawn('tool', [], { cwd: base, env: { PATH: `${join(base, 'noexec')}:bin` }, stdio: ['ignore', 'pipe', 'ignore'] }));
     assert.equal(later, 'relative\n');
+  });
+
+  it('agrees with child_process (execvp) on a directory named like the command (EACCES) and on `..` under a symlinked cwd', async () => {
+    const base = join(dir, 'lookup2');
+    mkdirSync(join(base, 'dirs', 'tool'), { recursive: true }); // a directory called `tool`
+    mkdirSync(join(base, 'real', 'sub'), { recursive: true });
+    writeFileSync(join(base, 'real', 'tool'), '#!/bin/sh\necho parent-of-sub\n');
+    chmodSync(join(base, 'real', 'tool'), 0o755);
+    symlinkSync(join(base, 'real', 'sub'), join(base, 'link'));
+    const codeOf = (env: NodeJS.ProcessEnv, cwd?: string): Promise<string | undefined> =>
+      new Promise((resolve) => {
+        const child = spawnChild('tool', [], { env, ...(cwd ? { cwd } : {}), stdio: 'ignore' });
+        child.once('error', (err: NodeJS.ErrnoException) => resolve(err.code));
+        child.once('exit', () => resolve(undefined));
+      });
+    const dirsOnly = { PATH: join(base, 'dirs') };
+    const denied = monitor.spawn('tool', [], { env: dirsOnly, stdio: ['ignore', 'ignore', 'ignore'] });
+    await assert.rejects(denied.exit, { code: 'EACCES' });
+    assert.equal(await codeOf(dirsOnly), 'EACCES', 'execvp says the same');
+    // `..` from <base>/link is <base>/real (the kernel follows the link), not <base>
+    const up = { PATH: '..' };
+    const { stdout } = await output(monitor.spawn('tool', [], { cwd: join(base, 'link'), env: up, stdio: ['ignore', 'pipe', 'ignore'] }));
+    assert.equal(stdout, 'parent-of-sub\n');
+    assert.equal(await codeOf(up, join(base, 'link')), undefined, 'execvp finds it too');
   });
 
   it('a program that is not there: no pid, the exit rejects with ENOENT, nothing owned, no fd left open', async () => {
