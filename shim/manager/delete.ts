@@ -10,6 +10,9 @@
  *     shim, which leaves it; a live one may serve the rest of a group and is kept);
  *  4. print DeleteResponse{pid from init.pid (missing → 2^32−1), exit_status 137, exited_at now}.
  *
+ * A task its daemon deleted cleanly never gets here: the daemon left the answer in the bundle and
+ * the script printed it (delete-answer.ts).
+ *
  * Warnings go to stderr (containerd logs them); the normal case — the task was deleted already —
  * prints none. koffi is loaded only if there is something to unmount.
  */
@@ -22,12 +25,9 @@ import { type ShimFlags } from '../flags';
 import { ExitMonitor, Reaper } from '../reaper';
 import { isNotExist, RuncError } from '../runc/errors';
 import { Runc } from '../runc/runc';
-import { ProtoWriter } from '../util/proto-lite';
 import { bundlePathProblem, identifierProblem } from '../util/validate';
+import { KILLED_STATUS, deleteResponse } from './delete-answer';
 import { isListening, socketPath } from './socket';
-
-/** Exit status reported for a task whose shim is gone: 128 + SIGKILL. */
-export const KILLED_STATUS = 137;
 
 /** Runs `delete`; returns the DeleteResponse bytes to print. */
 export async function del(flags: ShimFlags, warn: (message: string) => void): Promise<Uint8Array> {
@@ -88,19 +88,4 @@ function readPid(path: string): number {
   } catch {
     return -1;
   }
-}
-
-/**
- * containerd.task.v2.DeleteResponse: 1 pid uint32, 2 exit_status uint32, 3 exited_at Timestamp
- * {1 seconds int64, 2 nanos int32}. A missing pid (-1) is sent as uint32 4294967295, as Go does.
- */
-export function deleteResponse(pid: number, exitStatus: number, nowMs: number): Uint8Array {
-  const seconds = Math.floor(nowMs / 1000);
-  const nanos = Math.round((nowMs - seconds * 1000) * 1e6);
-  const timestamp = new ProtoWriter().varint(1, seconds).varint(2, nanos).finish();
-  return new ProtoWriter()
-    .varint(1, pid >>> 0)
-    .varint(2, exitStatus)
-    .bytes(3, timestamp, true)
-    .finish();
 }

@@ -34,6 +34,7 @@ import { saveTrainedCodeCache } from '../util/code-cache';
 import { Shutdown } from '../util/shutdown';
 import { type Logger, createLogger, errorMessage } from '../util/log';
 import { identifierProblem } from '../util/validate';
+import { forgetDeleteAnswer, leaveDeleteAnswer } from './delete-answer';
 import { socketPath } from './socket';
 
 const RUNTIME = 'io.containerd.tsrunc.v2';
@@ -90,12 +91,19 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<numbe
     onShutdown: () => void shutdown.shutdown(),
     stats: cgroups,
     onContainerCreated: (c) => {
+      forgetDeleteAnswer(c.bundle); // a bundle is never reused, but an answer there must be this task's
       const paths = cgroups.track(c.id, c.init.pid);
       if (paths) oom.watch(c.id, paths);
     },
-    onContainerDeleted: (c) => {
+    onContainerDeleted: (c, clean) => {
       oom.unwatch(c.id);
       cgroups.forget(c.id);
+      if (!clean) return; // the `delete` action's full cleanup is needed
+      try {
+        leaveDeleteAnswer(c.bundle, c.init.pid, Date.now());
+      } catch (err) {
+        log.warn('could not leave the delete answer in the bundle (the delete action will clean up in full)', { task: c.id, error: errorMessage(err) });
+      }
     },
   });
 

@@ -35,7 +35,8 @@ export interface TaskServiceDeps {
   stats: StatsProvider;
   /** Called when a container was created (OOM watching, …) and deleted. */
   onContainerCreated?: (c: Container) => void;
-  onContainerDeleted?: (c: Container) => void;
+  /** `clean`: runc's state is gone and the rootfs unmounted — nothing left for the `delete` action. */
+  onContainerDeleted?: (c: Container, clean: boolean) => void;
 }
 
 const EMPTY: wellKnown.Empty = {};
@@ -155,12 +156,14 @@ export class TaskService implements TaskApi<CallContext> {
       this.containers.delete(c.id);
       this.deps.tracker.forget(c);
       c.releaseIO();
+      let unmounted = true;
       try {
         await c.unmount();
       } catch (err) {
+        unmounted = false;
         this.deps.log.warn('failed to unmount the rootfs', { task: c.id, error: errorMessage(err) });
       }
-      this.deps.onContainerDeleted?.(c);
+      this.deps.onContainerDeleted?.(c, unmounted);
       this.deps.events.delete(c);
       return deleteResponse(c.init);
     });

@@ -7,8 +7,10 @@ import { chmodSync, existsSync, linkSync, readFileSync, readSync, readlinkSync, 
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { task, timestampToNanos } from '../../proto';
+import { DELETE_ANSWER_FILE, printfEscaped } from '../../shim/manager/delete-answer';
 import { connectTask } from '../helpers/shim-client';
 import { type FakeBundle, fakeBundle, shimAction, shimPid } from '../helpers/shim-process';
+import { startHandShim } from '../helpers/hand-shim';
 import { uniqueId } from '../helpers/runtimes';
 import { alive } from '../helpers/proc';
 import { requireSystem } from '../helpers/system';
@@ -246,5 +248,72 @@ describe('shim start/delete actions and the daemon (ours)', function () {
     const { task: t, close } = await connectTask(b.socket);
     assert.equal((await t.connect({ id: b.id })).shimPid, shimPid(b), 'root is still served');
     await close();
+  });
+});
+
+describe('shim delete after a task its daemon deleted (ours, run by hand)', function () {
+  this.timeout(60_000);
+  before(function () {
+    requireSystem(this, ['runc']);
+  });
+
+  it('the daemon leaves the answer in the bundle; the script prints it with no Node (none on PATH), as the Node action would', async () => {
+    const shim = await startHandShim(['/bin/true']);
+    const { task: t, close } = await connectTask(shim.bundle.socket);
+    try {
+      const { bundle, id } = shim.bundle;
+      const answer = join(bundle, DELETE_ANSWER_FILE);
+      writeFileSync(answer, `${printfEscaped(Buffer.from('stale'))}\n`);
+      const { pid } = await t.create(shim.createRequest(id, bundle));
+      assert.equal(existsSync(answer), false, 'an answer left in the bundle before Create is removed');
+      await t.start({ id, execId: '' });
+      assert.equal((await t.wait({ id, execId: '' })).exitStatus, 0);
+      const before = BigInt(Date.now()) * 1_000_000n;
+      await t.delete({ id, execId: '' });
+      const after = BigInt(Date.now()) * 1_000_000n;
+      assert.equal(existsSync(join(shim.runcRoot, id)), false, "runc's state is gone");
+      assert.match(readFileSync(answer, 'utf8'), /^(\\[0-7]{3})+\n$/, 'one line of octal escapes');
+
+      const r = await shimAction(shim.bundle, 'delete', { env: { PATH: '/nonexistent' } });
+      assert.equal(r.code, 0, r.stderr.toString());
+      assert.equal(r.stderr.length, 0);
+      const response = task.DeleteResponse.decode(r.stdout);
+      assert.equal(response.pid, pid, "the init's pid");
+      assert.equal(response.exitStatus, 137, 'as the Node action (and Go) say after a task');
+      const at = timestampToNanos(response.exitedAt);
+      assert.ok(at >= before - 1_000_000n && at <= after + 1_000_000n, 'the time of the Delete');
+
+      // a line cut short (a crash while writing) is not read: the full delete runs (Node is needed)
+      writeFileSync(answer, readFileSync(answer, 'utf8').slice(0, 12));
+      const cut = await shimAction(shim.bundle, 'delete', { env: { PATH: '/nonexistent' } });
+      assert.notEqual(cut.code, 0, 'no node on PATH: the full delete could not run');
+      const full = await shimAction(shim.bundle, 'delete');
+      assert.equal(full.code, 0, full.stderr.toString());
+      assert.equal(task.DeleteResponse.decode(full.stdout).pid, pid);
+    } finally {
+      await close();
+      await shim.stop();
+    }
+  });
+
+  it('a task its daemon did not delete (the daemon was SIGKILLed) leaves no answer: the delete action does the full cleanup', async () => {
+    const shim = await startHandShim(['/bin/sleep', '1000']);
+    const { task: t, close } = await connectTask(shim.bundle.socket);
+    try {
+      const { bundle, id } = shim.bundle;
+      await t.create(shim.createRequest(id, bundle));
+      await t.start({ id, execId: '' });
+      // the daemon dies with its task alive: the delete action must do the whole cleanup
+      process.kill(shim.pid, 'SIGKILL');
+      await waitFor(() => !alive(shim.pid), { what: 'the daemon to die' });
+      assert.equal(existsSync(join(bundle, DELETE_ANSWER_FILE)), false);
+      assert.ok(existsSync(join(shim.runcRoot, id)), 'runc still holds the container');
+      const r = await shimAction(shim.bundle, 'delete');
+      assert.equal(r.code, 0, r.stderr.toString());
+      assert.equal(existsSync(join(shim.runcRoot, id)), false, 'the full delete ran runc delete --force');
+    } finally {
+      await close();
+      await shim.stop();
+    }
   });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import Long from 'long';
 import * as protobuf from 'protobufjs';
 import { runcOptions, task, toNumber, wellKnown } from '../../../proto';
-import { deleteResponse, KILLED_STATUS } from '../../../shim/manager/delete';
+import { deleteResponse, KILLED_STATUS } from '../../../shim/manager/delete-answer';
 import { ProtoReader, ProtoWriter } from '../../../shim/util/proto-lite';
 
 /** Deterministic PRNG (mulberry32), so a failure names a reproducible seed. */
