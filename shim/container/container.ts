@@ -18,6 +18,7 @@ import { ShimError } from '../util/errors';
 import { bundlePathProblem, identifierProblem } from '../util/validate';
 import { readSpec, shouldKillAllOnExit } from './bundle';
 import { OptionsError, type RuncOptions, decodeOptions, runcBinary, runcRoot, saveOptions } from './options';
+import { unmountAll } from './mounts';
 import { type MountSpec, mountRootfs, unmountRootfs, validateMount } from './rootfs';
 
 export interface CreateRequest {
@@ -154,11 +155,16 @@ export class Container {
     return [...this.execs.values()].filter((e) => e.pid > 0 && !e.exited.done);
   }
 
-  /** Unmounts what Create mounted (after the init was deleted). */
+  /**
+   * Unmounts what Create mounted (after the init was deleted), then whatever is still mounted on
+   * the bundle's rootfs, as Go's Delete does (UnmountAll): one umount2 answering EINVAL when
+   * nothing is. Afterwards the `delete` action would find nothing to unmount.
+   */
   async unmount(): Promise<void> {
     const mounts = this.mounts;
     this.mounts = [];
     await unmountRootfs(mounts, this.ctx.native);
+    await unmountAll(this.ctx.native, join(this.bundle, 'rootfs'));
   }
 
   /** Releases every process's stdio (shim shutdown). */

@@ -10,12 +10,12 @@
  * newline: a line cut short by a crash does not `read`, and the script runs the full delete. The
  * time in it is the task's deletion, a few milliseconds before containerd asks (the Node action
  * says "now"); containerd reads the answer's status and time only for a task it still lists,
- * which a deleted one is not.
+ * which a deleted one is not — unless its Delete call failed on containerd's side after the shim
+ * had done it (a deadline), when it publishes TaskExit with them: the time of the deletion then.
  */
-import { writeFileSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProtoWriter } from '../util/proto-lite';
-import { removeQuiet } from '../util/remove';
 
 /** Exit status reported for a task whose shim is gone: 128 + SIGKILL. */
 export const KILLED_STATUS = 137;
@@ -51,7 +51,15 @@ export function leaveDeleteAnswer(bundle: string, pid: number, nowMs: number): v
   writeFileSync(join(bundle, DELETE_ANSWER_FILE), line, { mode: 0o600 });
 }
 
-/** Removes an answer left in `bundle` (a new task there has not been deleted). */
+/**
+ * Removes an answer left in `bundle`, at `start`: containerd makes a new bundle for every task,
+ * but the supervisor restarts a task in the same one, and a new task that dies before its Delete
+ * must get the full delete, not its predecessor's answer. Throws if one is there and stays.
+ */
 export function forgetDeleteAnswer(bundle: string): void {
-  removeQuiet(join(bundle, DELETE_ANSWER_FILE));
+  try {
+    unlinkSync(join(bundle, DELETE_ANSWER_FILE));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot remove the delete answer a previous task left in ${bundle}: ${(err as Error).message}`, { cause: err });
+  }
 }

@@ -14,7 +14,7 @@
  * Shutdown (after a Shutdown RPC with no container left, or a signal): stop accepting and finish
  * in-flight calls, remove the socket, close stdio handles, send every queued event (≤ 5 s).
  */
-import { constants, fstatSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { constants, existsSync, fstatSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +34,7 @@ import { saveTrainedCodeCache } from '../util/code-cache';
 import { Shutdown } from '../util/shutdown';
 import { type Logger, createLogger, errorMessage } from '../util/log';
 import { identifierProblem } from '../util/validate';
-import { forgetDeleteAnswer, leaveDeleteAnswer } from './delete-answer';
+import { leaveDeleteAnswer } from './delete-answer';
 import { socketPath } from './socket';
 
 const RUNTIME = 'io.containerd.tsrunc.v2';
@@ -91,14 +91,14 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<numbe
     onShutdown: () => void shutdown.shutdown(),
     stats: cgroups,
     onContainerCreated: (c) => {
-      forgetDeleteAnswer(c.bundle); // a bundle is never reused, but an answer there must be this task's
       const paths = cgroups.track(c.id, c.init.pid);
       if (paths) oom.watch(c.id, paths);
     },
     onContainerDeleted: (c, clean) => {
       oom.unwatch(c.id);
       cgroups.forget(c.id);
-      if (!clean) return; // the `delete` action's full cleanup is needed
+      // the `delete` action's full cleanup is needed unless both are gone: what it would look at
+      if (!clean || existsSync(c.runc.stateDir(c.id))) return;
       try {
         leaveDeleteAnswer(c.bundle, c.init.pid, Date.now());
       } catch (err) {

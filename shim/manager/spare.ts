@@ -33,6 +33,7 @@ import { del } from './delete';
 import { Door, type Reply, type Requester, doorParent, takeRequest } from './door';
 import { claimNextSpare } from './spare-client';
 import { listen, socketPath } from './socket';
+import { forgetDeleteAnswer } from './delete-answer';
 import { decodeStartOptions, settleDaemon, taskAddress } from './start';
 import type * as ServeModule from './serve';
 import { removeQuiet } from '../util/remove';
@@ -175,6 +176,7 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
 
     async function start(flags: ShimFlags, r: Requester, out: Streams, answer: (line: string) => void): Promise<void> {
       const address = taskAddress(flags, r.cwd);
+      forgetDeleteAnswer(r.cwd);
       const stdin = await readStdin(r.pid);
       if (stdin === undefined) return answer('fallback');
       const options = decodeStartOptions(stdin);

@@ -22,6 +22,7 @@ import { type ShimFlags } from '../flags';
 import { writeFileAtomic } from '../util/atomic-file';
 import { identifierProblem } from '../util/validate';
 import { listen, socketAddress, socketPath } from './socket';
+import { forgetDeleteAnswer } from './delete-answer';
 import { doorPrefix } from './door';
 import { sparesEnabled, spawnSpare } from './spare-client';
 import { removeQuiet } from '../util/remove';
@@ -42,6 +43,7 @@ export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1'];
 export async function start(flags: ShimFlags, script: string): Promise<string> {
   const bundle = process.cwd();
   const address = taskAddress(flags, bundle);
+  forgetDeleteAnswer(bundle);
   const path = socketPath(address);
   const options = decodeStartOptions(readStdin());
   // No spare took this task (bin/containerd-shim-tsrunc-v2 tried): start one for the next task.

@@ -27,6 +27,11 @@ export class Runc {
   private readonly env: NodeJS.ProcessEnv;
   readonly log: string;
 
+  /** runc's state directory of container `id`: there while runc knows the container. */
+  stateDir(id: string): string {
+    return `${this.config.root}/${id}`;
+  }
+
   constructor(private readonly config: RuncConfig) {
     this.log = `${config.bundle}/log.json`;
     const g: a.GlobalOptions = { root: config.root, log: this.log };

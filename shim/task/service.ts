@@ -35,7 +35,7 @@ export interface TaskServiceDeps {
   stats: StatsProvider;
   /** Called when a container was created (OOM watching, …) and deleted. */
   onContainerCreated?: (c: Container) => void;
-  /** `clean`: runc's state is gone and the rootfs unmounted — nothing left for the `delete` action. */
+  /** `clean`: the rootfs was unmounted (runc deleted the container, or knew it no more). */
   onContainerDeleted?: (c: Container, clean: boolean) => void;
 }
 

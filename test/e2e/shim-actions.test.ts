@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, linkSync, readFileSync, readSync, readlinkSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { task, timestampToNanos } from '../../proto';
 import { DELETE_ANSWER_FILE, printfEscaped } from '../../shim/manager/delete-answer';
+import { isMountPoint } from '../../shim/container/mounts';
 import { connectTask } from '../helpers/shim-client';
 import { type FakeBundle, fakeBundle, shimAction, shimPid } from '../helpers/shim-process';
 import { startHandShim } from '../helpers/hand-shim';
@@ -263,15 +264,16 @@ describe('shim delete after a task its daemon deleted (ours, run by hand)', func
     try {
       const { bundle, id } = shim.bundle;
       const answer = join(bundle, DELETE_ANSWER_FILE);
-      writeFileSync(answer, `${printfEscaped(Buffer.from('stale'))}\n`);
-      const { pid } = await t.create(shim.createRequest(id, bundle));
-      assert.equal(existsSync(answer), false, 'an answer left in the bundle before Create is removed');
+      // the shim mounts a tmpfs on <bundle>/rootfs (the spec's root is elsewhere: runc does not care)
+      const { pid } = await t.create({ ...shim.createRequest(id, bundle), rootfs: [{ type: 'tmpfs', source: 'tmpfs', target: '', options: ['size=1m'] }] });
+      assert.ok(isMountPoint(join(bundle, 'rootfs')));
       await t.start({ id, execId: '' });
       assert.equal((await t.wait({ id, execId: '' })).exitStatus, 0);
       const before = BigInt(Date.now()) * 1_000_000n;
       await t.delete({ id, execId: '' });
       const after = BigInt(Date.now()) * 1_000_000n;
       assert.equal(existsSync(join(shim.runcRoot, id)), false, "runc's state is gone");
+      assert.equal(isMountPoint(join(bundle, 'rootfs')), false, 'the rootfs is unmounted');
       assert.match(readFileSync(answer, 'utf8'), /^(\\[0-7]{3})+\n$/, 'one line of octal escapes');
 
       const r = await shimAction(shim.bundle, 'delete', { env: { PATH: '/nonexistent' } });
@@ -293,6 +295,44 @@ describe('shim delete after a task its daemon deleted (ours, run by hand)', func
     } finally {
       await close();
       await shim.stop();
+    }
+  });
+
+  it('Delete unmounts whatever is on the bundle’s rootfs (as Go’s UnmountAll), so the answer holds for a mount the shim did not make', async () => {
+    const shim = await startHandShim(['/bin/true']);
+    const { task: t, close } = await connectTask(shim.bundle.socket);
+    const rootfs = join(shim.bundle.bundle, 'rootfs');
+    try {
+      const { bundle, id } = shim.bundle;
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', rootfs]);
+      await t.create(shim.createRequest(id, bundle)); // no rootfs mounts of its own
+      await t.start({ id, execId: '' });
+      await t.wait({ id, execId: '' });
+      await t.delete({ id, execId: '' });
+      assert.equal(isMountPoint(rootfs), false);
+      assert.ok(existsSync(join(bundle, DELETE_ANSWER_FILE)));
+    } finally {
+      if (isMountPoint(rootfs)) execFileSync('umount', [rootfs]);
+      await close();
+      await shim.stop();
+    }
+  });
+
+  it('start removes an answer a previous task left in the bundle (the supervisor restarts a task in its bundle)', async () => {
+    const b = fakeBundle(uniqueId('r'), `ns${uniqueId()}`);
+    try {
+      writeFileSync(join(b.bundle, DELETE_ANSWER_FILE), `${printfEscaped(Buffer.from('old'))}\n`);
+      const r = await shimAction(b, 'start');
+      assert.equal(r.code, 0, r.stderr.toString());
+      assert.equal(existsSync(join(b.bundle, DELETE_ANSWER_FILE)), false, 'a new task that dies before its Delete gets the full delete');
+    } finally {
+      try {
+        process.kill(shimPid(b), 'SIGKILL');
+      } catch {
+        // no daemon
+      }
+      if (existsSync(b.socket)) unlinkSync(b.socket);
+      b.remove();
     }
   });
 
