@@ -24,7 +24,7 @@ import { isMountPoint, unmountAll } from '../container/mounts';
 import { type ShimFlags } from '../flags';
 import { ExitMonitor, Reaper } from '../reaper';
 import { isNotExist, RuncError } from '../runc/errors';
-import { Runc } from '../runc/runc';
+import { Runc, runcStateDir } from '../runc/runc';
 import { bundlePathProblem, identifierProblem } from '../util/validate';
 import { KILLED_STATUS, deleteResponse } from './delete-answer';
 import { isListening, socketPath } from './socket';
@@ -41,7 +41,7 @@ export async function del(flags: ShimFlags, warn: (message: string) => void): Pr
   const root = runcRoot(options, flags.namespace);
   // runc keeps a container's state in <root>/<id>; without it `runc delete --force` can only answer
   // "does not exist" (ignored below), so the usual case — the daemon deleted the task — spawns nothing.
-  if (existsSync(join(root, flags.id))) {
+  if (existsSync(runcStateDir(root, flags.id))) {
     // This process never reaps (no subreaper, no SIGCHLD handler): the monitor only spawns runc.
     const monitor = new ExitMonitor(new Reaper({ native: { waitPid: () => null } }));
     const runc = new Runc({ binary: runcBinary(options), root, bundle, monitor, systemdCgroup: options.systemdCgroup, ...(options.criuPath ? { criuPath: options.criuPath } : {}) });

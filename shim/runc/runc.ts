@@ -22,14 +22,19 @@ export interface RuncConfig {
 type Stdio = [number | 'ignore', number | 'ignore', number | 'ignore'];
 
 /** runc for one container. */
+/** runc's state directory of container `id` under `root`: there while runc knows the container. */
+export function runcStateDir(root: string, id: string): string {
+  return `${root}/${id}`;
+}
+
 export class Runc {
   private readonly globals: string[];
   private readonly env: NodeJS.ProcessEnv;
   readonly log: string;
 
-  /** runc's state directory of container `id`: there while runc knows the container. */
+  /** runc's state directory of container `id` (runcStateDir). */
   stateDir(id: string): string {
-    return `${this.config.root}/${id}`;
+    return runcStateDir(this.config.root, id);
   }
 
   constructor(private readonly config: RuncConfig) {

@@ -10,7 +10,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DELETE_ANSWER_FILE, KILLED_STATUS, deleteResponse, forgetDeleteAnswer, leaveDeleteAnswer, printfEscaped } from '../../shim/manager/delete-answer';
-import { requireSystem } from '../helpers/system';
 
 /** The shells /bin/sh may be: whichever of them this machine has. */
 const SHELLS: string[][] = [['/bin/sh'], ['/bin/dash'], ['/bin/bash', '--posix'], ['/bin/busybox', 'sh']].filter(([path]) => existsSync(path!));
@@ -22,8 +21,8 @@ function printedByShell(file: string, shell: string[] = ['/bin/sh']): Buffer {
 
 describe('the delete answer, printed by the shell', function () {
   let dir: string;
-  before(function () {
-    requireSystem(this, ['sh']);
+  // only a POSIX shell and a writable tmpdir: it runs anywhere, root or not
+  before(() => {
     dir = mkdtempSync(join(tmpdir(), 'delete-answer-'));
   });
   after(() => dir && rmSync(dir, { recursive: true, force: true }));
