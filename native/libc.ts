@@ -3,13 +3,10 @@
  * nothing outside this folder sees koffi. Loading also checks our struct offsets against the C ABI
  * layouts koffi computes from C-shaped declarations (native/structs.ts).
  */
-import type * as KoffiModule from 'koffi' with { 'resolution-mode': 'import' };
+import { type Koffi, loadKoffi } from './koffi';
 import { CMSGHDR, IOVEC, MSGHDR, SIGINFO, SOCKADDR_UN, UCRED, WINSIZE, checkLayout } from './structs';
 
-// koffi is an ES module package whose CommonJS entry (index.cjs) has the same API; its one .d.ts is
-// typed as ESM, so the types come through an import-mode type import and the value through require.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const koffi = require('koffi') as typeof KoffiModule;
+const koffi = loadKoffi();
 
 /** A declared C function: returns a number (int/long results) or bigint. */
 type CFunction = (...args: unknown[]) => number;
@@ -91,7 +88,7 @@ export interface Libc {
   /** The address of a Buffer's memory, for pointer fields we fill in ourselves. */
   address(buffer: Buffer): bigint;
   /** koffi's libuv poll handle on one fd. */
-  poll: typeof KoffiModule.node.poll;
+  poll: Koffi['node']['poll'];
 }
 
 let libc: Libc | undefined;

@@ -15,19 +15,24 @@
  * dist/shim/main.js otherwise. The bundle keeps the lazy `require`s of main.ts lazy (esbuild wraps
  * each module in an initialiser run on first require), so `start` still evaluates only its code.
  *
- * koffi stays external: it loads a native addon from its own package directory.
+ * koffi stays external: it loads a native addon from its own package directory. Which addon file
+ * koffi's loader picks on this machine is found here, once, and defined in the bundles as
+ * KOFFI_ADDON: the daemon opens it directly and skips that loader (native/koffi.ts).
  */
 import { build, type Plugin } from 'esbuild';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Module } from 'node:module';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Script } from 'node:vm';
+import { type Koffi, type KoffiAddon } from '../../native/koffi';
 
 const DIST = join(__dirname, '..', '..');
 const BUNDLES: Record<string, readonly string[]> = { action: ['serve', 'spare'], daemon: [] };
 
 async function main(): Promise<void> {
-  mkdirSync(join(DIST, 'shim', 'bundle'), { recursive: true });
+  const dir = join(DIST, 'shim', 'bundle');
+  mkdirSync(dir, { recursive: true });
+  const addon = koffiAddon(dir);
   for (const [name, leftOut] of Object.entries(BUNDLES)) {
     const out = join(DIST, 'shim', 'bundle', `${name}.js`);
     await build({
@@ -45,6 +50,7 @@ async function main(): Promise<void> {
       // comments made the daemon's 0.9 MB bundle a 1.9 MB string). Names are kept, so stack traces
       // still name the functions.
       minifyWhitespace: true,
+      define: { KOFFI_ADDON: JSON.stringify(addon) },
       plugins: [leaveOut(leftOut)],
       logLevel: 'warning',
     });
@@ -62,6 +68,19 @@ function leaveOut(actions: readonly string[]): Plugin {
       b.onResolve({ filter }, (args) => ({ path: `../${args.path.slice(2)}.js`, external: true }));
     },
   };
+}
+
+/**
+ * The addon file `require('koffi')` opens here (koffi's loader chooses by the node binary's libc),
+ * relative to `dir`, and its version.
+ */
+function koffiAddon(dir: string): KoffiAddon {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const koffi = require('koffi') as Koffi;
+  const addons = Object.keys(require.cache).filter((file) => file.endsWith('.node') && file.includes('koffi'));
+  const [file] = addons;
+  if (file === undefined || addons.length !== 1) throw new Error(`cannot tell which koffi addon was loaded: ${addons.length === 0 ? 'none' : addons.join(', ')}`);
+  return { path: relative(dir, file), version: koffi.version };
 }
 
 /**
