@@ -15,9 +15,8 @@
  * IgnoreNotExist); `cpu` is always present with its usage and throttling (Go pre-fills them).
  */
 import { join } from 'node:path';
-import { readdir } from 'node:fs/promises';
 import type * as gen from '../../proto/gen/cgroups';
-import { long, pageSizeBytes, parseLimit, parseUint, pick, readKeyValues, readOptional, readUint } from './files';
+import { long, pageSizeBytes, parseLimit, parseUint, pick, readdir, readKeyValues, readOptional, readUint } from './files';
 
 /** v1 Metrics as encoded (every field optional). */
 export type V1MetricsInit = gen.io.containerd.cgroups.v1.Metrics.$Properties;

@@ -12,9 +12,8 @@
  * pids, cpu, memory, io and rdma are always present; missing files read as 0.
  */
 import { join } from 'node:path';
-import { readdir } from 'node:fs/promises';
 import type * as gen from '../../proto/gen/cgroups';
-import { MAX_U64, long, pageSizeBytes, parseLimit, parseUint, pick, readKeyValues, readOptional } from './files';
+import { long, MAX_U64, pageSizeBytes, parseLimit, parseUint, pick, readdir, readKeyValues, readOptional } from './files';
 import { parseRdmaEntries } from './v1';
 
 /** v2 Metrics as encoded (every field optional). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { FakeNative } from '../../../native/fake';
-import { Reaper } from '../../../shim/reaper';
+import { Reaper, nowNs } from '../../../shim/reaper';
 
 describe('shim/reaper (fake native)', () => {
   function setup(children: number[]) {
@@ -42,5 +42,16 @@ describe('shim/reaper (fake native)', () => {
     native.exitChild(30, 0);
     reaper.reap();
     assert.deepEqual(seen, []);
+  });
+});
+
+describe('shim/reaper nowNs', () => {
+  it('is the wall clock in nanoseconds, within the millisecond it is anchored to, and never goes back', () => {
+    const before = BigInt(Date.now()) * 1_000_000n;
+    const a = nowNs();
+    const b = nowNs();
+    const after = BigInt(Date.now() + 1) * 1_000_000n;
+    assert.ok(a >= before - 1_000_000n && a <= after, `${before} <= ${a} <= ${after}`);
+    assert.ok(b >= a);
   });
 });
