@@ -202,7 +202,10 @@ export function loadOptionsFile(path: string): RuncOptions {
   return options;
 }
 
-/** options.json in Go's format (snake_case keys, zero values omitted) and `runtime`, for `delete`. */
+/**
+ * options.json in Go's format (snake_case keys, zero values omitted) and `runtime`, for `delete`:
+ * atomic, not synced to disk (util/atomic-file.ts says why).
+ */
 export function saveOptions(bundle: string, o: RuncOptions): void {
   const json: Record<string, string | number | boolean> = {};
   const put = (k: string, v: string | number | boolean): void => {
@@ -219,8 +222,8 @@ export function saveOptions(bundle: string, o: RuncOptions): void {
   put('systemd_cgroup', o.systemdCgroup);
   put('criu_image_path', o.criuImagePath);
   put('criu_work_path', o.criuWorkPath);
-  writeFileAtomic(join(bundle, 'options.json'), JSON.stringify(json), 0o600);
-  writeFileAtomic(join(bundle, 'runtime'), runcBinary(o), 0o600);
+  writeFileAtomic(join(bundle, 'options.json'), JSON.stringify(json), 0o600, { durable: false });
+  writeFileAtomic(join(bundle, 'runtime'), runcBinary(o), 0o600, { durable: false });
 }
 
 /** Reads what `saveOptions` wrote (or Go's shim wrote); defaults when missing. */

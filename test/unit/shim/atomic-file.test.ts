@@ -3,8 +3,9 @@
  * content, the mode is applied at creation, and no temporary file is ever left behind.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import fs, { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import sinon from 'sinon';
 import { writeFileAtomic } from '../../../shim/util/atomic-file';
 import { tempDir } from './fakes';
 
@@ -43,6 +44,20 @@ describe('shim/util/atomic-file', () => {
     mkdirSync(join(path, 'sub'), { recursive: true }); // a non-empty directory cannot be renamed over
     assert.throws(() => writeFileAtomic(path, 'x'), { code: 'EISDIR' });
     assert.deepEqual(readdirSync(dir.path), ['target']);
+  });
+
+  it('syncs the file before the rename unless it need not be durable, atomic either way', () => {
+    const fsync = sinon.spy(fs, 'fsyncSync');
+    try {
+      writeFileAtomic(join(dir.path, 'address'), 'unix:///x');
+      assert.equal(fsync.callCount, 1, 'durable by default');
+      writeFileAtomic(join(dir.path, 'options.json'), '{}', 0o600, { durable: false });
+      assert.equal(fsync.callCount, 1, 'no sync');
+    } finally {
+      fsync.restore();
+    }
+    assert.equal(readFileSync(join(dir.path, 'options.json'), 'utf8'), '{}');
+    assert.deepEqual(readdirSync(dir.path).sort(), ['address', 'options.json']);
   });
 
   it('fails when the directory does not exist', () => {
