@@ -43,6 +43,19 @@ export function loadKoffi(addon: KoffiAddon | undefined = builtAddon(), dir: str
   return require('koffi') as Koffi;
 }
 
+/**
+ * The addon file koffi's own loader opens in this process (it chooses by the node binary's libc),
+ * and its version: what the bundle build defines as KOFFI_ADDON.
+ */
+export function findKoffiAddon(): KoffiAddon {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const koffi = require('koffi') as Koffi;
+  const addons = Object.keys(require.cache).filter((file) => file.endsWith('.node') && file.includes('koffi'));
+  const [file] = addons;
+  if (file === undefined || addons.length !== 1) throw new Error(`cannot tell which koffi addon was loaded: ${addons.length === 0 ? 'none' : addons.join(', ')}`);
+  return { path: file, version: koffi.version };
+}
+
 /** The addon's exports, or undefined when it cannot be opened. */
 function openAddon(file: string): Koffi | undefined {
   const module = { exports: {} as Koffi };

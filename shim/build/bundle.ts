@@ -24,7 +24,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Module } from 'node:module';
 import { join, relative } from 'node:path';
 import { Script } from 'node:vm';
-import { type Koffi, type KoffiAddon } from '../../native/koffi';
+import { findKoffiAddon } from '../../native/koffi';
 
 const DIST = join(__dirname, '..', '..');
 const BUNDLES: Record<string, readonly string[]> = { action: ['serve', 'spare'], daemon: [] };
@@ -32,7 +32,9 @@ const BUNDLES: Record<string, readonly string[]> = { action: ['serve', 'spare'],
 async function main(): Promise<void> {
   const dir = join(DIST, 'shim', 'bundle');
   mkdirSync(dir, { recursive: true });
-  const addon = koffiAddon(dir);
+  // the addon koffi's loader picks on this machine, relative to the bundles (native/koffi.ts)
+  const found = findKoffiAddon();
+  const addon = { path: relative(dir, found.path), version: found.version };
   for (const [name, leftOut] of Object.entries(BUNDLES)) {
     const out = join(DIST, 'shim', 'bundle', `${name}.js`);
     await build({
@@ -68,19 +70,6 @@ function leaveOut(actions: readonly string[]): Plugin {
       b.onResolve({ filter }, (args) => ({ path: `../${args.path.slice(2)}.js`, external: true }));
     },
   };
-}
-
-/**
- * The addon file `require('koffi')` opens here (koffi's loader chooses by the node binary's libc),
- * relative to `dir`, and its version.
- */
-function koffiAddon(dir: string): KoffiAddon {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi = require('koffi') as Koffi;
-  const addons = Object.keys(require.cache).filter((file) => file.endsWith('.node') && file.includes('koffi'));
-  const [file] = addons;
-  if (file === undefined || addons.length !== 1) throw new Error(`cannot tell which koffi addon was loaded: ${addons.length === 0 ? 'none' : addons.join(', ')}`);
-  return { path: relative(dir, file), version: koffi.version };
 }
 
 /**

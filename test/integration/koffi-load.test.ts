@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { type Koffi, loadKoffi } from '../../native/koffi';
+import { type Koffi, findKoffiAddon, loadKoffi } from '../../native/koffi';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const BUNDLES = join(ROOT, 'dist', 'shim', 'bundle');
@@ -15,10 +15,10 @@ const viaPackage = (): Koffi => require('koffi') as Koffi;
 
 /** The addon file koffi's loader opened in this process. */
 function addonKoffiOpened(): string {
-  viaPackage();
-  const files = Object.keys(require.cache).filter((f) => f.endsWith('.node') && f.includes('koffi'));
-  assert.equal(files.length, 1, `koffi addons loaded: ${files.join(', ')}`);
-  return files[0] as string;
+  const { path, version } = findKoffiAddon();
+  assert.equal(version, viaPackage().version);
+  assert.ok(path.endsWith('/koffi.node'), path);
+  return path;
 }
 
 /** The KOFFI_ADDON the build defined in bundle `name` (esbuild writes it as an object literal). */
