@@ -14,7 +14,7 @@
  * Shutdown (after a Shutdown RPC with no container left, or a signal): stop accepting and finish
  * in-flight calls, remove the socket, close stdio handles, send every queued event (≤ 5 s).
  */
-import { constants, existsSync, fstatSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +52,7 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<numbe
   const problem = identifierProblem(flags.namespace) ?? identifierProblem(flags.id);
   if (problem) throw new Error(`invalid namespace or id: ${problem}`);
 
-  const log = openLog(flags);
+  const { log, fd: logFd } = openLog(flags);
 
   const native = loadNative();
   native.setChildSubreaper(true);
@@ -112,7 +112,8 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<numbe
   server.register(TaskServiceDefinition, service);
   server.register(renameService(TaskServiceDefinition, TASK_SERVICE_V3), service);
 
-  process.on('SIGUSR1', () => writeReport(log, () => ({ containers: service.size, pendingEvents: queue.pending })));
+  const onReport = (): void => writeReport(log, () => ({ containers: service.size, pendingEvents: queue.pending }));
+  process.on('SIGUSR1', onReport);
   reaper.start();
   const detach = tracker.attach();
   await listen(server, flags, log, bound);
@@ -120,35 +121,58 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<numbe
 
   registerCleanups(shutdown, { server, queue, publisher, service, tracker, reaper, detach, flags, log });
   shutdown.register('stop OOM watching', () => oom.close());
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      log.info(`${signal}: shutting down (containers keep running)`);
-      void shutdown.shutdown();
-    });
-  }
+  const onStop = (signal: NodeJS.Signals): void => {
+    log.info(`${signal}: shutting down (containers keep running)`);
+    void shutdown.shutdown();
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
   log.debug('serving', { pid: process.pid, socket: flags.socket });
   await shutdown.done;
   saveTrainedCodeCache(); // the connection is closed: nobody waits for this
+  // What serving set up in the process goes with the task: a spare may live on in this process
+  // (spare.ts), and must neither report, stop nor write into this task's log.
+  process.off('SIGUSR1', onReport);
+  process.off('SIGTERM', onStop);
+  process.off('SIGINT', onStop);
+  releaseLog(logFd);
   return 0;
 }
 
 /** Opens the bundle's `log` FIFO write-only, non-blocking, and makes it fd 2 too. */
-function openLog(flags: ShimFlags): Logger {
+function openLog(flags: ShimFlags): { log: Logger; fd: number | undefined } {
   let fd: number | undefined;
   try {
     fd = openSync('log', constants.O_WRONLY | constants.O_NONBLOCK);
-    if (fstatSync(fd).isFIFO()) dup2Stderr(fd);
+    if (fstatSync(fd).isFIFO()) dup2Quiet(fd, 2);
   } catch {
     fd = undefined; // no FIFO (run by hand, or containerd not holding it): log nowhere
   }
-  return createLogger({ fd, debug: flags.debug, fields: { runtime: RUNTIME, namespace: flags.namespace, id: flags.id }, trace: process.env['TSRUNC_TRACE'] ?? '' });
+  return { log: createLogger({ fd, debug: flags.debug, fields: { runtime: RUNTIME, namespace: flags.namespace, id: flags.id }, trace: process.env['TSRUNC_TRACE'] ?? '' }), fd };
 }
 
-function dup2Stderr(fd: number): void {
+/**
+ * Lets go of the task's log FIFO: /dev/null takes its place on fd 2 and on the log's own fd. That
+ * fd stays open (on /dev/null), not closed: a line the logger still had on its way would otherwise
+ * go to whatever file reused the number.
+ */
+function releaseLog(fd: number | undefined): void {
+  let devNull: number;
   try {
-    loadNative().dup2(fd, 2);
+    devNull = openSync('/dev/null', constants.O_WRONLY);
   } catch {
-    // keep /dev/null as stderr
+    return;
+  }
+  dup2Quiet(devNull, 2);
+  if (fd !== undefined) dup2Quiet(devNull, fd);
+  closeSync(devNull);
+}
+
+function dup2Quiet(from: number, to: number): void {
+  try {
+    loadNative().dup2(from, to);
+  } catch {
+    // keep what `to` was
   }
 }
 
