@@ -5,9 +5,11 @@
  *
  *  - `start`: it binds the task's socket (or finds a live shim of the group on it: then it prints
  *    that address and stays a spare), settles itself as `start` settles a spawned daemon (ShimCgroup,
- *    oom score, shim.pid), prints the address, tells the shell to start the next spare, and from
- *    then on is that task's daemon exactly as a spawned one would be (serve.ts) — one process per
- *    task or group. It takes one task at most: its door closes at once.
+ *    oom score, shim.pid), prints the address, and from then on is that task's daemon exactly as a
+ *    spawned one would be (serve.ts) — one process per task or group. It takes one task at most:
+ *    its door closes at once. It has the shell start the next spare (`next`), which the shell does
+ *    after a delay; a task deleted before that hands its process back: it opens a door again and
+ *    is the spare, and the shell's next one is not started (afterTask says when it does not).
  *  - `delete`: it runs the delete action (delete.ts) for the requester and stays a spare.
  *
  * A request it cannot take any more (it was adopted a moment ago, serves another request, retires,
@@ -30,15 +32,25 @@ import { loadNative } from '../../native';
 import { type ShimFlags, parseFlags, stripUnix } from '../flags';
 import { writeFileAtomic } from '../util/atomic-file';
 import { del } from './delete';
-import { Door, type Reply, type Requester, doorParent, takeRequest } from './door';
+import { Door, type Reply, type Requester, doorParent, hasLiveDoor, takeRequest } from './door';
 import { claimNextSpare } from './spare-client';
 import { forgetDeleteAnswer } from './delete-answer';
 import { listen, socketPath } from './socket';
 import { decodeStartOptions, settleDaemon, taskAddress } from './start';
+import { listChildren } from '../reaper/children';
 import type * as ServeModule from './serve';
 import { removeQuiet } from '../util/remove';
 
 const DEFAULT_IDLE_S = 600;
+/**
+ * Tasks one process serves, one after another, before it exits instead of becoming the spare again:
+ * a bound on whatever a task leaves behind in it (its log's fd, on /dev/null: serve.ts releaseLog).
+ */
+const MAX_TASKS = 20;
+/** Tasks this process has served. */
+let tasksServed = 0;
+/** The code this process runs, as it was when the process started (codeStamp). */
+let startStamp: string | undefined;
 /** How long a retiring spare's door still answers `busy` (door.ts GRACE_MS is for adoptions). */
 const RETIRE_GRACE_MS = 100;
 /**
@@ -53,10 +65,11 @@ const PRELOAD_DELAY_MS = 0;
 export async function runSpare(flags: ShimFlags): Promise<number> {
   const prefix = flags.control;
   if (!prefix) throw new Error('spare: -control is required');
+  const spareFlags = flags; // `start` below has the request's flags under that name
   const request = parseRequest(flags.request);
   process.title = `containerd-shim-tsrunc-v2 -control ${prefix} spare`;
-  chdir('/'); // never pin the bundle of the task whose start spawned us
-  const code = codeStamp();
+  chdir('/'); // never pin the bundle of the task whose start spawned us (or that we served)
+  const code = (startStamp ??= codeStamp());
 
   let serveModule: typeof ServeModule | undefined;
   /* eslint-disable @typescript-eslint/no-require-imports -- the daemon's code, loaded once, off the start path */
@@ -194,10 +207,13 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
         settleDaemon(process.pid, options, r.cwd, r.ppid);
         becomeTask(r, taskFlags);
         const serve = load().serve;
+        tasksServed++;
         out.write(address);
-        // `next`: the shell starts the next spare (unless one is up or on its way already)
+        // `next`: the shell starts the next spare (unless one is up or on its way already), after
+        // a delay in which this process may come back as the spare (afterTask)
         answer(claimNextSpare(prefix) ? '0 next' : '0');
-        resolve(serve(taskFlags, bound.server));
+        const moved = options.shimCgroup !== '';
+        resolve(serve(taskFlags, bound.server).then((exitCode) => afterTask(exitCode, spareFlags, moved)));
       } catch (err) {
         // nobody will connect to a half-made daemon: close the socket and exit
         bound.server.close(); // unlinks the socket
@@ -207,6 +223,34 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
       }
     }
   });
+}
+
+/**
+ * After the task (or group) is served, the process becomes the spare again — the shell's next
+ * spare waits a moment first (bin/containerd-shim-tsrunc-v2), sees the task gone and this process
+ * alive, and does not start — unless it should not: it failed, it was moved into a ShimCgroup (a pod's), it still has
+ * children (a container it did not see die), its code changed on disk since it started, it has
+ * served MAX_TASKS, or the process it is a spare of is gone. Another spare holding the door makes
+ * it exit too.
+ */
+function afterTask(code: number, spareFlags: ShimFlags, moved: boolean): number | Promise<number> {
+  if (code !== 0 || moved || tasksServed >= MAX_TASKS || codeStamp() !== startStamp || listChildren().length > 0 || !runnerAlive(spareFlags.control)) {
+    // the right to start the next spare, taken for our task's `next`: the next `start` may need it
+    if (!hasLiveDoor(spareFlags.control)) removeQuiet(`${spareFlags.control}.lock`);
+    return code;
+  }
+  loadNative().setChildSubreaper(false); // a spare reaps nothing: no orphan of a `delete`'s runc may stay ours
+  return runSpare({ ...spareFlags, request: '' });
+}
+
+/** True while the process we are a spare of (containerd, a supervisor) runs: nobody else can use our door. */
+function runnerAlive(prefix: string): boolean {
+  try {
+    process.kill(doorParent(prefix), 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

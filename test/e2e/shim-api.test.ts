@@ -104,7 +104,7 @@ describe('Task API over ttrpc (real containerd + runc)', function () {
         const deleted = await task.delete({ id, execId: '' });
         assert.equal(deleted.exitStatus, 137);
         await task.shutdown({ id, now: false }).catch(() => undefined); // the connection may close first
-        await waitFor(() => !alive(shimPid), { what: 'the shim to exit after Shutdown' });
+        await waitFor(() => ct.shimEnded(shimPid), { what: 'the shim to exit (ours: or be the spare again) after Shutdown' });
       });
 
       it('answers an unknown method and service with Unimplemented', async () => {

@@ -81,7 +81,7 @@ describe('pause/resume and grouping (real containerd + runc)', function () {
         }
         await ct.ctrOk(['task', 'rm', '-f', ids[1] ?? '']);
         await ct.ctrOk(['container', 'rm', ids[1] ?? '']);
-        await waitFor(() => !alive(shim), { what: 'the group shim to exit after its last container' });
+        await waitFor(() => ct.shimEnded(shim), { what: 'the group shim to exit (ours: or be the spare again) after its last container' });
         for (const id of ids) {
           const topics = events.forContainer(id).map((e) => e.topic);
           assert.deepEqual(topics.slice(0, 2), ['/tasks/create', '/tasks/start'], `${id}: its own events`);

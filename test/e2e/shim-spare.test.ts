@@ -1,11 +1,12 @@
 /**
  * The spare daemon (shim/manager/spare.ts) under real containerd: `start` hands each task to the
- * idle shim process kept for this containerd and starts the next one, so every task still has its
- * own shim process; the adopted process shows the task's command line; spares are never shared by
- * two tasks, follow TSRUNC_SPARE=0, and go away with their containerd.
+ * idle shim process kept for this containerd; the next spare is started once that task has run a
+ * moment, or the process itself is the spare again when its task was deleted before — every task
+ * still has its own shim process; the adopted process shows the task's command line; spares are
+ * never shared by two tasks, follow TSRUNC_SPARE=0, and go away with their containerd.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Containerd } from '../helpers/containerd';
 import { alive, argvOf, gone } from '../helpers/proc';
@@ -37,7 +38,7 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
   it('the next task is served by the spare; a new spare replaces it; each task keeps its own shim', async () => {
     const first = uniqueId();
     await runDetached(first);
-    const [spare] = await waitFor(() => (ct.sparePids().length === 1 ? ct.sparePids() : undefined), { what: 'one spare for this containerd' });
+    const [spare] = await waitFor(() => (ct.readySparePids().length === 1 ? ct.readySparePids() : undefined), { what: 'one spare for this containerd, its door open' });
     assert.ok(spare !== undefined);
     const second = uniqueId();
     await runDetached(second);
@@ -74,6 +75,50 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
     assert.ok(pids.every((p) => alive(p)));
     await waitFor(() => ct.sparePids().length === 1, { what: 'exactly one spare after the burst' });
     for (const id of ids) await remove(id);
+  });
+
+  it('a task deleted before the next spare was due hands its process back: it is the spare, then the next task’s shim, one task at a time', async () => {
+    // the shell's next spare waits longer than this test takes: only a handed-back process can be it
+    const own = await Containerd.start({ env: { TSRUNC_SPARE_DELAY_MS: '30000' } });
+    try {
+      const shimOf = (id: string): number => Number(readFileSync(join(own.state, 'io.containerd.runtime.v2.task', own.namespace, id, 'shim.pid'), 'utf8'));
+      const run = (id: string): Promise<string> => own.ctrOk(['run', '-d', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), id, '/bin/sleep', '1000']);
+      const removeOwn = async (id: string): Promise<void> => {
+        await own.ctrOk(['task', 'kill', '-s', 'SIGKILL', id]);
+        await waitFor(async () => (await own.ctr(['task', 'rm', id])).code === 0, { what: `task ${id} deleted` });
+        await own.ctrOk(['container', 'rm', id]);
+      };
+      const first = uniqueId();
+      await run(first);
+      const pid = shimOf(first);
+      assert.deepEqual(own.sparePids(), [], 'no spare while its task runs');
+      // a second task meanwhile gets a process of its own
+      const other = uniqueId();
+      await run(other);
+      assert.notEqual(shimOf(other), pid);
+      await removeOwn(first);
+      await waitFor(() => own.readySparePids().includes(pid), { what: 'the shim of the deleted task to be the spare, its door open' });
+      assert.ok(alive(shimOf(other)), 'the other task’s shim serves on');
+      // nothing of the task is left in it: stderr on /dev/null, no file of its bundle, cwd /
+      const links = readdirSync(`/proc/${pid}/fd`).map((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      });
+      assert.equal(readlinkSync(`/proc/${pid}/fd/2`), '/dev/null');
+      assert.ok(!links.some((link) => link.includes(first)), links.join('\n'));
+      assert.equal(readlinkSync(`/proc/${pid}/cwd`), '/');
+      const second = uniqueId();
+      await run(second);
+      assert.equal(shimOf(second), pid, 'the handed-back process serves the next task');
+      assert.equal(await own.ctrOk(['task', 'exec', '--exec-id', 'e1', second, '/bin/echo', 'again']), 'again\n');
+      for (const id of [second, other]) await removeOwn(id);
+      await waitFor(() => own.sparePids().length === 1, { what: 'one spare after both tasks' });
+    } finally {
+      await own.stop();
+    }
   });
 
   it('the spare exits with its containerd', async () => {

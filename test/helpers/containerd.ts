@@ -9,7 +9,7 @@ import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_pro
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, statSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { argvOf, envOf } from './proc';
+import { alive, argvOf, envOf, processTable } from './proc';
 import { waitFor } from './wait';
 
 export const REPO = resolve(__dirname, '..', '..', '..');
@@ -26,6 +26,8 @@ export interface ContainerdOptions {
   logLevel?: 'info' | 'debug';
   /** Namespace for ctr; unique by default. */
   namespace?: string;
+  /** Extra environment for containerd, which its shims inherit. */
+  env?: Record<string, string>;
 }
 
 export interface RunResult {
@@ -81,6 +83,7 @@ export class Containerd {
     readonly namespace: string,
     private process: ChildProcess | undefined,
     private readonly config: string,
+    private readonly env: Record<string, string>,
   ) {
     this.address = join(dir, 'c.sock');
     this.ttrpcAddress = `${this.address}.ttrpc`;
@@ -95,7 +98,7 @@ export class Containerd {
     const dir = mkdtempSync('/tmp/tsct-'); // short: socket paths must stay under 108 bytes
     const namespace = options.namespace ?? `tsr${Math.random().toString(36).slice(2, 8)}`;
     const config = join(dir, 'config.toml');
-    const ct = new Containerd(dir, namespace, undefined, config);
+    const ct = new Containerd(dir, namespace, undefined, config, options.env ?? {});
     writeFileSync(
       config,
       [
@@ -124,7 +127,7 @@ export class Containerd {
   /** (Re)starts the containerd process on the same config, root and state. */
   async launch(): Promise<void> {
     const logFd = openSync(this.log, 'a');
-    this.process = spawn('containerd', ['--config', this.config], { env: cleanEnv(), stdio: ['ignore', logFd, logFd], cwd: this.dir });
+    this.process = spawn('containerd', ['--config', this.config], { env: cleanEnv(this.env), stdio: ['ignore', logFd, logFd], cwd: this.dir });
     closeSync(logFd);
     const proc = this.process;
     let exited = false;
@@ -195,6 +198,26 @@ export class Containerd {
     return processesWithArgs(['spare']).filter((pid) => argvOf(pid).includes('-control') && envOf(pid, 'TTRPC_ADDRESS') === this.ttrpcAddress);
   }
 
+  /**
+   * True once shim `pid` serves nothing any more: it exited, or — ours — it went back to being this
+   * containerd's spare (manager/spare.ts, afterTask).
+   */
+  shimEnded(pid: number): boolean {
+    return !alive(pid) || this.sparePids().includes(pid);
+  }
+
+  /** Spares whose door is open: a `start` now is handed to one of them (door.ts names the door `<-control>-<pid>`). */
+  readySparePids(): number[] {
+    return this.sparePids().filter((pid) => {
+      const argv = argvOf(pid);
+      try {
+        return statSync(`${argv[argv.indexOf('-control') + 1] ?? ''}-${pid}`).isFIFO();
+      } catch {
+        return false;
+      }
+    });
+  }
+
   /** The last lines of containerd's log. */
   logTail(lines = 40): string {
     try {
@@ -225,7 +248,11 @@ export class Containerd {
       const prefix = argvOf(pid)[argvOf(pid).indexOf('-control') + 1] ?? '';
       return prefix.startsWith('/run/containerd/s/') ? [prefix, `${prefix}.opening`, `${prefix}-${pid}`] : [];
     });
-    for (const pid of [...this.shimPids(), ...spares]) {
+    // and whatever else its shims started that carries its events address (a next spare's delay)
+    const others = processTable()
+      .map(([pid]) => pid)
+      .filter((pid) => pid !== process.pid && envOf(pid, 'TTRPC_ADDRESS') === this.ttrpcAddress);
+    for (const pid of [...this.shimPids(), ...spares, ...others]) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
