@@ -129,8 +129,8 @@ export class FakeNative implements Native {
   isNonBlocking(): boolean {
     return true;
   }
-  dup2(oldFd: number, newFd: number): void {
-    this.record('dup2', oldFd, newFd);
+  dup2(oldFd: number, newFd: number, options?: { closeOnExec?: boolean }): void {
+    this.record('dup2', oldFd, newFd, options?.closeOnExec ?? false);
   }
   eventfd(initial = 0): number {
     const fd = this.allocate();

@@ -6,6 +6,8 @@ const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 const F_GETFL = 3;
 const F_SETFL = 4;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
 const F_SETPIPE_SZ = 1031;
 const F_GETPIPE_SZ = 1032;
 const EFD_NONBLOCK = O_NONBLOCK;
@@ -48,8 +50,9 @@ export function isNonBlocking(libc: Libc, fd: number): boolean {
   return (check(libc, libc.fcntl(fd, F_GETFL, 'int', 0), 'fcntl') & O_NONBLOCK) !== 0;
 }
 
-export function dup2(libc: Libc, oldFd: number, newFd: number): void {
+export function dup2(libc: Libc, oldFd: number, newFd: number, closeOnExec = false): void {
   check(libc, libc.dup2(oldFd, newFd), 'dup2');
+  if (closeOnExec) check(libc, libc.fcntl(newFd, F_SETFD, 'int', FD_CLOEXEC), 'fcntl');
 }
 
 export function eventfd(libc: Libc, initial = 0): number {

@@ -28,7 +28,7 @@ export function createLinuxNative(): Native {
     unreadBytes: (f) => fd.unreadBytes(libc, f),
     setNonBlocking: (f, on) => fd.setNonBlocking(libc, f, on),
     isNonBlocking: (f) => fd.isNonBlocking(libc, f),
-    dup2: (oldFd, newFd) => fd.dup2(libc, oldFd, newFd),
+    dup2: (oldFd, newFd, options) => fd.dup2(libc, oldFd, newFd, options?.closeOnExec ?? false),
     eventfd: (initial) => fd.eventfd(libc, initial),
     readEventfd: (f) => fd.readEventfd(libc, f),
     splice: (from, to, length) => fd.splice(libc, from, to, length),

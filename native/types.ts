@@ -97,8 +97,8 @@ export interface Native {
   setNonBlocking(fd: number, on: boolean): void;
   /** fcntl(F_GETFL) & O_NONBLOCK. */
   isNonBlocking(fd: number): boolean;
-  /** dup2(2); the new fd is not close-on-exec. */
-  dup2(oldFd: number, newFd: number): void;
+  /** dup2(2); the new fd is close-on-exec only with `closeOnExec` (dup2 clears the flag). */
+  dup2(oldFd: number, newFd: number, options?: { closeOnExec?: boolean }): void;
   /** eventfd(2) with EFD_CLOEXEC | EFD_NONBLOCK. */
   eventfd(initial?: number): number;
   /** Reads an eventfd's 8-byte counter; null when it is zero (EAGAIN). */

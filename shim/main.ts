@@ -70,7 +70,7 @@ function main(): void {
       process.on('SIGHUP', () => undefined);
       const { serve } = require('./manager/serve') as typeof ServeModule;
       serve(flags).then(
-        (code) => process.exit(code),
+        (end) => process.exit(end.code),
         (err: unknown) => fail(err),
       );
       break;

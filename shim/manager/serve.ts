@@ -43,11 +43,17 @@ const EVENT_DRAIN_MS = 5000;
 /** How long shutdown lets in-flight calls finish before it closes the connections. */
 const SERVE_GRACE_MS = 1000;
 
+/** How serving ended: the exit code, and the signal that stopped it (not a Shutdown call), if one did. */
+export interface ServeEnd {
+  code: number;
+  signal?: NodeJS.Signals;
+}
+
 /**
- * Serves until shut down; resolves with the exit code. `bound`: the task's socket, bound already
- * (a spare that was handed the task); otherwise the listener inherited as fd 3.
+ * Serves until shut down. `bound`: the task's socket, bound already (a spare that was handed the
+ * task); otherwise the listener inherited as fd 3.
  */
-export async function serve(flags: ShimFlags, bound?: net.Server): Promise<number> {
+export async function serve(flags: ShimFlags, bound?: net.Server): Promise<ServeEnd> {
   if (!flags.namespace) throw new Error('shim namespace cannot be empty');
   const problem = identifierProblem(flags.namespace) ?? identifierProblem(flags.id);
   if (problem) throw new Error(`invalid namespace or id: ${problem}`);
@@ -121,8 +127,10 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<numbe
 
   registerCleanups(shutdown, { server, queue, publisher, service, tracker, reaper, detach, flags, log });
   shutdown.register('stop OOM watching', () => oom.close());
+  let stoppedBy: NodeJS.Signals | undefined;
   const onStop = (signal: NodeJS.Signals): void => {
     log.info(`${signal}: shutting down (containers keep running)`);
+    stoppedBy ??= signal;
     void shutdown.shutdown();
   };
   process.on('SIGTERM', onStop);
@@ -136,7 +144,7 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<numbe
   process.off('SIGTERM', onStop);
   process.off('SIGINT', onStop);
   releaseLog(logFd);
-  return 0;
+  return stoppedBy === undefined ? { code: 0 } : { code: 0, signal: stoppedBy };
 }
 
 /** Opens the bundle's `log` FIFO write-only, non-blocking, and makes it fd 2 too. */
@@ -164,13 +172,13 @@ function releaseLog(fd: number | undefined): void {
     return;
   }
   dup2Quiet(devNull, 2);
-  if (fd !== undefined) dup2Quiet(devNull, fd);
+  if (fd !== undefined) dup2Quiet(devNull, fd, true); // inherited by no later runc
   closeSync(devNull);
 }
 
-function dup2Quiet(from: number, to: number): void {
+function dup2Quiet(from: number, to: number, closeOnExec = false): void {
   try {
-    loadNative().dup2(from, to);
+    loadNative().dup2(from, to, { closeOnExec });
   } catch {
     // keep what `to` was
   }

@@ -123,6 +123,25 @@ describe('native (real kernel)', function () {
     for (const f of [r1, w1, r2, w2]) n.close(f);
   });
 
+  it('dup2 leaves the new fd inheritable, unless asked to make it close-on-exec', () => {
+    const cloexec = (fd: number): boolean => {
+      const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0';
+      return (Number.parseInt(flags, 8) & 0o2000000) !== 0;
+    };
+    const src = openSync('/dev/null', 'r');
+    const a = openSync('/dev/null', 'r');
+    const b = openSync('/dev/null', 'r');
+    try {
+      assert.ok(cloexec(a), "Node's own fds are close-on-exec");
+      n.dup2(src, a);
+      assert.equal(cloexec(a), false);
+      n.dup2(src, b, { closeOnExec: true });
+      assert.equal(cloexec(b), true);
+    } finally {
+      for (const fd of [src, a, b]) closeSync(fd);
+    }
+  });
+
   it('creates FIFOs', () => {
     const path = join(dir, 'fifo');
     n.mkfifo(path, 0o600);
