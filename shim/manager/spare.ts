@@ -32,7 +32,7 @@ import { loadNative } from '../../native';
 import { type ShimFlags, parseFlags, stripUnix } from '../flags';
 import { writeFileAtomic } from '../util/atomic-file';
 import { del } from './delete';
-import { Door, type Reply, type Requester, doorParent, hasLiveDoor, takeRequest } from './door';
+import { Door, type Reply, type Requester, doorParent, takeRequest } from './door';
 import { claimNextSpare } from './spare-client';
 import { forgetDeleteAnswer } from './delete-answer';
 import { listen, socketPath } from './socket';
@@ -213,7 +213,7 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
         // a delay in which this process may come back as the spare (afterTask)
         answer(claimNextSpare(prefix) ? '0 next' : '0');
         const moved = options.shimCgroup !== '';
-        resolve(serve(taskFlags, bound.server).then((exitCode) => afterTask(exitCode, spareFlags, moved)));
+        resolve(serve(taskFlags, bound.server).then((end) => afterTask(end, spareFlags, moved)));
       } catch (err) {
         // nobody will connect to a half-made daemon: close the socket and exit
         bound.server.close(); // unlinks the socket
@@ -227,19 +227,17 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
 
 /**
  * After the task (or group) is served, the process becomes the spare again — the shell's next
- * spare waits a moment first (bin/containerd-shim-tsrunc-v2), sees the task gone and this process
- * alive, and does not start — unless it should not: it failed, it was moved into a ShimCgroup (a pod's), it still has
- * children (a container it did not see die), its code changed on disk since it started, it has
- * served MAX_TASKS, or the process it is a spare of is gone. Another spare holding the door makes
- * it exit too.
+ * spare waits a moment first (bin/containerd-shim-tsrunc-v2), sees this process back as the spare,
+ * and does not start — unless it should not: a signal stopped it, it failed, it was moved into a
+ * ShimCgroup (a pod's), it still has children (a container it did not see die), its code changed
+ * on disk since it started, it has served MAX_TASKS, or the process it is a spare of is gone.
+ * Another spare holding the door makes it exit too.
  */
-function afterTask(code: number, spareFlags: ShimFlags, moved: boolean): number | Promise<number> {
-  if (code !== 0 || moved || tasksServed >= MAX_TASKS || codeStamp() !== startStamp || listChildren().length > 0 || !runnerAlive(spareFlags.control)) {
-    // the right to start the next spare, taken for our task's `next`: the next `start` may need it
-    if (!hasLiveDoor(spareFlags.control)) removeQuiet(`${spareFlags.control}.lock`);
-    return code;
-  }
-  loadNative().setChildSubreaper(false); // a spare reaps nothing: no orphan of a `delete`'s runc may stay ours
+function afterTask(end: ServeModule.ServeEnd, spareFlags: ShimFlags, moved: boolean): number | Promise<number> {
+  if (end.code !== 0 || end.signal !== undefined || moved || tasksServed >= MAX_TASKS || codeStamp() !== startStamp || !runnerAlive(spareFlags.control)) return end.code;
+  // first: an orphan that arrives from now on goes to init, not to a spare that reaps nothing
+  loadNative().setChildSubreaper(false);
+  if (listChildren().length > 0) return end.code;
   return runSpare({ ...spareFlags, request: '' });
 }
 

@@ -100,15 +100,22 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
       await waitFor(() => own.readySparePids().includes(pid), { what: 'the shim of the deleted task to be the spare, its door open' });
       assert.ok(alive(shimOf(other)), 'the other task’s shim serves on');
       // nothing of the task is left in it: stderr on /dev/null, no file of its bundle, cwd /
-      const links = readdirSync(`/proc/${pid}/fd`).map((fd) => {
+      const fds = readdirSync(`/proc/${pid}/fd`).map((fd) => {
+        let link = '';
         try {
-          return readlinkSync(`/proc/${pid}/fd/${fd}`);
+          link = readlinkSync(`/proc/${pid}/fd/${fd}`);
         } catch {
-          return '';
+          // closed meanwhile
         }
+        const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0';
+        return { fd: Number(fd), link, closeOnExec: (Number.parseInt(flags, 8) & 0o2000000) !== 0 };
       });
       assert.equal(readlinkSync(`/proc/${pid}/fd/2`), '/dev/null');
-      assert.ok(!links.some((link) => link.includes(first)), links.join('\n'));
+      assert.ok(!fds.some((f) => f.link.includes(first)), fds.map((f) => f.link).join('\n'));
+      // the task's log fd, now on /dev/null, is close-on-exec: no runc of a later task inherits it
+      // (only /dev/null ones are looked at: the process may have inherited others from its runner)
+      const inherited = fds.filter((f) => f.fd > 2 && f.link === '/dev/null' && !f.closeOnExec);
+      assert.deepEqual(inherited, [], 'fds above 2 on /dev/null that a child would inherit');
       assert.equal(readlinkSync(`/proc/${pid}/cwd`), '/');
       const second = uniqueId();
       await run(second);
