@@ -6,7 +6,7 @@
  * never shared by two tasks, follow TSRUNC_SPARE=0, and go away with their containerd.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Containerd } from '../helpers/containerd';
 import { alive, argvOf, gone } from '../helpers/proc';
@@ -14,6 +14,15 @@ import { sharedRootfs } from '../helpers/rootfs';
 import { OUR_RUNTIME, uniqueId } from '../helpers/runtimes';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
+
+/** rmdir, ignoring failure (a cgroup still holding a process is not empty yet). */
+function rmdirQuiet(path: string): void {
+  try {
+    rmdirSync(path);
+  } catch {
+    // not yet
+  }
+}
 
 describe('shim: the spare daemon (real containerd + runc)', function () {
   this.timeout(90_000);
@@ -125,6 +134,31 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
       await waitFor(() => own.sparePids().length === 1, { what: 'one spare after both tasks' });
     } finally {
       await own.stop();
+    }
+  });
+
+  it('a daemon moved into a ShimCgroup does not come back as the spare: it exits after its task', async () => {
+    // the pod's cgroup, in the v1 hierarchies of these machines (joinCgroup writes every one that has it)
+    const name = `tsrunc-shimcg-${uniqueId()}`;
+    const dirs = ['pids', 'memory'].map((c) => join('/sys/fs/cgroup', c, name));
+    for (const d of dirs) mkdirSync(d);
+    // no next spare while this test runs: the door is free when the task ends
+    const own = await Containerd.start({ env: { TSRUNC_SPARE_DELAY_MS: '30000' } });
+    try {
+      const cfg = join(own.dir, 'shim-cgroup.toml');
+      writeFileSync(cfg, `ShimCgroup = "/${name}"\n`);
+      const id = uniqueId();
+      await own.ctrOk(['run', '-d', '--runtime', OUR_RUNTIME, '--runtime-config-path', cfg, '--rootfs', sharedRootfs(), id, '/bin/sleep', '1000']);
+      const pid = Number(readFileSync(join(own.state, 'io.containerd.runtime.v2.task', own.namespace, id, 'shim.pid'), 'utf8'));
+      assert.match(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), new RegExp(`:pids:/${name}$`, 'm'), 'the shim is in the pod cgroup');
+      await own.ctrOk(['task', 'kill', '-s', 'SIGKILL', id]);
+      await waitFor(async () => (await own.ctr(['task', 'rm', id])).code === 0, { what: `task ${id} deleted` });
+      await own.ctrOk(['container', 'rm', id]);
+      await waitFor(() => gone(pid), { what: 'the moved daemon to exit' });
+      assert.deepEqual(own.sparePids(), [], 'it did not become the spare');
+    } finally {
+      await own.stop();
+      for (const d of dirs) await waitFor(() => (rmdirQuiet(d), !existsSync(d)), { what: `${d} removed` });
     }
   });
 
