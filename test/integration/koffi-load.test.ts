@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type Koffi, findKoffiAddon, loadKoffi } from '../../native/koffi';
+import { skipBecause } from '../helpers/system';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const BUNDLES = join(ROOT, 'dist', 'shim', 'bundle');
@@ -31,7 +32,7 @@ function definedIn(name: string): { path: string; version: string } {
 
 describe('loading koffi (native/koffi.ts)', function () {
   before(function () {
-    if (process.platform !== 'linux') this.skip();
+    if (process.platform !== 'linux') skipBecause(this, 'koffi’s addon and the bundles are built for Linux only');
   });
 
   it('opens the addon it is given, a koffi with the same API as the package', () => {
