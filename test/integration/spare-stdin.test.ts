@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync, readdirSync, writeSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadNative } from '../../native';
 import { readStdin } from '../../shim/manager/spare';
 import { requireSystem } from '../helpers/system';
+import { waitFor } from '../helpers/wait';
 
 describe('spare: reading the requester’s stdin (fd 3)', function () {
   this.timeout(20_000);
@@ -58,6 +59,10 @@ describe('spare: reading the requester’s stdin (fd 3)', function () {
   it('a requester without fd 3: undefined', async () => {
     const child = spawn('sleep', ['30'], { stdio: 'ignore' });
     children.push(child);
-    assert.equal(await readStdin(child.pid ?? -1), undefined);
+    const pid = child.pid ?? -1;
+    // sleep's own start-up opens files as fd 3 for a moment each (ld.so.cache, libc, its locale
+    // files: a read that came then got the start of a locale file): settled, it has only 0–2
+    await waitFor(() => !readdirSync(`/proc/${pid}/fd`).includes('3'), { what: 'sleep to settle' });
+    assert.equal(await readStdin(pid), undefined);
   });
 });
