@@ -39,6 +39,11 @@ export function loadKoffi(addon: KoffiAddon | undefined = builtAddon(), dir: str
     const direct = openAddon(isAbsolute(addon.path) ? addon.path : join(dir, addon.path));
     if (direct?.version === addon.version) return direct;
   }
+  return viaPackage();
+}
+
+/** koffi through its package entry (and its loader). */
+function viaPackage(): Koffi {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('koffi') as Koffi;
 }
@@ -48,8 +53,7 @@ export function loadKoffi(addon: KoffiAddon | undefined = builtAddon(), dir: str
  * and its version: what the bundle build defines as KOFFI_ADDON.
  */
 export function findKoffiAddon(): KoffiAddon {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi = require('koffi') as Koffi;
+  const koffi = viaPackage();
   const addons = Object.keys(require.cache).filter((file) => file.endsWith('.node') && file.includes('koffi'));
   const [file] = addons;
   if (file === undefined || addons.length !== 1) throw new Error(`cannot tell which koffi addon was loaded: ${addons.length === 0 ? 'none' : addons.join(', ')}`);

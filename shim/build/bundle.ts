@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const found = findKoffiAddon();
   const addon = { path: relative(dir, found.path), version: found.version };
   for (const [name, leftOut] of Object.entries(BUNDLES)) {
-    const out = join(DIST, 'shim', 'bundle', `${name}.js`);
+    const out = join(dir, `${name}.js`);
     await build({
       entryPoints: [join(DIST, 'shim', 'main.js')],
       outfile: out,

@@ -24,7 +24,7 @@
  * (default 600) without a task, on SIGTERM/SIGINT, and when its code is stale; it never has
  * children before it is adopted, except the runc a `delete` may run.
  */
-import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, promises as fsp, readSync, statSync, writeSync } from 'node:fs';
 import { chdir } from 'node:process';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -241,14 +241,12 @@ function afterTask(end: ServeModule.ServeEnd, spareFlags: ShimFlags, moved: bool
   return runSpare({ ...spareFlags, request: '' });
 }
 
-/** True while the process we are a spare of (containerd, a supervisor) runs: nobody else can use our door. */
+/**
+ * True while the process we are a spare of (containerd, a supervisor) runs: nobody else can use our
+ * door. Its /proc entry, as door.ts judges the pids in names.
+ */
 function runnerAlive(prefix: string): boolean {
-  try {
-    process.kill(doorParent(prefix), 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return existsSync(`/proc/${doorParent(prefix)}`);
 }
 
 /**
