@@ -90,6 +90,11 @@ export class FakeNative implements Native {
     if (pid === undefined) throw systemError(EBADF, 'waitid');
     return this.waitPid(pid);
   }
+  /** A fake cannot copy a process: forkDetached always fails, as when fork(2) does. */
+  forkDetached(): boolean {
+    this.record('forkDetached');
+    throw systemError(ENOSYS, 'fork');
+  }
   pidfdOpen(pid: number): number {
     this.record('pidfdOpen', pid);
     if (!this.children.has(pid)) throw systemError(ESRCH, 'pidfd_open');

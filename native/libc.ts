@@ -83,6 +83,14 @@ export interface Libc {
   posix_spawnattr_setflags: CFunction;
   posix_spawnattr_setsigdefault: CFunction;
   posix_spawnattr_setsigmask: CFunction;
+  fork: CFunction;
+  _exit: CFunction;
+  setsid: CFunction;
+  getpid: CFunction;
+  madvise: CFunction;
+  /** libuv, from the node binary itself (it exports uv_*): the loop a fork copy must reinitialise. */
+  uv_default_loop: () => unknown;
+  uv_loop_fork: CFunction;
   /** errno of the last call made through koffi on this thread. */
   errno(): number;
   /** The address of a Buffer's memory, for pointer fields we fill in ourselves. */
@@ -99,6 +107,8 @@ export function loadLibc(): Libc {
   if (process.platform !== 'linux') throw new Error(`native: Linux only (this is ${process.platform})`);
   declareLayouts();
   const lib = koffi.load('libc.so.6');
+  // dlopen(NULL): the node executable, whose exported libuv symbols addons link against
+  const node = koffi.load(null);
   const fn = (decl: string): CFunction => lib.func(decl) as CFunction;
   libc = {
     prctl: fn('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
@@ -135,6 +145,13 @@ export function loadLibc(): Libc {
     posix_spawnattr_setflags: fn('int posix_spawnattr_setflags(void *attr, short flags)'),
     posix_spawnattr_setsigdefault: fn('int posix_spawnattr_setsigdefault(void *attr, void *sigset)'),
     posix_spawnattr_setsigmask: fn('int posix_spawnattr_setsigmask(void *attr, void *sigset)'),
+    fork: fn('int fork(void)'),
+    _exit: fn('void _exit(int status)'),
+    setsid: fn('int setsid(void)'),
+    getpid: fn('int getpid(void)'),
+    madvise: fn('int madvise(uintptr_t addr, size_t length, int advice)'),
+    uv_default_loop: node.func('void *uv_default_loop(void)') as () => unknown,
+    uv_loop_fork: node.func('int uv_loop_fork(void *loop)') as CFunction,
     errno: () => koffi.errno(),
     address: (buffer) => koffi.address(buffer),
     poll: koffi.node.poll.bind(koffi.node),

@@ -2,6 +2,7 @@
 import * as fd from './fd';
 import { loadLibc } from './libc';
 import * as mount from './mount';
+import { forkDetached } from './fork';
 import { watchFd } from './poll';
 import * as proc from './process';
 import * as socket from './socket';
@@ -18,6 +19,7 @@ export function createLinuxNative(): Native {
     setParentDeathSignal: (signal) => proc.setParentDeathSignal(libc, signal),
     waitPid: (pid, options) => proc.waitPid(libc, pid, options),
     waitPidfd: (pidfd) => proc.waitPidfd(libc, pidfd),
+    forkDetached: () => forkDetached(libc),
     pidfdOpen: (pid) => proc.pidfdOpen(libc, pid),
     pidfdSendSignal: (pidfd, signal) => proc.pidfdSendSignal(libc, pidfd, signal),
     spawn: (request) => spawn(libc, request),

@@ -69,6 +69,13 @@ export interface Native {
    * With `peek` the child is left waitable (WNOWAIT). Throws ECHILD if `pid` is not our child.
    */
   waitPid(pid: number, options?: { peek?: boolean }): ExitInfo | null;
+  /**
+   * fork(2) of this Node process into a copy that is not our child (a double fork; the middle
+   * process is reaped here) and leads its own session: true in the copy, false here. The copy has
+   * its own event loop and process.pid, and ends with _exit(2) (native/fork.ts says why). Only in
+   * a process run with `--single-threaded`; throws when no copy was made.
+   */
+  forkDetached(): boolean;
   /** waitid(P_PIDFD, fd, WEXITED | WNOHANG): as waitPid, through a pidfd (no pid-reuse race). */
   waitPidfd(pidfd: number): ExitInfo | null;
   /** pidfd_open(2): a descriptor that refers to this process for as long as it is held. */

@@ -80,6 +80,12 @@ export interface Reply {
 
 export type RequestHandler = (requester: Requester, reply: Reply) => void;
 
+/**
+ * Called with each knock before anything is read or claimed: true when it was taken care of (the
+ * spare forked a copy of itself that serves it); false to serve it here (takeRequest).
+ */
+export type KnockHandler = (pid: number, argc: number) => boolean;
+
 /** One spare's door. */
 export class Door {
   private readonly reader: net.Socket;
@@ -87,11 +93,14 @@ export class Door {
   /** The door is gone: every request is answered `busy`. */
   private retiring = false;
   private closing: Promise<void> | undefined;
+  /** A copy of the spare (forked) let go of the door: it reads nothing more. */
+  private forgotten = false;
 
   private constructor(
     readonly path: string,
     private readonly fd: number,
     private readonly onRequest: RequestHandler,
+    private readonly onKnock?: KnockHandler,
   ) {
     // A spare has no log before it serves a task: what goes wrong here costs the requester a
     // fallback (or its watchdog), never the spare.
@@ -104,7 +113,7 @@ export class Door {
    * Opens the door for `prefix` (doorPrefix) as spare `pid`. `undefined` when another live spare
    * has a door there already (one spare per containerd); doors of dead spares are removed.
    */
-  static open(prefix: string, onRequest: RequestHandler, mkfifo: (path: string, mode: number) => void, pid = process.pid): Door | undefined {
+  static open(prefix: string, onRequest: RequestHandler, mkfifo: (path: string, mode: number) => void, onKnock?: KnockHandler, pid = process.pid): Door | undefined {
     // One spare opens a door at a time (a burst may start several): the lock makes "no live
     // door yet, so make mine" atomic.
     const lock = `${prefix}.opening`;
@@ -124,7 +133,7 @@ export class Door {
         removeQuiet(tmp);
         throw err;
       }
-      return new Door(path, fd, onRequest);
+      return new Door(path, fd, onRequest, onKnock);
     } finally {
       removeQuiet(lock);
     }
@@ -154,13 +163,24 @@ export class Door {
     return this.closing;
   }
 
+  /**
+   * In a forked copy of the spare: closes the copy's descriptor of the door, and reads nothing
+   * more — the door stays the original's (its name is not removed), and so do the requests after
+   * the one the copy was made for.
+   */
+  forget(): void {
+    this.forgotten = true;
+    this.pending = '';
+    this.reader.destroy();
+  }
+
   private receive(text: string): void {
     this.pending += text;
     if (this.pending.length > MAX_PENDING) {
       this.pending = ''; // not a shell's request
       return;
     }
-    for (let nl = this.pending.indexOf('\n'); nl >= 0; nl = this.pending.indexOf('\n')) {
+    for (let nl = this.pending.indexOf('\n'); nl >= 0 && !this.forgotten; nl = this.pending.indexOf('\n')) {
       const line = this.pending.slice(0, nl);
       this.pending = this.pending.slice(nl + 1);
       this.take(line);
@@ -170,6 +190,7 @@ export class Door {
   private take(line: string): void {
     const match = /^(\d+) (\d+)$/.exec(line);
     if (!match) return; // not a shell's request: nobody to answer
+    if (!this.retiring && this.onKnock?.(Number(match[1]), Number(match[2]))) return;
     void takeRequest(Number(match[1]), Number(match[2]), this.onRequest, { busy: () => this.retiring });
   }
 }

@@ -33,6 +33,11 @@ export function sparesEnabled(env: NodeJS.ProcessEnv): boolean {
   return env['TSRUNC_SPARE'] !== '0' && Boolean(env['TTRPC_ADDRESS']);
 }
 
+/** TSRUNC_SPARE_FORK=1: the shared spare forks a daemon per task (spare.ts). */
+export function forkingOn(env: NodeJS.ProcessEnv): boolean {
+  return env['TSRUNC_SPARE_FORK'] === '1';
+}
+
 /**
  * Starts the next spare, detached (its own session), from `start` — so it runs in containerd's
  * cgroup and with its oom score, never in a pod's cgroup that a daemon was moved into.

@@ -23,6 +23,16 @@
  * It exits when its containerd (TTRPC_ADDRESS) goes away, after TSRUNC_SPARE_IDLE_S seconds
  * (default 600) without a task, on SIGTERM/SIGINT, and when its code is stale; it never has
  * children before it is adopted, except the runc a `delete` may run.
+ *
+ * With TSRUNC_SPARE_FORK=1 (in containerd's environment) the shared spare runs with
+ * `--single-threaded` (the shell starts it so) and does not hand itself over: each knock at its door
+ * is served by a fork of it (native forkDetached: ~2 ms, where a Node start is ~25), which takes the
+ * request as a spare started for it would and becomes the task's daemon — still one process per
+ * task, one task at a time. The spare stays, idle; every daemon forked from it shares the pages
+ * neither writes (~5.7 MiB PSS per idle daemon instead of ~14), and a burst of starts costs no Node
+ * start per task. It is off by default: a fork starts cold (nothing compiled, no inline caches) and
+ * ends after its task, where a recycled daemon is warm — ~78 ms per `ctr run --rm` against ~60
+ * (docs/benchmarks.md).
  */
 import { closeSync, constants, existsSync, fstatSync, openSync, promises as fsp, readSync, statSync, writeSync } from 'node:fs';
 import { chdir } from 'node:process';
@@ -33,7 +43,7 @@ import { type ShimFlags, parseFlags, stripUnix } from '../flags';
 import { writeFileAtomic } from '../util/atomic-file';
 import { del } from './delete';
 import { Door, type Reply, type Requester, doorParent, takeRequest } from './door';
-import { claimNextSpare } from './spare-client';
+import { claimNextSpare, forkingOn } from './spare-client';
 import { forgetDeleteAnswer } from './delete-answer';
 import { listen, socketPath } from './socket';
 import { decodeStartOptions, settleDaemon, taskAddress } from './start';
@@ -51,6 +61,8 @@ const MAX_TASKS = 20;
 let tasksServed = 0;
 /** The code this process runs, as it was when the process started (codeStamp). */
 let startStamp: string | undefined;
+/** This process is a fork of a spare, made for one request: it never becomes a spare itself. */
+let isCopy = false;
 /** How long a retiring spare's door still answers `busy` (door.ts GRACE_MS is for adoptions). */
 const RETIRE_GRACE_MS = 100;
 /**
@@ -97,14 +109,44 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
 
     /** Stops being a spare: closes the door, drops the timers and watches. */
     function stopWaiting(graceMs?: number): Promise<void> {
-      adopted = true;
       const closed = door?.close(graceMs) ?? Promise.resolve();
+      letGo();
+      return closed;
+    }
+
+    /** Drops what waiting took (the door is closed or forgotten by the caller). */
+    function letGo(): void {
+      adopted = true;
       clearTimeout(idle);
       clearTimeout(preload);
       watch?.destroy();
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      return closed;
+    }
+
+    /**
+     * A knock at the door: forks a copy that serves it, unless this spare must serve it itself —
+     * it serves or retires already (the request is answered `busy`), its code is stale (it
+     * retires), or no copy can be made.
+     */
+    function knock(pid: number, argc: number): boolean {
+      if (adopted || claimed || inFlight > 0 || codeStamp() !== code) return false;
+      let copy: boolean;
+      try {
+        copy = loadNative().forkDetached();
+      } catch {
+        return false;
+      }
+      if (!copy) {
+        idle?.refresh(); // a fork is a task: the idle time starts again
+        return true;
+      }
+      // the copy: nothing of the spare's waiting is its own; the door stays the spare's
+      isCopy = true;
+      door?.forget();
+      letGo();
+      resolve(runSpare({ ...spareFlags, request: `${pid}:${argc}` }));
+      return true;
     }
 
     /** Exits once the door has sent away late requests and the requests being served are answered. */
@@ -124,12 +166,14 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
     let door: Door | undefined;
     if (request) {
       // the shell made its reply FIFO and opened it before it started us: one try
-      const options = { busy: () => adopted, replyOpenMs: 0, onClaimed: (reply: Reply) => releaseHeldReply(reply.fd) };
+      // a copy serves a knock at the door: the door's wait for the reply, and no reply held on fd 9
+      const options = isCopy ? { busy: () => adopted } : { busy: () => adopted, replyOpenMs: 0, onClaimed: (reply: Reply) => releaseHeldReply(reply.fd) };
       void takeRequest(request.pid, request.argc, (r, reply) => void handle(r, reply).then(() => retire(0), failed), options).then((taken) => {
         if (!taken) retire(0);
       }, failed);
     } else {
-      door = Door.open(prefix, (r, reply) => void handle(r, reply).catch(failed), (path, mode) => loadNative().mkfifo(path, mode));
+      const forking = canFork(process.env) ? knock : undefined;
+      door = Door.open(prefix, (r, reply) => void handle(r, reply).catch(failed), (path, mode) => loadNative().mkfifo(path, mode), forking);
       removeQuiet(`${prefix}.lock`); // spare-client.ts: the next `start` may spawn again
       if (!door) return retire(0); // another spare serves this containerd already
     }
@@ -211,7 +255,7 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
         out.write(address);
         // `next`: the shell starts the next spare (unless one is up or on its way already), after
         // a delay in which this process may come back as the spare (afterTask)
-        answer(claimNextSpare(prefix) ? '0 next' : '0');
+        answer(!isCopy && claimNextSpare(prefix) ? '0 next' : '0'); // a copy's spare is still there
         const moved = options.shimCgroup !== '';
         resolve(serve(taskFlags, bound.server).then((end) => afterTask(end, spareFlags, moved)));
       } catch (err) {
@@ -234,11 +278,19 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
  * Another spare holding the door makes it exit too.
  */
 function afterTask(end: ServeModule.ServeEnd, spareFlags: ShimFlags, moved: boolean): number | Promise<number> {
+  if (isCopy) return end.code; // the spare it was forked from is there
+  // forking on, a spare that cannot fork is not kept: the shell's next spare, which can, replaces it
+  if (forkingOn(process.env) && !process.execArgv.includes('--single-threaded')) return end.code;
   if (end.code !== 0 || end.signal !== undefined || moved || tasksServed >= MAX_TASKS || codeStamp() !== startStamp || !runnerAlive(spareFlags.control)) return end.code;
   // first: an orphan that arrives from now on goes to init, not to a spare that reaps nothing
   loadNative().setChildSubreaper(false);
   if (listChildren().length > 0) return end.code;
   return runSpare({ ...spareFlags, request: '' });
+}
+
+/** Forking on, and V8 without worker threads (native/fork.ts). */
+function canFork(env: NodeJS.ProcessEnv): boolean {
+  return forkingOn(env) && process.execArgv.includes('--single-threaded');
 }
 
 /**

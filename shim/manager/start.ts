@@ -24,7 +24,7 @@ import { identifierProblem } from '../util/validate';
 import { listen, socketAddress, socketPath } from './socket';
 import { forgetDeleteAnswer } from './delete-answer';
 import { doorPrefix } from './door';
-import { sparesEnabled, spawnSpare } from './spare-client';
+import { forkingOn, sparesEnabled, spawnSpare } from './spare-client';
 import { removeQuiet } from '../util/remove';
 
 /** Annotations that group containers into one shim, in order of precedence. */
@@ -39,6 +39,14 @@ export const GROUP_ANNOTATIONS = ['io.containerd.runc.v2.group', 'io.kubernetes.
  */
 export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1'];
 
+/**
+ * The shared spare's options when it forks (TSRUNC_SPARE_FORK=1; bin/containerd-shim-tsrunc-v2
+ * start_spare uses the same): the daemon's, and V8's `--single-threaded`, without which a process
+ * cannot fork (native/fork.ts). It costs the spare Node's code cache of its built-in modules
+ * (~10 ms, once: what it loads, its forks inherit compiled); a spare that never forks goes without.
+ */
+export const FORKING_SPARE_NODE_OPTIONS = [...DAEMON_NODE_OPTIONS, '--single-threaded'];
+
 /** Runs `start` (the Node entry point: no spare took it); returns the address to print. */
 export async function start(flags: ShimFlags, script: string): Promise<string> {
   const bundle = process.cwd();
@@ -47,7 +55,7 @@ export async function start(flags: ShimFlags, script: string): Promise<string> {
   const path = socketPath(address);
   const options = decodeStartOptions(readStdin());
   // No spare took this task (bin/containerd-shim-tsrunc-v2 tried): start one for the next task.
-  if (sparesEnabled(process.env)) spawnSpare(doorPrefix(process.ppid), script, DAEMON_NODE_OPTIONS);
+  if (sparesEnabled(process.env)) spawnSpare(doorPrefix(process.ppid), script, forkingOn(process.env) ? FORKING_SPARE_NODE_OPTIONS : DAEMON_NODE_OPTIONS);
   const listener = await listen(path);
   if ('inUse' in listener) {
     writeFileAtomic(join(bundle, 'address'), address);

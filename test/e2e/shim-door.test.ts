@@ -77,8 +77,13 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
   const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => cleanEnv({ TTRPC_ADDRESS: ttrpcPath, ...extra });
 
   /** A spare for this process (as containerd's start would leave one); resolves with its door. */
-  async function startSpare(): Promise<{ child: ChildProcess; door: string }> {
-    const child = spawn(process.execPath, ['--v8-pool-size=1', LAUNCHER, '-control', doorPrefix(process.pid), 'spare', ' '.repeat(200)], { env: env(), stdio: 'ignore' });
+  async function startSpare(options: { fork?: boolean } = {}): Promise<{ child: ChildProcess; door: string }> {
+    // --single-threaded: a spare that can fork (shim/manager/start.ts SPARE_NODE_OPTIONS)
+    const flags = options.fork ? ['--v8-pool-size=1', '--single-threaded'] : ['--v8-pool-size=1'];
+    const child = spawn(process.execPath, [...flags, LAUNCHER, '-control', doorPrefix(process.pid), 'spare', ' '.repeat(200)], {
+      env: env(options.fork ? { TSRUNC_SPARE_FORK: '1' } : {}),
+      stdio: 'ignore',
+    });
     spares.push(child);
     const door = await waitFor(() => readdirSync(SOCKET_DIR).find((n) => n === `tsrunc-door-${process.pid}-${child.pid}`), { what: 'the spare’s door' });
     return { child, door: join(SOCKET_DIR, door) };
@@ -199,6 +204,28 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     assert.ok(runs.every((run) => !run.endsWith(' start')), `no Node start action: ${runs.join('\n')}`);
     const next = await startedSpare(child.pid);
     assert.ok(next !== daemon && next !== child.pid);
+  });
+
+  it('a spare that forks (TSRUNC_SPARE_FORK=1) serves each start with a daemon forked from it, each delete with a fork too, and keeps its door: no Node started', async () => {
+    const { child, door } = await startSpare({ fork: true });
+    const node = loggingNode();
+    const one = bundle();
+    const r = await knock(one, 'start', node.path);
+    assert.equal(r.code, 0, r.out.toString());
+    assert.equal(r.out.toString(), `unix://${one.socket}`);
+    const first = await servedBy(one);
+    assert.notEqual(first, child.pid, 'the spare stays a spare');
+    const burst = Array.from({ length: 4 }, () => bundle());
+    const results = await Promise.all(burst.map((b) => knock(b, 'start', node.path)));
+    for (const [i, res] of results.entries()) assert.equal(res.code, 0, `${i}: ${res.out.toString()}`);
+    const daemons = [first, ...(await Promise.all(burst.map((b) => servedBy(b))))];
+    assert.equal(new Set(daemons).size, daemons.length, 'one daemon per task');
+    assert.ok(!daemons.includes(child.pid ?? -1));
+    const d = await knock(bundle(), 'delete', node.path);
+    assert.equal(d.code, 0, d.out.toString());
+    assert.equal(task.DeleteResponse.decode(d.out).exitStatus, 137);
+    assert.deepEqual(node.runs(), [], 'no Node process started');
+    assert.ok(statSync(door).isFIFO() && alive(child.pid ?? -1), 'the spare keeps its door');
   });
 
   it('a burst of starts: each its own daemon, one Node start each, never the Node start action, exactly one next spare', async () => {

@@ -1,9 +1,10 @@
 /**
  * The spare daemon (shim/manager/spare.ts) under real containerd: `start` hands each task to the
  * idle shim process kept for this containerd; the next spare is started once that task has run a
- * moment, or the process itself is the spare again when its task was deleted before — every task
- * still has its own shim process; the adopted process shows the task's command line; spares are
- * never shared by two tasks, follow TSRUNC_SPARE=0, and go away with their containerd.
+ * moment, or the process itself is the spare again when its task was deleted before. With
+ * TSRUNC_SPARE_FORK=1 the shared spare forks a daemon per task instead and stays. Every task still
+ * has its own shim process, which shows the task's command line; spares are never shared by two
+ * tasks, follow TSRUNC_SPARE=0, and go away with their containerd.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,20 @@ import { sharedRootfs } from '../helpers/rootfs';
 import { OUR_RUNTIME, uniqueId } from '../helpers/runtimes';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
+
+/** ppid and session of `pid`, from /proc/<pid>/stat. */
+function statOf(pid: number): { ppid: number; session: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ppid: Number(fields[1]), session: Number(fields[3]) };
+}
+
+/** Anonymous and Pss_Anon (kB) of `pid`. */
+function smapsRollup(pid: number): { anonymous: number; pssAnon: number } {
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? NaN);
+  return { anonymous: kb('Anonymous'), pssAnon: kb('Pss_Anon') };
+}
 
 /** rmdir, ignoring failure (a cgroup still holding a process is not empty yet). */
 function rmdirQuiet(path: string): void {
@@ -134,6 +149,55 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
       await waitFor(() => own.sparePids().length === 1, { what: 'one spare after both tasks' });
     } finally {
       await own.stop();
+    }
+  });
+
+  it('TSRUNC_SPARE_FORK=1: the next task is served by a fork of the spare, which stays: not its child, its own session, sharing its pages; the fork exits after its task', async () => {
+    const ct = await Containerd.start({ env: { TSRUNC_SPARE_FORK: '1' } });
+    const shimPid = (id: string): number => Number(readFileSync(join(ct.state, 'io.containerd.runtime.v2.task', ct.namespace, id, 'shim.pid'), 'utf8'));
+    const remove = async (id: string): Promise<void> => {
+      await ct.ctrOk(['task', 'kill', '-s', 'SIGKILL', id]);
+      await waitFor(async () => (await ct.ctr(['task', 'rm', id])).code === 0, { what: `task ${id} deleted` });
+      await ct.ctrOk(['container', 'rm', id]);
+    };
+    const runDetached = (id: string): Promise<string> => ct.ctrOk(['run', '-d', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), id, '/bin/sleep', '1000']);
+    try {
+    const first = uniqueId();
+    await runDetached(first);
+    const [spare] = await waitFor(() => (ct.readySparePids().length === 1 ? ct.readySparePids() : undefined), { what: 'one spare for this containerd, its door open' });
+    assert.ok(spare !== undefined);
+    const second = uniqueId();
+    await runDetached(second);
+    const shim = shimPid(second);
+    assert.notEqual(shim, spare, 'the spare stays a spare');
+    assert.notEqual(shimPid(first), shim);
+    assert.deepEqual(ct.readySparePids(), [spare], 'the same spare, its door open');
+    const argv = argvOf(shim).join(' ');
+    assert.match(argv, new RegExp(`-namespace ${ct.namespace} -id ${second} -address ${ct.address} -socket unix:///run/containerd/s/[0-9a-f]{64}`));
+    // detached as a spawned daemon is: not the spare's child, its own session
+    const stat = statOf(shim);
+    assert.notEqual(stat.ppid, spare, 'the fork is not the spare’s child');
+    assert.equal(stat.session, shim, 'the fork leads its own session');
+    // a fork: anonymous pages shared with the spare (a Node process started on its own shares none)
+    const rollup = smapsRollup(shim);
+    assert.ok(rollup.pssAnon < rollup.anonymous * 0.9, `Pss_Anon ${rollup.pssAnon} kB of Anonymous ${rollup.anonymous} kB`);
+    // nothing of the spare's waiting: no door
+    const links = readdirSync(`/proc/${shim}/fd`).map((fd) => {
+      try {
+        return readlinkSync(`/proc/${shim}/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    });
+    assert.ok(!links.some((l) => l.includes('tsrunc-door-')), links.join('\n'));
+    // it works as a spawned daemon: exec, kill, delete, and it exits afterwards; the spare stays
+    assert.equal(await ct.ctrOk(['task', 'exec', '--exec-id', 'e1', second, '/bin/echo', 'forked']), 'forked\n');
+    assert.ok(ct.shimPids().includes(shim), 'found by -address like any shim');
+    for (const id of [first, second]) await remove(id);
+    await waitFor(() => gone(shim), { what: 'the forked shim to exit after its task' });
+    assert.deepEqual(ct.readySparePids(), [spare], 'the spare is still there');
+    } finally {
+      await ct.stop();
     }
   });
 

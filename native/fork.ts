@@ -1,0 +1,92 @@
+/**
+ * fork(2) of a Node process: a copy that shares every page it does not write with the original
+ * (copy-on-write). The spare daemon (shim/manager/spare.ts) forks one per task instead of starting
+ * Node for it: ~1 ms instead of ~25 ms of start-up, and twenty daemons share most of one heap.
+ *
+ * Only the calling thread exists in the copy, and Node assumes more; what this file does about it:
+ *  - V8 maps its heap MADV_DONTFORK (Node builds it with the private-mapping fork optimisation): a
+ *    copy would fault on its first heap access. Every private anonymous mapping is made MADV_DOFORK
+ *    again just before each fork.
+ *  - V8's worker threads are gone: the process must run with `--single-threaded` (V8 then posts no
+ *    background tasks), which forkDetached checks. libuv's thread pool restarts on its own (its
+ *    pthread_atfork handler), and uv_loop_fork gives the copy its own epoll, async and signal fds.
+ *  - process.pid is a value Node stored at start-up: redefined.
+ *  - Node's exit joins its platform threads, which the copy does not have: it would hang (or abort
+ *    on a failed join). The copy ends with _exit(2) instead, after the 'exit' event; an uncaught
+ *    exception is printed first (Node would print it only after 'exit').
+ *  - The copy is not our child: a middle process forks it and exits at once (reaped here), so it
+ *    is re-parented as a daemon spawned and left would be, and leads its own session.
+ */
+import { readFileSync, writeSync } from 'node:fs';
+import { check } from './check';
+import { type Libc } from './libc';
+import { SIGINFO } from './structs';
+
+const MADV_DOFORK = 11;
+const P_PID = 1;
+const WEXITED = 4;
+const EINTR = 4;
+/** The middle process's exit code when its own fork failed. */
+const MIDDLE_FORK_FAILED = 71;
+/** The copy's exit code when its event loop cannot be reinitialised. */
+const LOOP_FORK_FAILED = 70;
+
+/** Forks a detached copy of this process; true in the copy, false here. Throws when no copy was made. */
+export function forkDetached(libc: Libc): boolean {
+  if (!process.execArgv.includes('--single-threaded')) throw new Error('fork: this Node process has V8 worker threads (run it with --single-threaded)');
+  keepMappingsOnFork(libc);
+  const middle = check(libc, libc.fork(), 'fork');
+  if (middle === 0) {
+    // nothing but a fork and an exit runs here
+    const pid = libc.fork();
+    if (pid !== 0) libc._exit(pid < 0 ? MIDDLE_FORK_FAILED : 0);
+    becomeCopy(libc);
+    return true;
+  }
+  const status = waitBlocking(libc, middle);
+  if (status !== 0) throw new Error(status === MIDDLE_FORK_FAILED ? 'fork: the second fork failed' : `fork: the middle process ended with ${status}`);
+  return false;
+}
+
+/** MADV_DOFORK on every private anonymous mapping (V8's heap is MADV_DONTFORK). */
+function keepMappingsOnFork(libc: Libc): void {
+  for (const line of readFileSync('/proc/self/maps', 'latin1').split('\n')) {
+    // start-end perms offset dev inode [path]
+    const m = /^([0-9a-f]+)-([0-9a-f]+) ...p \S+ \S+ 0 *(\S*)$/.exec(line);
+    if (!m || (m[3] !== '' && m[3] !== '[heap]')) continue;
+    const start = BigInt(`0x${m[1] ?? ''}`);
+    const end = BigInt(`0x${m[2] ?? ''}`);
+    check(libc, libc.madvise(start, end - start, MADV_DOFORK), 'madvise');
+  }
+}
+
+/** In the copy: its own loop, pid, session, and an exit that skips Node's teardown. */
+function becomeCopy(libc: Libc): void {
+  if (libc.uv_loop_fork(libc.uv_default_loop()) !== 0) libc._exit(LOOP_FORK_FAILED);
+  Object.defineProperty(process, 'pid', { value: libc.getpid(), writable: false, enumerable: true, configurable: true });
+  libc.setsid(); // cannot fail: the copy leads no process group
+  const exitNow = (code: unknown): never => {
+    libc._exit(typeof code === 'number' ? code : 1);
+    throw new Error('unreachable');
+  };
+  (process as unknown as { reallyExit: (code?: number) => never }).reallyExit = (code) => exitNow(code ?? process.exitCode ?? 0);
+  process.on('uncaughtExceptionMonitor', (err) => {
+    try {
+      writeSync(2, `${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    } catch {
+      // no stderr
+    }
+  });
+  // after the event loop empties, or an uncaught exception: Node emits 'exit', then tears down
+  process.on('exit', (code) => exitNow(code));
+}
+
+/** waitid(P_PID, pid, WEXITED), blocking: for the middle process, which exits at once. */
+function waitBlocking(libc: Libc, pid: number): number {
+  const info = Buffer.alloc(SIGINFO.size);
+  for (;;) {
+    if (libc.waitid(P_PID, pid, info, WEXITED) === 0) break;
+    if (libc.errno() !== EINTR) check(libc, -1, 'waitid');
+  }
+  return info.readInt32LE(SIGINFO.offsets['si_status'] ?? 0);
+}
