@@ -26,6 +26,10 @@ const MADV_DOFORK = 11;
 const P_PID = 1;
 const WEXITED = 4;
 const EINTR = 4;
+/** madvise on a range no longer mapped. */
+const ENOMEM = 12;
+/** Reads of /proc/self/maps before a fork gives up (keepMappingsOnFork). */
+const MAX_ROUNDS = 8;
 /** The middle process's exit code when its own fork failed. */
 const MIDDLE_FORK_FAILED = 71;
 /** The copy's exit code when its event loop cannot be reinitialised. */
@@ -48,16 +52,35 @@ export function forkDetached(libc: Libc): boolean {
   return false;
 }
 
-/** MADV_DOFORK on every private anonymous mapping (V8's heap is MADV_DONTFORK). */
+/**
+ * MADV_DOFORK on every private anonymous mapping (V8's heap is MADV_DONTFORK). Reading the maps and
+ * the calls allocate, so V8 may map or unmap heap pages meanwhile: a range gone is skipped, and the
+ * maps are read again until no range is new (a page V8 mapped after the last read would be missing
+ * in the copy). MAX_ROUNDS bounds it; the last round finds nothing new in practice.
+ */
 function keepMappingsOnFork(libc: Libc): void {
+  const advised = new Set<string>();
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const fresh = anonymousMappings().filter((range) => !advised.has(range));
+    if (fresh.length === 0) return;
+    for (const range of fresh) {
+      advised.add(range);
+      const [start, end] = range.split('-').map((hex) => BigInt(`0x${hex}`)) as [bigint, bigint];
+      if (libc.madvise(start, end - start, MADV_DOFORK) < 0 && libc.errno() !== ENOMEM) check(libc, -1, 'madvise');
+    }
+  }
+  throw new Error(`fork: V8's mappings kept changing (${MAX_ROUNDS} reads of /proc/self/maps)`);
+}
+
+/** `start-end` (hex) of each private anonymous mapping, the brk heap included. */
+function anonymousMappings(): string[] {
+  const ranges: string[] = [];
   for (const line of readFileSync('/proc/self/maps', 'latin1').split('\n')) {
     // start-end perms offset dev inode [path]
-    const m = /^([0-9a-f]+)-([0-9a-f]+) ...p \S+ \S+ 0 *(\S*)$/.exec(line);
-    if (!m || (m[3] !== '' && m[3] !== '[heap]')) continue;
-    const start = BigInt(`0x${m[1] ?? ''}`);
-    const end = BigInt(`0x${m[2] ?? ''}`);
-    check(libc, libc.madvise(start, end - start, MADV_DOFORK), 'madvise');
+    const m = /^([0-9a-f]+-[0-9a-f]+) ...p \S+ \S+ 0 *(\S*)$/.exec(line);
+    if (m?.[1] && (m[2] === '' || m[2] === '[heap]')) ranges.push(m[1]);
   }
+  return ranges;
 }
 
 /** In the copy: its own loop, pid, session, and an exit that skips Node's teardown. */

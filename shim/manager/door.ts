@@ -5,7 +5,10 @@
  *
  *   door    /run/containerd/s/tsrunc-door-<parent>-<spare>: a FIFO (0600) the spare reads; <parent>
  *           is the pid of the process that runs the shim (containerd, or the supervisor), <spare>
- *           the spare's pid (the shell checks /proc/<spare> before it knocks).
+ *           the spare's pid (the shell checks /proc/<spare> before it knocks). A spare that forks a
+ *           daemon per task (spare.ts, TSRUNC_SPARE_FORK=1) has `f<spare>` instead: one spare of
+ *           each kind may wait, and the shell knocks at the other kind's door first (a spare that
+ *           hands itself over was a task's daemon already: warm).
  *   request "<pid> <argc>\n" — the requester's pid and argument count, in one write (< PIPE_BUF, so
  *           concurrent requests never interleave). Nothing else crosses the door: the spare reads
  *           the requester's argv, environment and working directory from /proc/<pid>, and
@@ -119,8 +122,9 @@ export class Door {
     const lock = `${prefix}.opening`;
     if (!takeLock(lock)) return undefined;
     try {
-      if (liveDoors(prefix).length > 0) return undefined;
-      const path = `${prefix}-${pid}`;
+      const forks = onKnock !== undefined;
+      if (liveDoors(prefix).some((door) => isForkingDoor(door) === forks)) return undefined;
+      const path = `${prefix}-${forks ? 'f' : ''}${pid}`;
       const tmp = `${path}.new`;
       removeQuiet(tmp);
       mkfifo(tmp, 0o600);
@@ -251,14 +255,19 @@ function liveDoors(prefix: string): string[] {
   for (const name of names) {
     // replies of requesters killed before a spare took them, half-made doors of dead spares,
     // locks of a containerd that is gone
-    const orphan = /^tsrunc-reply-(\d+)$/.exec(name) ?? /^tsrunc-door-\d+-(\d+)\.new$/.exec(name) ?? /^tsrunc-door-(\d+)\.(?:lock|opening)$/.exec(name);
+    const orphan = /^tsrunc-reply-(\d+)$/.exec(name) ?? /^tsrunc-door-\d+-f?(\d+)\.new$/.exec(name) ?? /^tsrunc-door-(\d+)\.(?:lock|opening)$/.exec(name);
     if (orphan && !existsSync(`/proc/${orphan[1]}`)) removeQuiet(join(dir, name));
-    if (!/^tsrunc-door-\d+-\d+$/.test(name)) continue;
+    if (!/^tsrunc-door-\d+-f?\d+$/.test(name)) continue;
     const path = join(dir, name);
     if (!isFifo(path) || !hasReader(path)) removeQuiet(path);
     else if (path.startsWith(`${prefix}-`)) live.push(path);
   }
   return live;
+}
+
+/** A door of a spare that forks a daemon per task (`<prefix>-f<pid>`). */
+function isForkingDoor(path: string): boolean {
+  return path.charAt(path.lastIndexOf('-') + 1) === 'f';
 }
 
 /** True when a live spare has a door under `prefix`. */

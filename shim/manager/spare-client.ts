@@ -33,9 +33,9 @@ export function sparesEnabled(env: NodeJS.ProcessEnv): boolean {
   return env['TSRUNC_SPARE'] !== '0' && Boolean(env['TTRPC_ADDRESS']);
 }
 
-/** TSRUNC_SPARE_FORK=1: the shared spare forks a daemon per task (spare.ts). */
+/** The shared spare forks a daemon per task (spare.ts) unless TSRUNC_SPARE_FORK=0. */
 export function forkingOn(env: NodeJS.ProcessEnv): boolean {
-  return env['TSRUNC_SPARE_FORK'] === '1';
+  return env['TSRUNC_SPARE_FORK'] !== '0';
 }
 
 /**

@@ -24,15 +24,16 @@
  * (default 600) without a task, on SIGTERM/SIGINT, and when its code is stale; it never has
  * children before it is adopted, except the runc a `delete` may run.
  *
- * With TSRUNC_SPARE_FORK=1 (in containerd's environment) the shared spare runs with
- * `--single-threaded` (the shell starts it so) and does not hand itself over: each knock at its door
- * is served by a fork of it (native forkDetached: ~2 ms, where a Node start is ~25), which takes the
- * request as a spare started for it would and becomes the task's daemon — still one process per
- * task, one task at a time. The spare stays, idle; every daemon forked from it shares the pages
- * neither writes (~5.7 MiB PSS per idle daemon instead of ~14), and a burst of starts costs no Node
- * start per task. It is off by default: a fork starts cold (nothing compiled, no inline caches) and
- * ends after its task, where a recycled daemon is warm — ~78 ms per `ctr run --rm` against ~60
- * (docs/benchmarks.md).
+ * With TSRUNC_SPARE_FORK=1 (in containerd's environment) the shared spare the shell starts runs with
+ * `--single-threaded` and never hands itself over: each knock at its door is served by a fork of it
+ * (native forkDetached: ~2 ms, where a Node start is ~25), which takes the request as a spare
+ * started for it would and becomes the task's daemon — still one process per task, one task at a
+ * time. The forking spare stays, idle; every daemon forked from it shares the pages neither writes
+ * (~5.7 MiB PSS per idle daemon instead of ~14), and a burst of starts costs no Node start per task.
+ * A fork starts cold, though (nothing compiled, no inline caches), and ends after its task: a
+ * daemon that hands itself back after its task is warm, and serves short tasks one after another
+ * faster. So both may wait, one of each kind, each with its own door (door.ts), and the shell
+ * knocks at the warm one first; a fork whose task ended is such a warm spare when none waits.
  */
 import { closeSync, constants, existsSync, fstatSync, openSync, promises as fsp, readSync, statSync, writeSync } from 'node:fs';
 import { chdir } from 'node:process';
@@ -61,7 +62,7 @@ const MAX_TASKS = 20;
 let tasksServed = 0;
 /** The code this process runs, as it was when the process started (codeStamp). */
 let startStamp: string | undefined;
-/** This process is a fork of a spare, made for one request: it never becomes a spare itself. */
+/** This process is a fork of a spare, made for one request: it never forks itself. */
 let isCopy = false;
 /** How long a retiring spare's door still answers `busy` (door.ts GRACE_MS is for adoptions). */
 const RETIRE_GRACE_MS = 100;
@@ -172,7 +173,9 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
         if (!taken) retire(0);
       }, failed);
     } else {
-      const forking = canFork(process.env) ? knock : undefined;
+      // a fork that served its task hands itself back as a spare that does not fork (warm: the
+      // kind that takes a task itself); only the process the shell started forks
+      const forking = !isCopy && canFork(process.env) ? knock : undefined;
       door = Door.open(prefix, (r, reply) => void handle(r, reply).catch(failed), (path, mode) => loadNative().mkfifo(path, mode), forking);
       removeQuiet(`${prefix}.lock`); // spare-client.ts: the next `start` may spawn again
       if (!door) return retire(0); // another spare serves this containerd already
@@ -278,9 +281,6 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
  * Another spare holding the door makes it exit too.
  */
 function afterTask(end: ServeModule.ServeEnd, spareFlags: ShimFlags, moved: boolean): number | Promise<number> {
-  if (isCopy) return end.code; // the spare it was forked from is there
-  // forking on, a spare that cannot fork is not kept: the shell's next spare, which can, replaces it
-  if (forkingOn(process.env) && !process.execArgv.includes('--single-threaded')) return end.code;
   if (end.code !== 0 || end.signal !== undefined || moved || tasksServed >= MAX_TASKS || codeStamp() !== startStamp || !runnerAlive(spareFlags.control)) return end.code;
   // first: an orphan that arrives from now on goes to init, not to a spare that reaps nothing
   loadNative().setChildSubreaper(false);

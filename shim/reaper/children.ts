@@ -9,7 +9,7 @@
  * thread while the process lives — measured too: an orphan of a child forked by a worker thread
  * was listed under the main thread.
  */
-import { openSync, readFileSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 
 /**
  * The main thread's children file, opened once (close-on-exec) and read from offset 0 each time:
@@ -17,11 +17,18 @@ import { openSync, readFileSync, readSync, readdirSync } from 'node:fs';
  * it runs on every SIGCHLD. null: no such file (a kernel without CONFIG_PROC_CHILDREN).
  */
 let childrenFd: number | null | undefined;
+/** The process that opened childrenFd: a fork of it (native forkDetached) must open its own. */
+let openedBy: number | undefined;
 /** One pread takes the whole list (a seq_file regenerates from the start at every read at an offset, so several reads could tear it); made on first use, grown when full. */
 let buffer: Buffer | undefined;
 
 /** The pids of our direct children, zombies included. */
 export function listChildren(): number[] {
+  if (openedBy !== process.pid) {
+    if (typeof childrenFd === 'number') closeQuiet(childrenFd); // our copy of the parent's
+    childrenFd = undefined;
+    openedBy = process.pid;
+  }
   childrenFd ??= openChildrenFile();
   if (childrenFd === null) return fromProcStat();
   let text: string;
@@ -34,6 +41,14 @@ export function listChildren(): number[] {
     text = readFileSync(childrenFile(), 'latin1');
   }
   return parsePids(text);
+}
+
+function closeQuiet(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // not open
+  }
 }
 
 function childrenFile(): string {

@@ -58,7 +58,7 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     killOurs();
     // a spare the shell started that a failed test did not get to
     for (const name of readdirSync(SOCKET_DIR)) {
-      const spare = new RegExp(`^tsrunc-door-${process.pid}-(\\d+)$`).exec(name)?.[1];
+      const spare = new RegExp(`^tsrunc-door-${process.pid}-f?(\\d+)$`).exec(name)?.[1];
       if (spare && alive(Number(spare))) process.kill(Number(spare), 'SIGKILL');
     }
     for (const b of bundles.splice(0)) {
@@ -85,7 +85,8 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
       stdio: 'ignore',
     });
     spares.push(child);
-    const door = await waitFor(() => readdirSync(SOCKET_DIR).find((n) => n === `tsrunc-door-${process.pid}-${child.pid}`), { what: 'the spare’s door' });
+    const name = `tsrunc-door-${process.pid}-${options.fork ? 'f' : ''}${child.pid}`;
+    const door = await waitFor(() => readdirSync(SOCKET_DIR).find((n) => n === name), { what: 'the spare’s door' });
     return { child, door: join(SOCKET_DIR, door) };
   }
 
@@ -98,7 +99,7 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     const pid = await waitFor(
       () =>
         readdirSync(SOCKET_DIR)
-          .map((n) => new RegExp(`^tsrunc-door-${process.pid}-(\\d+)$`).exec(n)?.[1])
+          .map((n) => new RegExp(`^tsrunc-door-${process.pid}-f?(\\d+)$`).exec(n)?.[1])
           .map(Number)
           .find((p) => p > 0 && p !== notPid && running(p)),
       { what: 'a spare’s door' },

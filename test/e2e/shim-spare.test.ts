@@ -1,10 +1,11 @@
 /**
- * The spare daemon (shim/manager/spare.ts) under real containerd: `start` hands each task to the
- * idle shim process kept for this containerd; the next spare is started once that task has run a
- * moment, or the process itself is the spare again when its task was deleted before. With
- * TSRUNC_SPARE_FORK=1 the shared spare forks a daemon per task instead and stays. Every task still
- * has its own shim process, which shows the task's command line; spares are never shared by two
- * tasks, follow TSRUNC_SPARE=0, and go away with their containerd.
+ * The spare daemons (shim/manager/spare.ts) under real containerd: `start` hands each task to an
+ * idle shim process kept for this containerd. The shared spare forks a daemon per task and stays; a
+ * spare started for one request (none was up) becomes that task's daemon, and a daemon whose task
+ * was deleted is a spare again, which takes the next task itself (warm). With TSRUNC_SPARE_FORK=0
+ * the shared spare is adopted too, and the next one is started once its task has run a moment.
+ * Every task still has its own shim process, which shows the task's command line; spares are never
+ * shared by two tasks, follow TSRUNC_SPARE=0, and go away with their containerd.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,27 @@ function smapsRollup(pid: number): { anonymous: number; pssAnon: number } {
   return { anonymous: kb('Anonymous'), pssAnon: kb('Pss_Anon') };
 }
 
+/** The pid of task `id`'s shim, as `start` recorded it. */
+function shimPidOf(ct: Containerd, id: string): number {
+  return Number(readFileSync(join(ct.state, 'io.containerd.runtime.v2.task', ct.namespace, id, 'shim.pid'), 'utf8'));
+}
+
+async function removeTask(ct: Containerd, id: string): Promise<void> {
+  await ct.ctrOk(['task', 'kill', '-s', 'SIGKILL', id]);
+  await waitFor(async () => (await ct.ctr(['task', 'rm', id])).code === 0, { what: `task ${id} deleted` });
+  await ct.ctrOk(['container', 'rm', id]);
+}
+
+function runSleep(ct: Containerd, id: string): Promise<string> {
+  return ct.ctrOk(['run', '-d', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), id, '/bin/sleep', '1000']);
+}
+
+/** Spares of `ct` by kind: those that fork a daemon per task (door `-f<pid>`) and the others. */
+function spareKinds(ct: Containerd): { forking: number[]; handing: number[] } {
+  const forking = ct.sparePids().filter((pid) => readdirSync('/run/containerd/s').some((n) => n.endsWith(`-f${pid}`)));
+  return { forking, handing: ct.sparePids().filter((pid) => !forking.includes(pid)) };
+}
+
 /** rmdir, ignoring failure (a cgroup still holding a process is not empty yet). */
 function rmdirQuiet(path: string): void {
   try {
@@ -51,33 +73,37 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
     await ct?.stop();
   });
 
-  const shimPid = (id: string): number => Number(readFileSync(join(ct.state, 'io.containerd.runtime.v2.task', ct.namespace, id, 'shim.pid'), 'utf8'));
-  const remove = async (id: string): Promise<void> => {
-    await ct.ctrOk(['task', 'kill', '-s', 'SIGKILL', id]);
-    await waitFor(async () => (await ct.ctr(['task', 'rm', id])).code === 0, { what: `task ${id} deleted` });
-    await ct.ctrOk(['container', 'rm', id]);
-  };
-  const runDetached = (id: string): Promise<string> => ct.ctrOk(['run', '-d', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), id, '/bin/sleep', '1000']);
+  const shimPid = (id: string): number => shimPidOf(ct, id);
+  const remove = (id: string): Promise<void> => removeTask(ct, id);
+  const runDetached = (id: string): Promise<string> => runSleep(ct, id);
 
-  it('the next task is served by the spare; a new spare replaces it; each task keeps its own shim', async () => {
-    const first = uniqueId();
-    await runDetached(first);
-    const [spare] = await waitFor(() => (ct.readySparePids().length === 1 ? ct.readySparePids() : undefined), { what: 'one spare for this containerd, its door open' });
-    assert.ok(spare !== undefined);
-    const second = uniqueId();
-    await runDetached(second);
-    assert.equal(shimPid(second), spare, 'the spare became the second task’s shim');
-    assert.notEqual(shimPid(first), shimPid(second));
-    const argv = argvOf(spare).join(' ');
-    assert.match(argv, new RegExp(`-namespace ${ct.namespace} -id ${second} -address ${ct.address} -socket unix:///run/containerd/s/[0-9a-f]{64}`));
-    const next = await waitFor(() => ct.sparePids().find((p) => p !== spare), { what: 'a new spare' });
-    assert.notEqual(next, spare);
-    assert.equal(ct.sparePids().length, 1, 'exactly one spare');
-    // the adopted daemon works as a spawned one: exec, kill, delete, and it exits afterwards
-    assert.equal(await ct.ctrOk(['task', 'exec', '--exec-id', 'e1', second, '/bin/echo', 'adopted']), 'adopted\n');
-    assert.ok(ct.shimPids().includes(spare), 'found by -address like any shim');
-    for (const id of [first, second]) await remove(id);
-    await waitFor(() => gone(spare), { what: 'the adopted shim to exit after its task' });
+  it('TSRUNC_SPARE_FORK=0: the next task is served by the spare itself; a new spare replaces it; each task keeps its own shim', async () => {
+    const ct = await Containerd.start({ env: { TSRUNC_SPARE_FORK: '0' } });
+    const shimPid = (id: string): number => shimPidOf(ct, id);
+    const remove = (id: string): Promise<void> => removeTask(ct, id);
+    const runDetached = (id: string): Promise<string> => runSleep(ct, id);
+    try {
+      const first = uniqueId();
+      await runDetached(first);
+      const [spare] = await waitFor(() => (ct.readySparePids().length === 1 ? ct.readySparePids() : undefined), { what: 'one spare for this containerd, its door open' });
+      assert.ok(spare !== undefined);
+      const second = uniqueId();
+      await runDetached(second);
+      assert.equal(shimPid(second), spare, 'the spare became the second task’s shim');
+      assert.notEqual(shimPid(first), shimPid(second));
+      const argv = argvOf(spare).join(' ');
+      assert.match(argv, new RegExp(`-namespace ${ct.namespace} -id ${second} -address ${ct.address} -socket unix:///run/containerd/s/[0-9a-f]{64}`));
+      const next = await waitFor(() => ct.sparePids().find((p) => p !== spare), { what: 'a new spare' });
+      assert.notEqual(next, spare);
+      assert.equal(ct.sparePids().length, 1, 'exactly one spare');
+      // the adopted daemon works as a spawned one: exec, kill, delete, and it exits afterwards
+      assert.equal(await ct.ctrOk(['task', 'exec', '--exec-id', 'e1', second, '/bin/echo', 'adopted']), 'adopted\n');
+      assert.ok(ct.shimPids().includes(spare), 'found by -address like any shim');
+      for (const id of [first, second]) await remove(id);
+      await waitFor(() => gone(spare), { what: 'the adopted shim to exit after its task' });
+    } finally {
+      await ct.stop();
+    }
   });
 
   it('ctr run --rm again and again: every start and delete answered (through the spare), nothing left behind', async () => {
@@ -91,13 +117,20 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
     assert.doesNotMatch(ct.logTail(200), /failed to clean up|level=error/);
   });
 
-  it('a burst of tasks started at once: each its own shim, and one spare left', async () => {
+  it('a burst of tasks started at once: each its own shim, and at most one spare of each kind left', async () => {
     const ids = [uniqueId(), uniqueId(), uniqueId(), uniqueId(), uniqueId()];
     await Promise.all(ids.map((id) => runDetached(id)));
     const pids = ids.map(shimPid);
     assert.equal(new Set(pids).size, ids.length, 'no two tasks share a shim');
     assert.ok(pids.every((p) => alive(p)));
-    await waitFor(() => ct.sparePids().length === 1, { what: 'exactly one spare after the burst' });
+    const kinds = await waitFor(
+      () => {
+        const k = spareKinds(ct);
+        return k.forking.length === 1 && k.handing.length <= 1 ? k : undefined;
+      },
+      { what: 'the forking spare, and at most one other, after the burst' },
+    );
+    assert.ok(!pids.some((p) => kinds.forking.includes(p)), 'the forking spare served no task itself');
     for (const id of ids) await remove(id);
   });
 
@@ -152,50 +185,61 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
     }
   });
 
-  it('TSRUNC_SPARE_FORK=1: the next task is served by a fork of the spare, which stays: not its child, its own session, sharing its pages; the fork exits after its task', async () => {
-    const ct = await Containerd.start({ env: { TSRUNC_SPARE_FORK: '1' } });
-    const shimPid = (id: string): number => Number(readFileSync(join(ct.state, 'io.containerd.runtime.v2.task', ct.namespace, id, 'shim.pid'), 'utf8'));
-    const remove = async (id: string): Promise<void> => {
-      await ct.ctrOk(['task', 'kill', '-s', 'SIGKILL', id]);
-      await waitFor(async () => (await ct.ctr(['task', 'rm', id])).code === 0, { what: `task ${id} deleted` });
-      await ct.ctrOk(['container', 'rm', id]);
-    };
-    const runDetached = (id: string): Promise<string> => ct.ctrOk(['run', '-d', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), id, '/bin/sleep', '1000']);
+  it('a task is served by a fork of the spare, which stays (not its child, its own session, sharing its pages), unless a warm spare that served a task waits', async () => {
+    const ct = await Containerd.start(); // a fresh one: its first spare is still to come
+    const shimPid = (id: string): number => shimPidOf(ct, id);
+    const remove = (id: string): Promise<void> => removeTask(ct, id);
+    const runDetached = (id: string): Promise<string> => runSleep(ct, id);
     try {
-    const first = uniqueId();
-    await runDetached(first);
-    const [spare] = await waitFor(() => (ct.readySparePids().length === 1 ? ct.readySparePids() : undefined), { what: 'one spare for this containerd, its door open' });
-    assert.ok(spare !== undefined);
-    const second = uniqueId();
-    await runDetached(second);
-    const shim = shimPid(second);
-    assert.notEqual(shim, spare, 'the spare stays a spare');
-    assert.notEqual(shimPid(first), shim);
-    assert.deepEqual(ct.readySparePids(), [spare], 'the same spare, its door open');
-    const argv = argvOf(shim).join(' ');
-    assert.match(argv, new RegExp(`-namespace ${ct.namespace} -id ${second} -address ${ct.address} -socket unix:///run/containerd/s/[0-9a-f]{64}`));
-    // detached as a spawned daemon is: not the spare's child, its own session
-    const stat = statOf(shim);
-    assert.notEqual(stat.ppid, spare, 'the fork is not the spare’s child');
-    assert.equal(stat.session, shim, 'the fork leads its own session');
-    // a fork: anonymous pages shared with the spare (a Node process started on its own shares none)
-    const rollup = smapsRollup(shim);
-    assert.ok(rollup.pssAnon < rollup.anonymous * 0.9, `Pss_Anon ${rollup.pssAnon} kB of Anonymous ${rollup.anonymous} kB`);
-    // nothing of the spare's waiting: no door
-    const links = readdirSync(`/proc/${shim}/fd`).map((fd) => {
-      try {
-        return readlinkSync(`/proc/${shim}/fd/${fd}`);
-      } catch {
-        return '';
-      }
-    });
-    assert.ok(!links.some((l) => l.includes('tsrunc-door-')), links.join('\n'));
-    // it works as a spawned daemon: exec, kill, delete, and it exits afterwards; the spare stays
-    assert.equal(await ct.ctrOk(['task', 'exec', '--exec-id', 'e1', second, '/bin/echo', 'forked']), 'forked\n');
-    assert.ok(ct.shimPids().includes(shim), 'found by -address like any shim');
-    for (const id of [first, second]) await remove(id);
-    await waitFor(() => gone(shim), { what: 'the forked shim to exit after its task' });
-    assert.deepEqual(ct.readySparePids(), [spare], 'the spare is still there');
+      const first = uniqueId();
+      await runDetached(first);
+      const [spare] = await waitFor(() => (ct.readySparePids().length === 1 ? ct.readySparePids() : undefined), { what: 'one spare for this containerd, its door open' });
+      assert.ok(spare !== undefined);
+      const second = uniqueId();
+      await runDetached(second);
+      const shim = shimPid(second);
+      assert.notEqual(shim, spare, 'the spare stays a spare');
+      assert.notEqual(shimPid(first), shim);
+      assert.deepEqual(ct.readySparePids(), [spare], 'the same spare, its door open');
+      const argv = argvOf(shim).join(' ');
+      assert.match(argv, new RegExp(`-namespace ${ct.namespace} -id ${second} -address ${ct.address} -socket unix:///run/containerd/s/[0-9a-f]{64}`));
+      // detached as a spawned daemon is: not the spare's child, its own session
+      const stat = statOf(shim);
+      assert.notEqual(stat.ppid, spare, 'the fork is not the spare’s child');
+      assert.equal(stat.session, shim, 'the fork leads its own session');
+      // a fork: anonymous pages shared with the spare (a Node process started on its own shares none)
+      const rollup = smapsRollup(shim);
+      assert.ok(rollup.pssAnon < rollup.anonymous * 0.9, `Pss_Anon ${rollup.pssAnon} kB of Anonymous ${rollup.anonymous} kB`);
+      // nothing of the spare's waiting: no door
+      const links = readdirSync(`/proc/${shim}/fd`).map((fd) => {
+        try {
+          return readlinkSync(`/proc/${shim}/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      });
+      assert.ok(!links.some((l) => l.includes('tsrunc-door-')), links.join('\n'));
+      // it works as a spawned daemon: exec, kill, delete, and it exits afterwards; the spare stays
+      assert.equal(await ct.ctrOk(['task', 'exec', '--exec-id', 'e1', second, '/bin/echo', 'forked']), 'forked\n');
+      assert.ok(ct.shimPids().includes(shim), 'found by -address like any shim');
+      // the first task's process (a spare started for it) hands itself back after its task and
+      // waits beside the forking spare; the fork, with a warm spare waiting already, exits
+      const adopted = shimPid(first);
+      await remove(first);
+      await waitFor(() => ct.readySparePids().includes(adopted), { what: 'the first task’s process to be a spare again' });
+      await remove(second);
+      await waitFor(() => gone(shim), { what: 'the forked shim to exit after its task' });
+      assert.ok(ct.readySparePids().includes(spare), 'the forking spare is still there');
+      // warm (it served a task), the handed-back one takes the next task itself; meanwhile the
+      // forking spare forks
+      const third = uniqueId();
+      await runDetached(third);
+      assert.equal(shimPid(third), adopted, 'the warm spare took the next task');
+      const fourth = uniqueId();
+      await runDetached(fourth);
+      assert.ok(![spare, adopted].includes(shimPid(fourth)), 'a fork served the one after');
+      assert.ok(ct.readySparePids().includes(spare));
+      for (const id of [third, fourth]) await remove(id);
     } finally {
       await ct.stop();
     }

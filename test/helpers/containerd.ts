@@ -210,11 +210,15 @@ export class Containerd {
   readySparePids(): number[] {
     return this.sparePids().filter((pid) => {
       const argv = argvOf(pid);
-      try {
-        return statSync(`${argv[argv.indexOf('-control') + 1] ?? ''}-${pid}`).isFIFO();
-      } catch {
-        return false;
-      }
+      // a spare that forks a daemon per task names its door <prefix>-f<pid>
+      const prefix = argv[argv.indexOf('-control') + 1] ?? '';
+      return [`${prefix}-${pid}`, `${prefix}-f${pid}`].some((door) => {
+        try {
+          return statSync(door).isFIFO();
+        } catch {
+          return false;
+        }
+      });
     });
   }
 
@@ -246,7 +250,7 @@ export class Containerd {
     // a spare's -control is its door prefix; its door is <prefix>-<pid> (shim/manager/door.ts)
     const controls = spares.flatMap((pid) => {
       const prefix = argvOf(pid)[argvOf(pid).indexOf('-control') + 1] ?? '';
-      return prefix.startsWith('/run/containerd/s/') ? [prefix, `${prefix}.opening`, `${prefix}-${pid}`] : [];
+      return prefix.startsWith('/run/containerd/s/') ? [prefix, `${prefix}.opening`, `${prefix}-${pid}`, `${prefix}-f${pid}`] : [];
     });
     // and whatever else its shims started that carries its events address (a next spare's delay)
     const others = processTable()

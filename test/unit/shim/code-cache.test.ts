@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DAEMON_NODE_OPTIONS } from '../../../shim/manager/start';
+import { DAEMON_NODE_OPTIONS, FORKING_SPARE_NODE_OPTIONS } from '../../../shim/manager/start';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
 const BUNDLE = join(ROOT, 'dist', 'shim', 'bundle', 'daemon.js');
@@ -39,11 +39,10 @@ describe('the daemon bundle and its code caches', () => {
     assert.equal(nodeWith(DAEMON_NODE_OPTIONS, check), 'false');
   });
 
-  it('the shell entry point starts spares with the same node options', () => {
+  it('the shell entry point starts spares with the same node options (a forking spare: the forking ones)', () => {
     const script = readFileSync(join(ROOT, 'bin', 'containerd-shim-tsrunc-v2'), 'utf8');
-    const match = /exec setsid node (.*?) "\$dir\/lib\/containerd-shim-tsrunc-v2"/.exec(script);
-    assert.ok(match, 'the spare command line');
-    assert.deepEqual(match[1]?.split(' '), DAEMON_NODE_OPTIONS);
+    const lines = [...script.matchAll(/exec setsid node (.*?) "\$dir\/lib\/containerd-shim-tsrunc-v2"/g)].map((m) => m[1]?.split(' '));
+    assert.deepEqual(lines, [FORKING_SPARE_NODE_OPTIONS, DAEMON_NODE_OPTIONS], 'the forking spare’s command line, then any other spare’s');
   });
 
   it('is all ASCII: V8 keeps its source at one byte per character', () => {
