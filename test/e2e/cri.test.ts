@@ -359,7 +359,8 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
         const left = await client().call('ListContainers', { filter: { podSandboxId: sandboxId } });
         assert.deepEqual(left.containers, [], 'CRI forgot its containers');
 
-        await waitFor(() => exited(shimPid), { timeoutMs: 10_000, what: `the shim (pid ${shimPid}) to exit` });
+        // it exits, or is a spare again (it served its pod: shim/manager/spare.ts afterTask)
+        await waitFor(() => ctd.shimEnded(shimPid), { timeoutMs: 10_000, what: `the shim (pid ${shimPid}) to exit or be a spare again` });
         assert.deepEqual(shimServers(), [], `no ${handler.shimBinary} of this containerd is left`);
         for (const pid of [sandboxPid, containers.app.pid, containers.sidecar.pid]) assert.ok(exited(pid), `pod process ${pid} is gone`);
         assert.deepEqual(processesUnderCgroup(cgroupParent(handler)), [], `no process under /${cgroupParent(handler)}`);

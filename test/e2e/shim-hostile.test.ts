@@ -77,14 +77,14 @@ describe('hostile input on the shim socket (ours, real containerd + runc)', func
       await ct.ctr(['container', 'rm', id]);
       let shimExited = true;
       try {
-        await waitFor(() => exited(shimPid), { what: 'the shim to exit after its container was deleted', timeoutMs: 10_000 });
+        await waitFor(() => ct.shimEnded(shimPid), { what: 'the shim to exit (or be a spare again) after its container was deleted', timeoutMs: 10_000 });
       } catch {
         shimExited = false;
       }
       const socketLeft = existsSync(socket);
       await ct.stop();
       assert.match(listed, /RUNNING/, 'containerd still sees the task RUNNING after the whole suite');
-      assert.ok(shimExited, 'the shim exits once its container is deleted (Shutdown), after the whole suite');
+      assert.ok(shimExited, 'the shim exits (or is a spare again) once its container is deleted (Shutdown), after the whole suite');
       assert.equal(socketLeft, false, 'and removes its socket');
     } else {
       await ct?.stop();

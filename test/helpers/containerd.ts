@@ -9,7 +9,7 @@ import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_pro
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, statSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { alive, argvOf, envOf, processTable } from './proc';
+import { argvOf, envOf, processTable, running } from './proc';
 import { waitFor } from './wait';
 
 export const REPO = resolve(__dirname, '..', '..', '..');
@@ -199,11 +199,12 @@ export class Containerd {
   }
 
   /**
-   * True once shim `pid` serves nothing any more: it exited, or — ours — it went back to being this
-   * containerd's spare (manager/spare.ts, afterTask).
+   * True once shim `pid` serves nothing any more: it exited (a zombie its new parent has not reaped
+   * yet counts), or — ours — it went back to being this containerd's spare (manager/spare.ts,
+   * afterTask).
    */
   shimEnded(pid: number): boolean {
-    return !alive(pid) || this.sparePids().includes(pid);
+    return !running(pid) || this.sparePids().includes(pid);
   }
 
   /** Spares whose door is open: a `start` now is handed to one of them (door.ts names the door `<-control>-<pid>`). */

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, readdirSync, writeSync } from 'node:fs';
+import { closeSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadNative } from '../../native';
 import { readStdin } from '../../shim/manager/spare';
@@ -18,7 +18,7 @@ describe('spare: reading the requester’s stdin (fd 3)', function () {
   const children: ChildProcess[] = [];
 
   before(function () {
-    requireSystem(this, ['sleep']);
+    requireSystem(this, ['sleep', 'busybox']);
   });
   afterEach(() => {
     for (const child of children.splice(0)) child.kill('SIGKILL');
@@ -57,12 +57,15 @@ describe('spare: reading the requester’s stdin (fd 3)', function () {
   });
 
   it('a requester without fd 3: undefined', async () => {
-    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    // a static busybox: a dynamically linked sleep's start-up opens files as fd 3 for a moment each
+    // (ld.so.cache, libc, locale files), which a read then got — even after a check that saw no fd
+    // 3, if the check came before the loader opened them
+    const child = spawn('busybox', ['sleep', '30'], { stdio: 'ignore' });
     children.push(child);
     const pid = child.pid ?? -1;
-    // sleep's own start-up opens files as fd 3 for a moment each (ld.so.cache, libc, its locale
-    // files: a read that came then got the start of a locale file): settled, it has only 0–2
-    await waitFor(() => !readdirSync(`/proc/${pid}/fd`).includes('3'), { what: 'sleep to settle' });
+    // exec-ed (before, the forked child still holds Node's descriptors, close-on-exec)
+    await waitFor(() => readlinkSync(`/proc/${pid}/exe`).endsWith('busybox'), { what: 'busybox to run' });
+    assert.ok(!readdirSync(`/proc/${pid}/fd`).includes('3'));
     assert.equal(await readStdin(pid), undefined);
   });
 });

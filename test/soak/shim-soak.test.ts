@@ -87,7 +87,7 @@ describe('soak: hostile input on a live shim (ours)', () => {
     if (ct && id) {
       await ct.ctr(['task', 'rm', '-f', id]);
       await ct.ctr(['container', 'rm', id]);
-      shimExited = await waitFor(() => exited(shimPid), { what: 'the shim to exit once its container is deleted', timeoutMs: 10_000 }).catch(() => false);
+      shimExited = await waitFor(() => ct.shimEnded(shimPid), { what: 'the shim to exit (or be a spare again) once its container is deleted', timeoutMs: 10_000 }).catch(() => false);
     }
     const socketLeft = socket !== undefined && existsSync(socket);
     await ct?.stop();
