@@ -12,8 +12,12 @@
  *    pthread_atfork handler), and uv_loop_fork gives the copy its own epoll, async and signal fds.
  *  - process.pid is a value Node stored at start-up: redefined.
  *  - Node's exit joins its platform threads, which the copy does not have: it would hang (or abort
- *    on a failed join). The copy ends with _exit(2) instead, after the 'exit' event; an uncaught
- *    exception is printed first (Node would print it only after 'exit').
+ *    on a failed join). The copy ends with _exit(2) instead, after the 'exit' event (process.emit
+ *    is wrapped: every listener runs, then _exit, even if one throws); an uncaught exception is
+ *    printed first (Node would print it only after 'exit').
+ *  - A page V8 maps between the last read of /proc/self/maps and the fork stays MADV_DONTFORK and
+ *    is missing in the copy, which then dies on touching it; the requester's watchdog (3 s) and
+ *    the Node entry point cover that. The reads repeat until nothing is new, which makes it rare.
  *  - The copy is not our child: a middle process forks it and exits at once (reaped here), so it
  *    is re-parented as a daemon spawned and left would be, and leads its own session.
  */
@@ -32,7 +36,7 @@ const ENOMEM = 12;
 const MAX_ROUNDS = 8;
 /** The middle process's exit code when its own fork failed. */
 const MIDDLE_FORK_FAILED = 71;
-/** The copy's exit code when its event loop cannot be reinitialised. */
+/** The copy's exit code when it cannot be made a working Node process (its event loop, …). */
 const LOOP_FORK_FAILED = 70;
 
 /** Forks a detached copy of this process; true in the copy, false here. Throws when no copy was made. */
@@ -44,7 +48,12 @@ export function forkDetached(libc: Libc): boolean {
     // nothing but a fork and an exit runs here
     const pid = libc.fork();
     if (pid !== 0) libc._exit(pid < 0 ? MIDDLE_FORK_FAILED : 0);
-    becomeCopy(libc);
+    try {
+      becomeCopy(libc);
+    } catch {
+      // never back into the caller half made: it would take the copy for the original
+      libc._exit(LOOP_FORK_FAILED);
+    }
     return true;
   }
   const status = waitBlocking(libc, middle);
@@ -100,8 +109,17 @@ function becomeCopy(libc: Libc): void {
       // no stderr
     }
   });
-  // after the event loop empties, or an uncaught exception: Node emits 'exit', then tears down
-  process.on('exit', (code) => exitNow(code));
+  // After the event loop empties, or an uncaught exception, Node emits 'exit' and then tears down:
+  // the copy exits once every 'exit' listener ran, whenever it was added, even if one throws.
+  const emit = process.emit.bind(process) as (event: string | symbol, ...args: unknown[]) => boolean;
+  (process as unknown as { emit: typeof emit }).emit = (event, ...args) => {
+    if (event !== 'exit') return emit(event, ...args);
+    try {
+      return emit(event, ...args);
+    } finally {
+      exitNow(args[0] ?? process.exitCode ?? 0);
+    }
+  };
 }
 
 /** waitid(P_PID, pid, WEXITED), blocking: for the middle process, which exits at once. */

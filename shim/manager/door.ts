@@ -6,7 +6,7 @@
  *   door    /run/containerd/s/tsrunc-door-<parent>-<spare>: a FIFO (0600) the spare reads; <parent>
  *           is the pid of the process that runs the shim (containerd, or the supervisor), <spare>
  *           the spare's pid (the shell checks /proc/<spare> before it knocks). A spare that forks a
- *           daemon per task (spare.ts, TSRUNC_SPARE_FORK=1) has `f<spare>` instead: one spare of
+ *           daemon per task (spare.ts; the shared one, unless TSRUNC_SPARE_FORK=0) has `f<spare>` instead: one spare of
  *           each kind may wait, and the shell knocks at the other kind's door first (a spare that
  *           hands itself over was a task's daemon already: warm).
  *   request "<pid> <argc>\n" — the requester's pid and argument count, in one write (< PIPE_BUF, so
@@ -98,6 +98,8 @@ export class Door {
   private closing: Promise<void> | undefined;
   /** A copy of the spare (forked) let go of the door: it reads nothing more. */
   private forgotten = false;
+  /** Requests being taken here (takeRequest): a fork now would take them on too. */
+  private taking = 0;
 
   private constructor(
     readonly path: string,
@@ -194,8 +196,10 @@ export class Door {
   private take(line: string): void {
     const match = /^(\d+) (\d+)$/.exec(line);
     if (!match) return; // not a shell's request: nobody to answer
-    if (!this.retiring && this.onKnock?.(Number(match[1]), Number(match[2]))) return;
-    void takeRequest(Number(match[1]), Number(match[2]), this.onRequest, { busy: () => this.retiring });
+    // no fork while a request is being taken here: the copy would go on taking it too
+    if (!this.retiring && this.taking === 0 && this.onKnock?.(Number(match[1]), Number(match[2]))) return;
+    this.taking++;
+    void takeRequest(Number(match[1]), Number(match[2]), this.onRequest, { busy: () => this.retiring }).finally(() => this.taking--);
   }
 }
 

@@ -24,8 +24,8 @@
  * (default 600) without a task, on SIGTERM/SIGINT, and when its code is stale; it never has
  * children before it is adopted, except the runc a `delete` may run.
  *
- * With TSRUNC_SPARE_FORK=1 (in containerd's environment) the shared spare the shell starts runs with
- * `--single-threaded` and never hands itself over: each knock at its door is served by a fork of it
+ * Unless TSRUNC_SPARE_FORK=0 (in containerd's environment), the shared spare the shell starts runs
+ * with `--single-threaded` and never hands itself over: each knock at its door is served by a fork of it
  * (native forkDetached: ~2 ms, where a Node start is ~25), which takes the request as a spare
  * started for it would and becomes the task's daemon — still one process per task, one task at a
  * time. The forking spare stays, idle; every daemon forked from it shares the pages neither writes

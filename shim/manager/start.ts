@@ -40,7 +40,7 @@ export const GROUP_ANNOTATIONS = ['io.containerd.runc.v2.group', 'io.kubernetes.
 export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1'];
 
 /**
- * The shared spare's options when it forks (TSRUNC_SPARE_FORK=1; bin/containerd-shim-tsrunc-v2
+ * The shared spare's options when it forks (unless TSRUNC_SPARE_FORK=0; bin/containerd-shim-tsrunc-v2
  * start_spare uses the same): the daemon's, and V8's `--single-threaded`, without which a process
  * cannot fork (native/fork.ts). It costs the spare Node's code cache of its built-in modules
  * (~10 ms, once: what it loads, its forks inherit compiled); a spare that never forks goes without.

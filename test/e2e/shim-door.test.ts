@@ -229,6 +229,20 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     assert.ok(statSync(door).isFIFO() && alive(child.pid ?? -1), 'the spare keeps its door');
   });
 
+  it('a burst at both kinds of spare: the handed-back kind takes one, forks serve the rest — those it answered `busy` too: no Node started', async () => {
+    const warm = await startSpare();
+    const forking = await startSpare({ fork: true });
+    const node = loggingNode();
+    const burst = Array.from({ length: 6 }, () => bundle());
+    const results = await Promise.all(burst.map((b) => knock(b, 'start', node.path)));
+    for (const [i, r] of results.entries()) assert.equal(r.code, 0, `${i}: ${r.out.toString()}`);
+    const daemons = await Promise.all(burst.map((b) => servedBy(b)));
+    assert.equal(new Set(daemons).size, burst.length, 'one daemon per task');
+    assert.ok(daemons.includes(warm.child.pid ?? -1), 'the handed-back kind took one');
+    assert.ok(!daemons.includes(forking.child.pid ?? -1), 'the forking spare took none itself');
+    assert.deepEqual(node.runs(), [], 'no Node process started');
+  });
+
   it('a burst of starts: each its own daemon, one Node start each, never the Node start action, exactly one next spare', async () => {
     await startSpare();
     const node = loggingNode();

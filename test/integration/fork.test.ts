@@ -48,6 +48,11 @@ if (!copy) {
   } else if (mode === 'natural') {
     say(report);
     setTimeout(() => undefined, 5);
+  } else if (mode === 'throwing-exit-listener') {
+    say(report);
+    process.on('exit', () => fs.writeSync(2, 'an exit listener ran\\n'));
+    process.on('exit', () => { throw new Error('thrown by an exit listener'); });
+    setTimeout(() => undefined, 5);
   } else {
     const sock = ${JSON.stringify(join(tmpdir(), `tsrunc-fork-${process.pid}.sock`))};
     fs.rmSync(sock, { force: true });
@@ -149,6 +154,14 @@ describe('forking a Node process (native/fork.ts)', function () {
     assert.ok(loud?.pid);
     assert.equal((await exitOf(loud.pid)).status, 1);
     assert.match(thrown.stderr, /Error: thrown in the copy/);
+  });
+
+  it('a copy whose exit listeners were added after the fork, one of them throwing, runs them and exits (no hang in Node’s teardown)', async () => {
+    const { lines, stderr } = await run('throwing-exit-listener');
+    const copy = lines.find((l) => l.role === 'copy');
+    assert.ok(copy?.pid);
+    await exitOf(copy.pid);
+    assert.match(stderr, /an exit listener ran/);
   });
 
   it('refuses to fork a process with V8 worker threads (no --single-threaded)', async () => {
