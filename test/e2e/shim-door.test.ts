@@ -185,6 +185,24 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     return daemon;
   }
 
+  /** `start` through the shell with PATH `path`: it answers the task's address; the pid of the daemon that serves it. */
+  async function startThroughDoor(b: FakeBundle, path: string): Promise<number> {
+    const r = await knock(b, 'start', path);
+    assert.equal(r.code, 0, r.out.toString());
+    assert.equal(r.out.toString(), `unix://${b.socket}`);
+    return servedBy(b);
+  }
+
+  /** `count` starts at once through the shell (PATH `path`): each answered, each its own daemon. */
+  async function startBurst(count: number, path: string): Promise<{ results: { code: number; out: Buffer; pid: number }[]; daemons: number[] }> {
+    const burst = Array.from({ length: count }, () => bundle());
+    const results = await Promise.all(burst.map((b) => knock(b, 'start', path)));
+    for (const [i, r] of results.entries()) assert.equal(r.code, 0, `${i}: ${r.out.toString()}`);
+    const daemons = await Promise.all(burst.map((b) => servedBy(b)));
+    assert.equal(new Set(daemons).size, burst.length, 'one daemon per task');
+    return { results, daemons };
+  }
+
   it('a start that finds no spare (the last was adopted a moment ago) is served by a spare started for it: one Node start, not two', async () => {
     const { child } = await startSpare();
     assert.equal((await knock(bundle(), 'start', noNode)).code, 0);
@@ -194,11 +212,7 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     // the door closed with the adoption; the shell of the next start starts a spare for its own
     // request, which becomes its daemon and (no spare being up) has the shell start the next one
     const node = loggingNode();
-    const second = bundle();
-    const r = await knock(second, 'start', node.path);
-    assert.equal(r.code, 0, r.out.toString());
-    assert.equal(r.out.toString(), `unix://${second.socket}`);
-    const daemon = await servedBy(second);
+    const daemon = await startThroughDoor(bundle(), node.path);
     assert.notEqual(daemon, child.pid);
     const runs = node.runs();
     assert.match(runs[0] ?? '', / -request \d+:\d+ spare\b/, runs.join('\n'));
@@ -210,11 +224,7 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
   it('a spare that forks (TSRUNC_SPARE_FORK=1) serves each start with a daemon forked from it, each delete with a fork too, and keeps its door: no Node started', async () => {
     const { child, door } = await startSpare({ fork: true });
     const node = loggingNode();
-    const one = bundle();
-    const r = await knock(one, 'start', node.path);
-    assert.equal(r.code, 0, r.out.toString());
-    assert.equal(r.out.toString(), `unix://${one.socket}`);
-    const first = await servedBy(one);
+    const first = await startThroughDoor(bundle(), node.path);
     assert.notEqual(first, child.pid, 'the spare stays a spare');
     const burst = Array.from({ length: 4 }, () => bundle());
     const results = await Promise.all(burst.map((b) => knock(b, 'start', node.path)));
@@ -233,11 +243,7 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     const warm = await startSpare();
     const forking = await startSpare({ fork: true });
     const node = loggingNode();
-    const burst = Array.from({ length: 6 }, () => bundle());
-    const results = await Promise.all(burst.map((b) => knock(b, 'start', node.path)));
-    for (const [i, r] of results.entries()) assert.equal(r.code, 0, `${i}: ${r.out.toString()}`);
-    const daemons = await Promise.all(burst.map((b) => servedBy(b)));
-    assert.equal(new Set(daemons).size, burst.length, 'one daemon per task');
+    const { daemons } = await startBurst(6, node.path);
     assert.ok(daemons.includes(warm.child.pid ?? -1), 'the handed-back kind took one');
     assert.ok(!daemons.includes(forking.child.pid ?? -1), 'the forking spare took none itself');
     assert.deepEqual(node.runs(), [], 'no Node process started');
@@ -246,11 +252,7 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
   it('a burst of starts: each its own daemon, one Node start each, never the Node start action, exactly one next spare', async () => {
     await startSpare();
     const node = loggingNode();
-    const burst = Array.from({ length: 6 }, () => bundle());
-    const results = await Promise.all(burst.map((b) => knock(b, 'start', node.path)));
-    for (const [i, r] of results.entries()) assert.equal(r.code, 0, `${i}: ${r.out.toString()}`);
-    const daemons = await Promise.all(burst.map((b) => servedBy(b)));
-    assert.equal(new Set(daemons).size, burst.length, 'one daemon per task');
+    const { results } = await startBurst(6, node.path);
     const runs = node.runs();
     assert.ok(runs.every((run) => !run.endsWith(' start')), `no Node start action: ${runs.join('\n')}`);
     // whoever took the spawn lock first (the adopted spare or a per-request one) had its shell start it

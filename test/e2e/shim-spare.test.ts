@@ -46,6 +46,23 @@ function runSleep(ct: Containerd, id: string): Promise<string> {
   return ct.ctrOk(['run', '-d', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), id, '/bin/sleep', '1000']);
 }
 
+/** A containerd of a test's own, and the helpers above bound to it. */
+async function ownContainerd(env?: Record<string, string>): Promise<{ ct: Containerd; shimPid: (id: string) => number; remove: (id: string) => Promise<void>; runDetached: (id: string) => Promise<string> }> {
+  const ct = await Containerd.start(env ? { env } : {});
+  return { ct, shimPid: (id) => shimPidOf(ct, id), remove: (id) => removeTask(ct, id), runDetached: (id) => runSleep(ct, id) };
+}
+
+/** A task, then — once the spare for the next one is up — a second: their ids and that spare. */
+async function twoTasks(ct: Containerd, runDetached: (id: string) => Promise<string>): Promise<{ first: string; spare: number; second: string }> {
+  const first = uniqueId();
+  await runDetached(first);
+  const [spare] = await waitFor(() => (ct.readySparePids().length === 1 ? ct.readySparePids() : undefined), { what: 'one spare for this containerd, its door open' });
+  assert.ok(spare !== undefined);
+  const second = uniqueId();
+  await runDetached(second);
+  return { first, spare, second };
+}
+
 /** Spares of `ct` by kind: those that fork a daemon per task (door `-f<pid>`) and the others. */
 function spareKinds(ct: Containerd): { forking: number[]; handing: number[] } {
   const forking = ct.sparePids().filter((pid) => readdirSync('/run/containerd/s').some((n) => n.endsWith(`-f${pid}`)));
@@ -78,17 +95,9 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
   const runDetached = (id: string): Promise<string> => runSleep(ct, id);
 
   it('TSRUNC_SPARE_FORK=0: the next task is served by the spare itself; a new spare replaces it; each task keeps its own shim', async () => {
-    const ct = await Containerd.start({ env: { TSRUNC_SPARE_FORK: '0' } });
-    const shimPid = (id: string): number => shimPidOf(ct, id);
-    const remove = (id: string): Promise<void> => removeTask(ct, id);
-    const runDetached = (id: string): Promise<string> => runSleep(ct, id);
+    const { ct, shimPid, remove, runDetached } = await ownContainerd({ TSRUNC_SPARE_FORK: '0' });
     try {
-      const first = uniqueId();
-      await runDetached(first);
-      const [spare] = await waitFor(() => (ct.readySparePids().length === 1 ? ct.readySparePids() : undefined), { what: 'one spare for this containerd, its door open' });
-      assert.ok(spare !== undefined);
-      const second = uniqueId();
-      await runDetached(second);
+      const { first, spare, second } = await twoTasks(ct, runDetached);
       assert.equal(shimPid(second), spare, 'the spare became the second task’s shim');
       assert.notEqual(shimPid(first), shimPid(second));
       const argv = argvOf(spare).join(' ');
@@ -186,17 +195,9 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
   });
 
   it('a task is served by a fork of the spare, which stays (not its child, its own session, sharing its pages), unless a warm spare that served a task waits', async () => {
-    const ct = await Containerd.start(); // a fresh one: its first spare is still to come
-    const shimPid = (id: string): number => shimPidOf(ct, id);
-    const remove = (id: string): Promise<void> => removeTask(ct, id);
-    const runDetached = (id: string): Promise<string> => runSleep(ct, id);
+    const { ct, shimPid, remove, runDetached } = await ownContainerd(); // fresh: its first spare is still to come
     try {
-      const first = uniqueId();
-      await runDetached(first);
-      const [spare] = await waitFor(() => (ct.readySparePids().length === 1 ? ct.readySparePids() : undefined), { what: 'one spare for this containerd, its door open' });
-      assert.ok(spare !== undefined);
-      const second = uniqueId();
-      await runDetached(second);
+      const { first, spare, second } = await twoTasks(ct, runDetached);
       const shim = shimPid(second);
       assert.notEqual(shim, spare, 'the spare stays a spare');
       assert.notEqual(shimPid(first), shim);
