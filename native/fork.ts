@@ -24,12 +24,9 @@
 import { readFileSync, writeSync } from 'node:fs';
 import { check } from './check';
 import { type Libc } from './libc';
-import { SIGINFO } from './structs';
+import { waitPidBlocking } from './process';
 
 const MADV_DOFORK = 11;
-const P_PID = 1;
-const WEXITED = 4;
-const EINTR = 4;
 /** madvise on a range no longer mapped. */
 const ENOMEM = 12;
 /** Reads of /proc/self/maps before a fork gives up (keepMappingsOnFork). */
@@ -56,7 +53,7 @@ export function forkDetached(libc: Libc): boolean {
     }
     return true;
   }
-  const status = waitBlocking(libc, middle);
+  const { status } = waitPidBlocking(libc, middle); // it exits at once
   if (status !== 0) throw new Error(status === MIDDLE_FORK_FAILED ? 'fork: the second fork failed' : `fork: the middle process ended with ${status}`);
   return false;
 }
@@ -122,12 +119,3 @@ function becomeCopy(libc: Libc): void {
   };
 }
 
-/** waitid(P_PID, pid, WEXITED), blocking: for the middle process, which exits at once. */
-function waitBlocking(libc: Libc, pid: number): number {
-  const info = Buffer.alloc(SIGINFO.size);
-  for (;;) {
-    if (libc.waitid(P_PID, pid, info, WEXITED) === 0) break;
-    if (libc.errno() !== EINTR) check(libc, -1, 'waitid');
-  }
-  return info.readInt32LE(SIGINFO.offsets['si_status'] ?? 0);
-}

@@ -33,9 +33,15 @@ export function setParentDeathSignal(libc: Libc, signal: number): void {
   check(libc, libc.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0), 'prctl');
 }
 
-function waitid(libc: Libc, idtype: number, id: number, options: number): ExitInfo | null {
+const EINTR = 4;
+
+/** waitid(2); WNOHANG unless `block` (then retried when a signal interrupts it). */
+function waitid(libc: Libc, idtype: number, id: number, options: number, block = false): ExitInfo | null {
   const info = Buffer.alloc(SIGINFO.size); // zeroed: si_pid stays 0 when WNOHANG finds nothing
-  check(libc, libc.waitid(idtype, id, info, WEXITED | WNOHANG | options), 'waitid');
+  for (;;) {
+    if (libc.waitid(idtype, id, info, WEXITED | (block ? 0 : WNOHANG) | options) === 0) break;
+    if (!block || libc.errno() !== EINTR) check(libc, -1, 'waitid');
+  }
   const pid = info.readInt32LE(SIGINFO.offsets['si_pid'] ?? 0);
   if (pid === 0) return null;
   const code = info.readInt32LE(SIGINFO.offsets['si_code'] ?? 0);
@@ -47,6 +53,14 @@ function waitid(libc: Libc, idtype: number, id: number, options: number): ExitIn
 export function waitPid(libc: Libc, pid: number, options?: { peek?: boolean }): ExitInfo | null {
   if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`waitPid: not a pid: ${pid}`);
   return waitid(libc, P_PID, pid, options?.peek ? WNOWAIT : 0);
+}
+
+/** Waits for child `pid` to exit, blocking: only for a child known to exit at once. */
+export function waitPidBlocking(libc: Libc, pid: number): ExitInfo {
+  if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`waitPidBlocking: not a pid: ${pid}`);
+  const exit = waitid(libc, P_PID, pid, 0, true);
+  if (!exit) throw new Error(`waitid: no exit of ${pid}`);
+  return exit;
 }
 
 export function waitPidfd(libc: Libc, pidfd: number): ExitInfo | null {

@@ -185,7 +185,8 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
       if (adopted || claimed) return reply.send('busy');
       // only for the process we are the spare of, and the same events endpoint
       if (r.ppid !== runner || r.env['TTRPC_ADDRESS'] !== process.env['TTRPC_ADDRESS']) return reply.send('fallback');
-      if (codeStamp() !== code) {
+      // (a copy's spare checked it at the knock, a moment ago)
+      if (!isCopy && codeStamp() !== code) {
         reply.send('busy');
         return retire(0); // rebuilt or upgraded: a new spare with the new code replaces us
       }
