@@ -95,6 +95,9 @@ export class FakeNative implements Native {
     this.record('forkDetached');
     throw systemError(ENOSYS, 'fork');
   }
+  trimMalloc(): void {
+    this.record('trimMalloc');
+  }
   pidfdOpen(pid: number): number {
     this.record('pidfdOpen', pid);
     if (!this.children.has(pid)) throw systemError(ESRCH, 'pidfd_open');

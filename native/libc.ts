@@ -88,6 +88,7 @@ export interface Libc {
   setsid: CFunction;
   getpid: CFunction;
   madvise: CFunction;
+  malloc_trim: CFunction;
   /** libuv, from the node binary itself (it exports uv_*): the loop a fork copy must reinitialise. */
   uv_default_loop: () => unknown;
   uv_loop_fork: CFunction;
@@ -150,6 +151,7 @@ export function loadLibc(): Libc {
     setsid: fn('int setsid(void)'),
     getpid: fn('int getpid(void)'),
     madvise: fn('int madvise(uintptr_t addr, size_t length, int advice)'),
+    malloc_trim: fn('int malloc_trim(size_t pad)'),
     uv_default_loop: node.func('void *uv_default_loop(void)') as () => unknown,
     uv_loop_fork: node.func('int uv_loop_fork(void *loop)') as CFunction,
     errno: () => koffi.errno(),

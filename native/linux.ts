@@ -20,6 +20,7 @@ export function createLinuxNative(): Native {
     waitPid: (pid, options) => proc.waitPid(libc, pid, options),
     waitPidfd: (pidfd) => proc.waitPidfd(libc, pidfd),
     forkDetached: () => forkDetached(libc),
+    trimMalloc: () => void libc.malloc_trim(0),
     pidfdOpen: (pid) => proc.pidfdOpen(libc, pid),
     pidfdSendSignal: (pidfd, signal) => proc.pidfdSendSignal(libc, pidfd, signal),
     spawn: (request) => spawn(libc, request),

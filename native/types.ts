@@ -76,6 +76,11 @@ export interface Native {
    * a process run with `--single-threaded`; throws when no copy was made.
    */
   forkDetached(): boolean;
+  /**
+   * malloc_trim(0): glibc gives the free memory of its heaps back to the kernel (it keeps it
+   * otherwise: a daemon's malloc heap stays at its largest). Never fails.
+   */
+  trimMalloc(): void;
   /** waitid(P_PIDFD, fd, WEXITED | WNOHANG): as waitPid, through a pidfd (no pid-reuse race). */
   waitPidfd(pidfd: number): ExitInfo | null;
   /** pidfd_open(2): a descriptor that refers to this process for as long as it is held. */

@@ -114,6 +114,7 @@ export class ServerConnection {
     private readonly socket: net.Socket,
     private readonly registry: ServiceRegistry<CallContext>,
     private readonly peer: PeerCredentials | undefined,
+    private readonly onAnswered?: () => void,
   ) {
     // A peer that does not read its responses stops being read from (bounded memory on both queues).
     this.writer = new FrameWriter(socket, (blocked) => {
@@ -278,6 +279,7 @@ export class ServerConnection {
     this.calls.delete(id);
     call.timer?.cancel();
     this.sendResponse(id, response);
+    this.onAnswered?.();
     this.closeIfIdle();
   }
 

@@ -24,6 +24,11 @@ const trace = tracer('server');
 export interface ServerOptions {
   /** Runs on each accepted socket before anything is read; throw to refuse the connection. */
   readonly handshake?: Handshake;
+  /**
+   * Runs after each call's response is handed to the socket: a hook for
+   * housekeeping between calls, such as a garbage collection once calls stop coming. Must not throw.
+   */
+  readonly onAnswered?: () => void;
 }
 
 /**
@@ -185,7 +190,7 @@ export class Server extends EventEmitter<ServerEvents> {
   }
 
   private accept(socket: net.Socket, peer: PeerCredentials | undefined): void {
-    const conn = new ServerConnection(socket, this.registry, peer);
+    const conn = new ServerConnection(socket, this.registry, peer, this.options.onAnswered);
     this.connections.add(conn);
     void conn.closed.then(() => this.connections.delete(conn));
   }

@@ -13,6 +13,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { task } from '../../proto';
 import { doorPrefix } from '../../shim/manager/door';
+import { DAEMON_NODE_OPTIONS, FORKING_SPARE_NODE_OPTIONS } from '../../shim/manager/start';
 import { BIN, cleanEnv } from '../helpers/containerd';
 import { alive, envOf, gone, processTable, running } from '../helpers/proc';
 import { type FakeBundle, SHIM, actionArgs, fakeBundle, shimAction } from '../helpers/shim-process';
@@ -78,8 +79,8 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
 
   /** A spare for this process (as containerd's start would leave one); resolves with its door. */
   async function startSpare(options: { fork?: boolean } = {}): Promise<{ child: ChildProcess; door: string }> {
-    // --single-threaded: a spare that can fork (shim/manager/start.ts SPARE_NODE_OPTIONS)
-    const flags = options.fork ? ['--v8-pool-size=1', '--single-threaded'] : ['--v8-pool-size=1'];
+    // the forking spare's options include --single-threaded, without which it cannot fork
+    const flags = options.fork ? FORKING_SPARE_NODE_OPTIONS : DAEMON_NODE_OPTIONS;
     const child = spawn(process.execPath, [...flags, LAUNCHER, '-control', doorPrefix(process.pid), 'spare', ' '.repeat(200)], {
       env: env(options.fork ? { TSRUNC_SPARE_FORK: '1' } : {}),
       stdio: 'ignore',

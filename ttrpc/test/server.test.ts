@@ -41,9 +41,9 @@ describe('Server (raw bytes over a unix socket)', () => {
     return p;
   }
 
-  async function start(impl = implementation()): Promise<void> {
+  async function start(impl = implementation(), options: ConstructorParameters<typeof Server>[0] = {}): Promise<void> {
     path = tmp.socketPath();
-    server = new Server().register(TestService, impl);
+    server = new Server(options).register(TestService, impl);
     await server.listen({ path });
   }
 
@@ -137,6 +137,22 @@ describe('Server (raw bytes over a unix socket)', () => {
       assert.deepEqual(got.get(3), status(Code.UNKNOWN, 'cannot delete a running process'));
       assert.deepEqual(got.get(5), status(Code.UNKNOWN, 'thrown synchronously'));
       assert.deepEqual(got.get(7), status(Code.UNKNOWN, 'ttrpc: marshal called with nil'));
+    });
+
+    it('onAnswered runs once per call answered, a failed one too, and not for one still in flight', async () => {
+      let answered = 0;
+      await start(implementation({ state: () => Promise.reject(new Error('no')) }), { onAnswered: () => answered++ });
+      const p = peer();
+      p.write(requestFrame(1, SVC, 'Echo', TextCodec.encode({ text: 'a' })));
+      p.write(requestFrame(3, SVC, 'Wait'));
+      p.write(requestFrame(5, SVC, 'State'));
+      await p.nextResponse();
+      await p.nextResponse();
+      // it runs when the response is handed to the socket: before the peer can have read it
+      assert.equal(answered, 2, 'Echo and the failed State; Wait is still in flight');
+      p.write(requestFrame(7, SVC, 'Empty'));
+      await p.nextResponse();
+      assert.equal(answered, 3);
     });
 
     it('a reply over 4 MiB becomes RESOURCE_EXHAUSTED; the connection keeps serving', async () => {

@@ -1,0 +1,106 @@
+/**
+ * A full garbage collection once calls have stopped coming for a while, when the heap has grown
+ * by MIN_GROWTH since the last one (the issue's "a gc after bursts"), then malloc_trim.
+ *
+ * Why the daemon needs it: V8 starts a mark-compact only when the old generation reaches its
+ * allocation limit, tens of MiB on this kind of machine, and a daemon never gets there. What its
+ * calls allocate and keep for a few scavenges (an exec's process spec, the records of runc runs) is
+ * promoted and stays, dead, in old-space pages the daemon wrote itself: a forked daemon's old space
+ * grew 4.7 → 8.7 MiB over 400 execs, 3 MiB of it garbage. A collection with compaction
+ * (`--compact-on-every-full-gc`, start.ts) gave those pages back; without compaction it freed the
+ * objects and not one page.
+ *
+ * Why not after every burst: most daemons are forks of the spare (native/fork.ts) and share its
+ * pages until they write them. A full collection writes to every page it sweeps, and compaction
+ * copies what is live into pages of the daemon's own: collecting after a task's start (half a MiB
+ * of growth) cost each idle daemon ~2 MiB of PSS more in the memory bench. At 2 MiB of growth
+ * (~150 execs) it pays: the bench's ungrouped PSS after its idle time went 16.1 → 13.8 MiB per
+ * container (10 containers, 200 execs each; docs/benchmarks.md).
+ *
+ * `gc` is V8's, exposed by `--expose-gc` (the forking spare's node options, and so its forks'); in
+ * a daemon without it the collector does nothing. One timer, unref'd, re-armed after each answer
+ * with `refresh()`: nothing wakes the process while it is idle, and a daemon kept busy (execs back
+ * to back) never collects in the middle of its work.
+ */
+
+/** What the collector reads and calls; the defaults are the process's own. */
+export interface QuietGcOptions {
+  /** V8's full collection; undefined when the process runs without `--expose-gc`. */
+  gc?: (() => void) | undefined;
+  /** Gives freed malloc memory back to the kernel after the collection (native trimMalloc). */
+  trim?: () => void;
+  /** Bytes of V8 heap in use (live and dead objects). */
+  heapUsed?: () => number;
+  /** Quiet time after the last answer before collecting. */
+  quietMs?: number;
+  /** Growth of the heap in use since the last collection below which collecting is not worth it. */
+  minGrowth?: number;
+}
+
+/** A second with no call: a burst (a start, a probe's exec, `ctr task exec` in a loop) is over. */
+export const QUIET_MS = 1000;
+/** Less growth is left for the next time: collecting would cost a forked daemon more than it frees. */
+export const MIN_GROWTH = 2 * 1024 * 1024;
+
+/** Collects once calls stop coming; `touch()` after each answer, `stop()` when serving ends. */
+export class QuietGc {
+  private readonly gc: (() => void) | undefined;
+  private readonly trim: () => void;
+  private readonly heapUsed: () => number;
+  private readonly quietMs: number;
+  private readonly minGrowth: number;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Heap in use after the last collection (or when the collector was made). */
+  private baseline: number;
+  /** Collections made, for tests and the diagnostic report. */
+  collections = 0;
+
+  constructor(options: QuietGcOptions = {}) {
+    this.gc = 'gc' in options ? options.gc : exposedGc();
+    this.trim = options.trim ?? (() => undefined);
+    this.heapUsed = options.heapUsed ?? (() => process.memoryUsage().heapUsed);
+    this.quietMs = options.quietMs ?? QUIET_MS;
+    this.minGrowth = options.minGrowth ?? MIN_GROWTH;
+    this.baseline = this.gc === undefined ? 0 : this.heapUsed();
+  }
+
+  /** True when there is a `gc` to call. */
+  get enabled(): boolean {
+    return this.gc !== undefined;
+  }
+
+  /** A call was answered: (re)starts the quiet period. */
+  touch(): void {
+    if (this.gc === undefined || this.stopped) return;
+    if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.quiet(), this.quietMs);
+      this.timer.unref();
+    } else {
+      this.timer.refresh();
+    }
+  }
+
+  /** Serving ended: no collection after this. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private quiet(): void {
+    this.timer = undefined;
+    if (this.gc === undefined || this.stopped) return;
+    if (this.heapUsed() - this.baseline < this.minGrowth) return;
+    this.gc();
+    this.trim(); // what the collection freed outside V8's heap (buffers' memory) is malloc's
+    this.collections++;
+    this.baseline = this.heapUsed();
+  }
+}
+
+/** V8's `gc` when the process was started with `--expose-gc`. */
+function exposedGc(): (() => void) | undefined {
+  const gc: unknown = (globalThis as { gc?: unknown }).gc;
+  return typeof gc === 'function' ? () => void (gc as () => unknown)() : undefined;
+}
