@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ExitInfo, type Native, loadNative } from '../../native';
+import { FORKING_SPARE_NODE_OPTIONS } from '../../shim/manager/start';
 import { skipBecause } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
 
@@ -107,8 +108,11 @@ describe('forking a Node process (native/fork.ts)', function () {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Runs the script; resolves with both lines once stdout closes (the copy holds it too) and the original's exit code. */
-  async function run(mode: string, nodeFlags = ['--single-threaded']): Promise<{ lines: Line[]; code: number | null; stderr: string }> {
+  /**
+   * Runs the script (with the forking spare's node options unless told); resolves with both lines
+   * once stdout closes (the copy holds it too) and the original's exit code.
+   */
+  async function run(mode: string, nodeFlags: readonly string[] = FORKING_SPARE_NODE_OPTIONS): Promise<{ lines: Line[]; code: number | null; stderr: string }> {
     const child = spawn(process.execPath, [...nodeFlags, script, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let stderr = '';
