@@ -18,13 +18,16 @@
  *  - A page V8 maps between the last read of /proc/self/maps and the fork stays MADV_DONTFORK and
  *    is missing in the copy, which then dies on touching it; the requester's watchdog (3 s) and
  *    the Node entry point cover that. The reads repeat until nothing is new, which makes it rare.
- *  - The copy is not our child: a middle process forks it and exits at once (reaped here), so it
- *    is re-parented as a daemon spawned and left would be, and leads its own session.
+ *  - The copy is not our child: a middle process forks it and exits at once (reaped from the event
+ *    loop, reapMiddle), so it is re-parented as a daemon spawned and left would be, and leads its
+ *    own session.
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { check } from './check';
 import { type Libc } from './libc';
-import { waitPidBlocking } from './process';
+import { type FdWatch } from './types';
+import { watchFd } from './poll';
+import { pidfdOpen, waitPidBlocking, waitPidfd } from './process';
 
 const MADV_DOFORK = 11;
 /** madvise on a range no longer mapped. */
@@ -54,10 +57,51 @@ export function forkDetached(libc: Libc): boolean {
     }
     return true;
   }
-  const { status } = waitPidBlocking(libc, middle); // it exits at once
-  if (status !== 0) throw new Error(status === MIDDLE_FORK_FAILED ? 'fork: the second fork failed' : `fork: the middle process ended with ${status}`);
+  reapMiddle(libc, middle);
   return false;
 }
+
+/**
+ * Reaps the middle process, which exits as soon as it has forked the copy, once its pidfd says it
+ * has: waiting for it here cost the caller 1.1–2.6 ms per fork (the middle's own fork and its
+ * exit), and a spare makes a burst's forks one after the other. A middle whose fork failed
+ * (MIDDLE_FORK_FAILED) leaves no copy: nobody answers that request, and its requester's watchdog
+ * ends the wait (shim/manager/door.ts). A copy made meanwhile inherits the watch; the middle is not
+ * its child, waitid fails there, and the copy only closes its end.
+ */
+function reapMiddle(libc: Libc, middle: number): void {
+  let pidfd: number;
+  try {
+    pidfd = pidfdOpen(libc, middle);
+  } catch {
+    waitPidBlocking(libc, middle); // no pidfd (ENFILE, EMFILE): wait as before
+    return;
+  }
+  const watch = watchFd(libc, pidfd, () => {
+    unreaped.delete(watch);
+    watch.close();
+    try {
+      waitPidfd(libc, pidfd);
+    } catch {
+      // in a copy: not its child
+    }
+    libc.close(pidfd);
+  });
+  watch.unref(); // a spare's lifetime is its own business
+  unreaped.add(watch);
+  if (!closingOnExit) {
+    closingOnExit = true;
+    // an event on a watch still open while Node tears down would call into JS then: it aborts
+    process.on('exit', () => {
+      for (const w of unreaped) w.close();
+      unreaped.clear();
+    });
+  }
+}
+
+/** Watches on middle processes not reaped yet. */
+const unreaped = new Set<FdWatch>();
+let closingOnExit = false;
 
 /**
  * MADV_DOFORK on every private anonymous mapping (V8's heap is MADV_DONTFORK). Reading the maps and

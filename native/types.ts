@@ -71,9 +71,10 @@ export interface Native {
   waitPid(pid: number, options?: { peek?: boolean }): ExitInfo | null;
   /**
    * fork(2) of this Node process into a copy that is not our child (a double fork; the middle
-   * process is reaped here) and leads its own session: true in the copy, false here. The copy has
-   * its own event loop and process.pid, and ends with _exit(2) (native/fork.ts says why). Only in
-   * a process run with `--single-threaded`; throws when no copy was made.
+   * process is reaped from the event loop) and leads its own session: true in the copy, false
+   * here. The copy has its own event loop and process.pid, and ends with _exit(2) (native/fork.ts
+   * says why). Only in a process run with `--single-threaded`; throws when the fork failed (the
+   * middle process's own fork failing is not seen here: there is no copy then).
    */
   forkDetached(): boolean;
   /**

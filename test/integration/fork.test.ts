@@ -38,8 +38,14 @@ try {
   process.exit(0);
 }
 if (!copy) {
-  const children = fs.readFileSync('/proc/self/task/' + process.pid + '/children', 'utf8').trim();
-  say({ role: 'original', pid: process.pid, children });
+  // the middle process is reaped from the event loop: its children, once that happened (≤ 2 s)
+  const deadline = Date.now() + 2000;
+  const report = () => {
+    const children = fs.readFileSync('/proc/self/task/' + process.pid + '/children', 'utf8').trim();
+    if (children !== '' && Date.now() < deadline) setTimeout(report, 5);
+    else say({ role: 'original', pid: process.pid, children });
+  };
+  report();
 } else {
   const self = Number(fs.readlinkSync('/proc/self'));
   const report = { role: 'copy', pid: process.pid, self, original, ...stat() };
