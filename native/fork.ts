@@ -39,7 +39,10 @@ const MIDDLE_FORK_FAILED = 71;
 /** The copy's exit code when it cannot be made a working Node process (its event loop, …). */
 const LOOP_FORK_FAILED = 70;
 
-/** Forks a detached copy of this process; true in the copy, false here. Throws when no copy was made. */
+/**
+ * Forks a detached copy of this process; true in the copy, false here. Throws when the fork failed;
+ * the middle process's own fork failing is not seen here (reapMiddle).
+ */
 export function forkDetached(libc: Libc): boolean {
   if (!process.execArgv.includes('--single-threaded')) throw new Error('fork: this Node process has V8 worker threads (run it with --single-threaded)');
   scavenge();

@@ -25,8 +25,8 @@ export interface ServerOptions {
   /** Runs on each accepted socket before anything is read; throw to refuse the connection. */
   readonly handshake?: Handshake;
   /**
-   * Runs after each call's response is handed to the socket: a hook for
-   * housekeeping between calls, such as a garbage collection once calls stop coming. Must not throw.
+   * Runs after each call's response is handed to the socket: a hook for housekeeping between calls,
+   * such as a garbage collection once calls stop coming. Must not throw.
    */
   readonly onAnswered?: () => void;
 }
