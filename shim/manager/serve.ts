@@ -120,7 +120,7 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
   server.register(TaskServiceDefinition, service);
   server.register(renameService(TaskServiceDefinition, TASK_SERVICE_V3), service);
 
-  const onReport = (): void => writeReport(log, () => ({ containers: service.size, pendingEvents: queue.pending, quietCollections: quietGc.collections }));
+  const onReport = (): void => writeReport(log, () => ({ containers: service.size, pendingEvents: queue.pending, quietCollections: quietGc.collections, idleCollections: quietGc.idleCollections }));
   process.on('SIGUSR1', onReport);
   reaper.start();
   const detach = tracker.attach();

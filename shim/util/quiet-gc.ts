@@ -17,10 +17,26 @@
  * (~150 execs) it pays: the bench's ungrouped PSS after its idle time went 16.1 → 13.8 MiB per
  * container (10 containers, 200 execs each; docs/benchmarks.md).
  *
+ * Then, when a collection was made and calls stay away IDLE_MS, one more: the idle collection.
+ * V8 shrinks the young generation (gives back one of its two semi-spaces, and the pages of the
+ * other that nothing uses) only in a full collection that finds the allocation rate low: under
+ * 1000 bytes/ms and not zero, reckoned over its last samples, up to 5 s (Heap::ShouldResizeNewSpace
+ * and GCTracer). The collection a second after a burst does not find that, so after 200 execs a
+ * forked daemon kept 2 MiB of young generation, all of it its own. Collected again after 10 idle
+ * seconds, it keeps 1 MiB: the daemon's private memory 9.4 → 8.4 MiB, and 7.4 when V8's memory
+ * reducer then also gives back the unused pages of the other. (What the collector allocates after
+ * a collection — the heap's figures, the idle timer — keeps the rate from being zero.) The memory
+ * reducer alone is not enough: it runs 8 s after some full collections and not after others (a
+ * few, then it waits for the heap to grow), and in the bench daemons that had collected during a
+ * long run of execs kept both semi-spaces through an idle minute. Only after a collection: the
+ * heap is the daemon's own by then, so the second one costs no shared page; and once for each, so
+ * a daemon probed every few seconds does not collect every time.
+ *
  * `gc` is V8's, exposed by `--expose-gc` (the forking spare's node options, and so its forks'); in
- * a daemon without it the collector does nothing. One timer, unref'd, re-armed after each answer
- * with `refresh()`: nothing wakes the process while it is idle, and a daemon kept busy (execs back
- * to back) never collects in the middle of its work.
+ * a daemon without it the collector does nothing. Timers unref'd: the quiet one re-armed after each
+ * answer with `refresh()`, the idle one cleared by an answer; nothing wakes the process while it is
+ * idle but those two, and a daemon kept busy (execs back to back) never collects in the middle of
+ * its work.
  */
 
 /** What the collector reads and calls; the defaults are the process's own. */
@@ -35,12 +51,16 @@ export interface QuietGcOptions {
   quietMs?: number;
   /** Growth of the heap in use since the last collection below which collecting is not worth it. */
   minGrowth?: number;
+  /** Quiet time after the last answer before the idle collection (which follows a collection). */
+  idleMs?: number;
 }
 
 /** A second with no call: a burst (a start, a probe's exec, `ctr task exec` in a loop) is over. */
 export const QUIET_MS = 1000;
 /** Less growth is left for the next time: collecting would cost a forked daemon more than it frees. */
 export const MIN_GROWTH = 2 * 1024 * 1024;
+/** Ten idle seconds: V8 then finds the allocation rate low enough to shrink the young generation. */
+export const IDLE_MS = 10_000;
 
 /** Collects once calls stop coming; `touch()` after each answer, `stop()` when serving ends. */
 export class QuietGc {
@@ -49,12 +69,18 @@ export class QuietGc {
   private readonly heapUsed: () => number;
   private readonly quietMs: number;
   private readonly minGrowth: number;
+  private readonly idleMs: number;
   private timer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** A collection was made since the last idle one. */
+  private idleDue = false;
   private stopped = false;
   /** Heap in use after the last collection (or when the collector was made). */
   private baseline: number;
-  /** Collections made, for tests and the diagnostic report. */
+  /** Collections made (idle ones included), for tests and the diagnostic report. */
   collections = 0;
+  /** Idle collections made. */
+  idleCollections = 0;
 
   constructor(options: QuietGcOptions = {}) {
     this.gc = 'gc' in options ? options.gc : exposedGc();
@@ -62,6 +88,7 @@ export class QuietGc {
     this.heapUsed = options.heapUsed ?? (() => process.memoryUsage().heapUsed);
     this.quietMs = options.quietMs ?? QUIET_MS;
     this.minGrowth = options.minGrowth ?? MIN_GROWTH;
+    this.idleMs = Math.max(options.idleMs ?? IDLE_MS, this.quietMs);
     this.baseline = this.gc === undefined ? 0 : this.heapUsed();
   }
 
@@ -73,6 +100,10 @@ export class QuietGc {
   /** A call was answered: (re)starts the quiet period. */
   touch(): void {
     if (this.gc === undefined || this.stopped) return;
+    if (this.idleTimer !== undefined) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
     if (this.timer === undefined) {
       this.timer = setTimeout(() => this.quiet(), this.quietMs);
       this.timer.unref();
@@ -85,14 +116,33 @@ export class QuietGc {
   stop(): void {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.timer = undefined;
+    this.idleTimer = undefined;
   }
 
   private quiet(): void {
     this.timer = undefined;
     if (this.gc === undefined || this.stopped) return;
-    if (this.heapUsed() - this.baseline < this.minGrowth) return;
-    this.gc();
+    if (this.heapUsed() - this.baseline >= this.minGrowth) {
+      this.collect(this.gc);
+      this.idleDue = true;
+    }
+    if (!this.idleDue) return;
+    this.idleTimer = setTimeout(() => this.idle(), this.idleMs - this.quietMs);
+    this.idleTimer.unref();
+  }
+
+  private idle(): void {
+    this.idleTimer = undefined;
+    if (this.gc === undefined || this.stopped) return;
+    this.idleDue = false;
+    this.collect(this.gc);
+    this.idleCollections++;
+  }
+
+  private collect(gc: () => void): void {
+    gc();
     this.trim(); // what the collection freed outside V8's heap (buffers' memory) is malloc's
     this.collections++;
     this.baseline = this.heapUsed();
