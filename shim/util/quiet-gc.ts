@@ -1,6 +1,6 @@
 /**
- * A full garbage collection once calls have stopped coming for a while, when the heap has grown
- * by MIN_GROWTH since the last one (the issue's "a gc after bursts"), then malloc_trim.
+ * A full garbage collection once calls have stopped coming for a while, when the daemon owns
+ * enough memory for it to pay (the issue's "a gc after bursts"), then malloc_trim.
  *
  * Why the daemon needs it: V8 starts a mark-compact only when the old generation reaches its
  * allocation limit, tens of MiB on this kind of machine, and a daemon never gets there. What its
@@ -10,12 +10,18 @@
  * (`--compact-on-every-full-gc`, start.ts) gave those pages back; without compaction it freed the
  * objects and not one page.
  *
- * Why not after every burst: most daemons are forks of the spare (native/fork.ts) and share its
- * pages until they write them. A full collection writes to every page it sweeps, and compaction
- * copies what is live into pages of the daemon's own: collecting after a task's start (half a MiB
- * of growth) cost each idle daemon ~2 MiB of PSS more in the memory bench. At 2 MiB of growth
- * (~150 execs) it pays: the bench's ungrouped PSS after its idle time went 16.1 → 13.8 MiB per
- * container (10 containers, 200 execs each; docs/benchmarks.md).
+ * When it pays: most daemons are forks of the spare (native/fork.ts) and share its pages until they
+ * write them. A full collection writes to every page it sweeps, and compaction copies what is live
+ * into pages of the daemon's own: collecting after a task's start cost each idle daemon ~2 MiB of
+ * PSS more in the memory bench. What the daemon owns (the kernel's Private_Dirty, pages no other
+ * process maps) says when a collection frees more than it takes: a forked daemon owns 4–4.5 MiB
+ * after its task's start, 8–10 after 60 execs and 10.6–12.9 after 200; a collection and the idle
+ * one below leave ~7.5. So the collector collects when the daemon owns OWNED_MIN (8 MiB) and
+ * OWNED_GROWTH (1 MiB) more than right after its last collection. Reading
+ * /proc/self/smaps_rollup costs ~0.7 ms, once per quiet period, off every call's path. (It used to
+ * go by 2 MiB of growth of V8's heap in use, which swings by up to a MiB with the young generation
+ * and drops when V8's memory reducer collects: some daemons were still short of it after 200
+ * execs and never collected, and kept 12.8 MiB of their own where the others kept 7.5.)
  *
  * Then, when a collection was made and calls stay away IDLE_MS, one more: the idle collection.
  * V8 shrinks the young generation (gives back one of its two semi-spaces, and the pages of the
@@ -26,7 +32,7 @@
  * seconds, it keeps 1 MiB: the daemon's private memory 9.4 → 8.4 MiB. A second full collection
  * right after it gives back the pages of the remaining semi-space that nothing uses (resident
  * 1024 → 268 KiB; measured in forked daemons and in the unit test, not traced in V8): 8.4 → 7.5.
- * (What the collector allocates after a collection — the heap's figures, the idle timer — keeps
+ * (What the collector allocates after a collection — reading what it owns, the idle timer — keeps
  * the rate from being zero.) The memory
  * reducer alone is not enough: it runs 8 s after some full collections and not after others (a
  * few, then it waits for the heap to grow), and in the bench daemons that had collected during a
@@ -41,26 +47,32 @@
  * its work.
  */
 
+import { readFileSync } from 'node:fs';
+
 /** What the collector reads and calls; the defaults are the process's own. */
 export interface QuietGcOptions {
   /** V8's full collection; undefined when the process runs without `--expose-gc`. */
   gc?: (() => void) | undefined;
   /** Gives freed malloc memory back to the kernel after the collection (native trimMalloc). */
   trim?: () => void;
-  /** Bytes of V8 heap in use (live and dead objects). */
-  heapUsed?: () => number;
+  /** Bytes of memory the process owns (ownedMemory). */
+  owned?: () => number;
   /** Quiet time after the last answer before collecting. */
   quietMs?: number;
-  /** Growth of the heap in use since the last collection below which collecting is not worth it. */
-  minGrowth?: number;
+  /** Owned memory below which collecting is not worth it. */
+  ownedMin?: number;
+  /** Growth of owned memory since right after the last collection below which collecting is not worth it. */
+  ownedGrowth?: number;
   /** Quiet time after the last answer before the idle collection (which follows a collection). */
   idleMs?: number;
 }
 
 /** A second with no call: a burst (a start, a probe's exec, `ctr task exec` in a loop) is over. */
 export const QUIET_MS = 1000;
-/** Less growth is left for the next time: collecting would cost a forked daemon more than it frees. */
-export const MIN_GROWTH = 2 * 1024 * 1024;
+/** A forked daemon owns less before its execs or other calls have made a collection worth it. */
+export const OWNED_MIN = 8 * 1024 * 1024;
+/** Less growth since the last collection is left for the next time (a group's daemon owns more). */
+export const OWNED_GROWTH = 1024 * 1024;
 /** Ten idle seconds: V8 then finds the allocation rate low enough to shrink the young generation. */
 export const IDLE_MS = 10_000;
 
@@ -68,17 +80,18 @@ export const IDLE_MS = 10_000;
 export class QuietGc {
   private readonly gc: (() => void) | undefined;
   private readonly trim: () => void;
-  private readonly heapUsed: () => number;
+  private readonly owned: () => number;
   private readonly quietMs: number;
-  private readonly minGrowth: number;
+  private readonly ownedMin: number;
+  private readonly ownedGrowth: number;
   private readonly idleMs: number;
   private timer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   /** A collection was made since the last idle one. */
   private idleDue = false;
   private stopped = false;
-  /** Heap in use after the last collection (or when the collector was made). */
-  private baseline: number;
+  /** Owned memory right after the last collection (0 before the first). */
+  private ownedAfter = 0;
   /** Collections made (idle ones included), for tests and the diagnostic report. */
   collections = 0;
   /** Idle collections made. */
@@ -87,11 +100,11 @@ export class QuietGc {
   constructor(options: QuietGcOptions = {}) {
     this.gc = 'gc' in options ? options.gc : exposedGc();
     this.trim = options.trim ?? (() => undefined);
-    this.heapUsed = options.heapUsed ?? (() => process.memoryUsage().heapUsed);
+    this.owned = options.owned ?? ownedMemory;
     this.quietMs = options.quietMs ?? QUIET_MS;
-    this.minGrowth = options.minGrowth ?? MIN_GROWTH;
+    this.ownedMin = options.ownedMin ?? OWNED_MIN;
+    this.ownedGrowth = options.ownedGrowth ?? OWNED_GROWTH;
     this.idleMs = Math.max(options.idleMs ?? IDLE_MS, this.quietMs);
-    this.baseline = this.gc === undefined ? 0 : this.heapUsed();
   }
 
   /** True when there is a `gc` to call. */
@@ -126,7 +139,7 @@ export class QuietGc {
   private quiet(): void {
     this.timer = undefined;
     if (this.gc === undefined || this.stopped) return;
-    if (this.heapUsed() - this.baseline >= this.minGrowth) {
+    if (this.owned() >= Math.max(this.ownedMin, this.ownedAfter + this.ownedGrowth)) {
       this.collect(this.gc);
       this.idleDue = true;
     }
@@ -148,7 +161,17 @@ export class QuietGc {
     gc();
     this.trim(); // what the collection freed outside V8's heap (buffers' memory) is malloc's
     this.collections++;
-    this.baseline = this.heapUsed();
+    this.ownedAfter = this.owned();
+  }
+}
+
+/** Bytes of memory no other process maps (Private_Dirty of /proc/self/smaps_rollup); 0 if unknown. */
+export function ownedMemory(): number {
+  try {
+    const kib = /^Private_Dirty:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/smaps_rollup', 'latin1'))?.[1];
+    return kib === undefined ? 0 : Number(kib) * 1024;
+  } catch {
+    return 0;
   }
 }
 

@@ -1,15 +1,15 @@
 /**
  * The collection once calls stop coming (shim/util/quiet-gc.ts) under sinon fake timers: none while
- * calls keep coming, one after a quiet second when the heap grew enough, the malloc trim after it,
- * the idle collection after it, none after stop(), and nothing at all without `gc`. Two real checks
- * in a Node process: the timers it arms do not keep Node alive, and V8 does shrink the young
- * generation in the idle collection (what that collection is for).
+ * calls keep coming, one after a quiet second when the daemon owns enough, the malloc trim after it,
+ * the idle collection after it, none after stop(), and nothing at all without `gc`. Real checks in
+ * a Node process: what it owns is read from the kernel, the timers it arms do not keep Node alive,
+ * and V8 does shrink the young generation in the idle collection (what that collection is for).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import sinon from 'sinon';
-import { IDLE_MS, MIN_GROWTH, QUIET_MS, QuietGc } from '../../../shim/util/quiet-gc';
+import { IDLE_MS, OWNED_GROWTH, OWNED_MIN, QUIET_MS, QuietGc, ownedMemory } from '../../../shim/util/quiet-gc';
 
 describe('shim/util/quiet-gc', () => {
   let clock: sinon.SinonFakeTimers;
@@ -18,25 +18,27 @@ describe('shim/util/quiet-gc', () => {
   });
   afterEach(() => clock.restore());
 
-  /** A collector over a fake heap: `grow` adds bytes in use, a collection frees all but `live`. */
-  function harness(live = 1 << 20): { q: QuietGc; calls: string[]; grow: (bytes: number) => void } {
-    let used = live;
+  const MiB = 1 << 20;
+
+  /** A collector over a fake process: `own` sets what it owns, a collection leaves it at `left`. */
+  function harness(left = 7 * MiB): { q: QuietGc; calls: string[]; own: (bytes: number) => void } {
+    let owned = 4 * MiB;
     const calls: string[] = [];
     const q = new QuietGc({
       gc: () => {
         calls.push('gc');
-        used = live;
+        owned = left;
       },
       trim: () => calls.push('trim'),
-      heapUsed: () => used,
+      owned: () => owned,
     });
-    return { q, calls, grow: (bytes) => (used += bytes) };
+    return { q, calls, own: (bytes) => (owned = bytes) };
   }
 
-  it('collects once, a quiet second after the last answer, and trims malloc after it', () => {
-    const { q, calls, grow } = harness();
+  it('collects once, a quiet second after the last answer, trims malloc after it, and collects again when idle', () => {
+    const { q, calls, own } = harness();
     for (let i = 0; i < 10; i++) {
-      grow(MIN_GROWTH);
+      own(OWNED_MIN + i * MiB);
       q.touch();
       clock.tick(QUIET_MS - 1); // the next call comes just in time: no collection in a busy run
     }
@@ -55,12 +57,12 @@ describe('shim/util/quiet-gc', () => {
   });
 
   it('makes the idle collection only after a collection, and not while calls come', () => {
-    const { q, calls, grow } = harness();
-    grow(MIN_GROWTH - 1);
+    const { q, calls, own } = harness();
+    own(OWNED_MIN - 1);
     q.touch();
     clock.tick(IDLE_MS);
-    assert.deepEqual(calls, [], 'a daemon that never collected keeps its shared pages');
-    grow(1);
+    assert.deepEqual(calls, [], 'a daemon that owns little keeps the pages it shares');
+    own(OWNED_MIN);
     q.touch();
     clock.tick(QUIET_MS);
     assert.deepEqual(calls, ['gc', 'trim']);
@@ -72,32 +74,41 @@ describe('shim/util/quiet-gc', () => {
     }
     assert.equal(q.collections, 1);
     clock.tick(IDLE_MS - QUIET_MS);
-    assert.equal(q.idleCollections, 1, 'still due after quiet periods with too little growth');
+    assert.equal(q.idleCollections, 1, 'still due after quiet periods that did not collect');
     q.touch();
     clock.tick(IDLE_MS);
     assert.equal(q.collections, 2, 'once per collection');
   });
 
-  it('leaves a heap that grew by less than MIN_GROWTH since the last collection', () => {
-    const { q, calls, grow } = harness();
-    grow(MIN_GROWTH - 1);
-    q.touch();
-    clock.tick(QUIET_MS);
-    assert.deepEqual(calls, []);
-    grow(1);
-    q.touch();
-    clock.tick(QUIET_MS);
-    assert.deepEqual(calls, ['gc', 'trim']);
-    // measured from what the collection left, not from the start
-    grow(MIN_GROWTH / 2);
+  it('collects again only when the daemon owns OWNED_GROWTH more than a collection left it', () => {
+    // a group's daemon, which owns more than OWNED_MIN after a collection
+    const { q, own } = harness(OWNED_MIN + 2 * MiB);
+    own(OWNED_MIN);
     q.touch();
     clock.tick(QUIET_MS);
     assert.equal(q.collections, 1);
+    own(OWNED_MIN + 2 * MiB + OWNED_GROWTH - 1);
+    q.touch();
+    clock.tick(QUIET_MS);
+    assert.equal(q.collections, 1);
+    own(OWNED_MIN + 2 * MiB + OWNED_GROWTH);
+    q.touch();
+    clock.tick(QUIET_MS);
+    assert.equal(q.collections, 2);
+    // and never below OWNED_MIN, whatever a collection left
+    const small = harness(2 * MiB);
+    small.own(OWNED_MIN);
+    small.q.touch();
+    clock.tick(QUIET_MS);
+    small.own(OWNED_MIN - 1);
+    small.q.touch();
+    clock.tick(QUIET_MS);
+    assert.equal(small.q.collections, 1);
   });
 
   it('collects nothing once stopped, also when its timer was running', () => {
-    const { q, calls, grow } = harness();
-    grow(4 * MIN_GROWTH);
+    const { q, calls, own } = harness();
+    own(4 * OWNED_MIN);
     q.touch();
     q.stop();
     clock.tick(QUIET_MS);
@@ -105,7 +116,7 @@ describe('shim/util/quiet-gc', () => {
     clock.tick(QUIET_MS);
     assert.deepEqual(calls, []);
     const second = harness();
-    second.grow(MIN_GROWTH);
+    second.own(OWNED_MIN);
     second.q.touch();
     clock.tick(QUIET_MS);
     second.q.stop();
@@ -115,12 +126,18 @@ describe('shim/util/quiet-gc', () => {
   });
 
   it('does nothing without gc (a process run without --expose-gc)', () => {
-    const heapUsed = sinon.stub().returns(0);
-    const q = new QuietGc({ gc: undefined, heapUsed });
+    const owned = sinon.stub().returns(OWNED_MIN * 4);
+    const q = new QuietGc({ gc: undefined, owned });
     assert.equal(q.enabled, false);
     q.touch();
     assert.equal(clock.countTimers(), 0);
-    assert.equal(heapUsed.callCount, 0, 'not even the heap is read');
+    assert.equal(owned.callCount, 0, 'not even /proc is read');
+  });
+
+  it('reads what the process owns from the kernel: some of its resident memory, not all of it', () => {
+    const owned = ownedMemory();
+    const rss = process.memoryUsage().rss;
+    assert.ok(owned > MiB && owned < rss, `owned ${owned} of ${rss} resident`);
   });
 
   it("finds V8's gc when the process has one, and its timer keeps no process alive", function () {
@@ -151,7 +168,7 @@ describe('shim/util/quiet-gc', () => {
       let keep = [];
       for (let i = 0; i < 12000; i++) { keep.push({ i, s: 'x'.repeat(64) }); if (keep.length > 100) keep = []; }
       const before = young();
-      const q = new QuietGc({ quietMs: 50, idleMs: 5500, minGrowth: 0 });
+      const q = new QuietGc({ quietMs: 50, idleMs: 5500, ownedMin: 0, ownedGrowth: 0 });
       q.touch();
       setTimeout(() => process.stdout.write(JSON.stringify({ before, after: young(), collections: q.collections, idle: q.idleCollections })), 6000);`;
     const r = spawnSync(process.execPath, ['--max-semi-space-size=1', '--expose-gc', '--compact-on-every-full-gc', '-e', script], { encoding: 'utf8', timeout: 12_000 });
