@@ -16,12 +16,13 @@
  * PSS more in the memory bench. What the daemon owns (the kernel's Private_Dirty, pages no other
  * process maps) says when a collection frees more than it takes: a forked daemon owns 4–4.5 MiB
  * after its task's start, 8–10 after 60 execs and 10.6–12.9 after 200; a collection and the idle
- * one below leave ~7.5. So the collector collects when the daemon owns OWNED_MIN (8 MiB) and
- * OWNED_GROWTH (1 MiB) more than right after its last collection. Reading
- * /proc/self/smaps_rollup costs ~0.7 ms, once per quiet period, off every call's path. (It used to
- * go by 2 MiB of growth of V8's heap in use, which swings by up to a MiB with the young generation
- * and drops when V8's memory reducer collects: some daemons were still short of it after 200
- * execs and never collected, and kept 12.8 MiB of their own where the others kept 7.5.)
+ * one below leave ~7.5. So the collector collects when the daemon owns OWNED_MIN (8 MiB), and
+ * OWNED_GROWTH (1 MiB) more than right after its last collection. Reading /proc/self/smaps_rollup
+ * costs ~0.7 ms, once per quiet period, off every call's path; a kernel without it (before 4.14)
+ * gets no collections. (It used to go by 2 MiB of growth of V8's heap in use, which swings by up
+ * to a MiB with the young generation and drops when V8's memory reducer collects: some daemons
+ * were still short of it after 200 execs and never collected, and kept 12.8 MiB of their own where
+ * the others kept 7.5.)
  *
  * Then, when a collection was made and calls stay away IDLE_MS, one more: the idle collection.
  * V8 shrinks the young generation (gives back one of its two semi-spaces, and the pages of the
@@ -33,12 +34,12 @@
  * right after it gives back the pages of the remaining semi-space that nothing uses (resident
  * 1024 → 268 KiB; measured in forked daemons and in the unit test, not traced in V8): 8.4 → 7.5.
  * (What the collector allocates after a collection — reading what it owns, the idle timer — keeps
- * the rate from being zero.) The memory
- * reducer alone is not enough: it runs 8 s after some full collections and not after others (a
- * few, then it waits for the heap to grow), and in the bench daemons that had collected during a
- * long run of execs kept both semi-spaces through an idle minute. Only after a collection: the
- * heap is the daemon's own by then, so the second one costs no shared page; and once for each, so
- * a daemon probed every few seconds does not collect every time.
+ * the rate from being zero.) V8's memory reducer alone is not enough: it runs 8 s after some full
+ * collections and not after others (a few, then it waits for the heap to grow), and in the bench
+ * daemons that had collected during a long run of execs kept both semi-spaces through an idle
+ * minute. Only after a collection: the heap is the daemon's own by then, so the idle one costs no
+ * shared page; and once for each, so a daemon probed every few seconds does not collect every
+ * time.
  *
  * `gc` is V8's, exposed by `--expose-gc` (the forking spare's node options, and so its forks'); in
  * a daemon without it the collector does nothing. Timers unref'd: the quiet one re-armed after each
@@ -61,7 +62,7 @@ export interface QuietGcOptions {
   quietMs?: number;
   /** Owned memory below which collecting is not worth it. */
   ownedMin?: number;
-  /** Growth of owned memory since right after the last collection below which collecting is not worth it. */
+  /** Growth of owned memory since right after the last collection below which collecting does not pay. */
   ownedGrowth?: number;
   /** Quiet time after the last answer before the idle collection (which follows a collection). */
   idleMs?: number;
