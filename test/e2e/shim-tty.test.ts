@@ -5,7 +5,7 @@
  * tty untruncated — for Go's shim and ours; CloseIO on a terminal for ours over ttrpc.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync, rmSync, constants as fsc } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, constants as fsc } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import * as pty from 'node-pty';
@@ -24,16 +24,31 @@ class Terminal {
   exit: Promise<number>;
   private readonly term: pty.IPty;
 
-  /** `slowReader`: pauses 5 ms after each chunk, a reader slower than the container. */
+  /**
+   * `slowReader`: pauses 5 ms after each chunk while ctr lives, a reader slower than the container.
+   * Once ctr has exited it reads at full speed: node-pty destroys the terminal 200 ms after its
+   * child's exit, and what the reader has not read by then (up to the tty's ~64 KiB, which ctr
+   * wrote before it exited) is lost — on a loaded machine, 5 ms pauses came to more than that.
+   */
   constructor(args: string[], size = { cols: 80, rows: 24 }, options: { slowReader?: boolean } = {}) {
     this.term = pty.spawn('ctr', args, { name: 'xterm', cols: size.cols, rows: size.rows, env: cleanEnv({ TERM: 'xterm' }) });
     this.term.onData((d) => {
       this.output += d;
-      if (!options.slowReader) return;
+      if (!options.slowReader || this.childExited()) return;
       this.term.pause();
       setTimeout(() => this.term.resume(), 5);
     });
     this.exit = new Promise((resolve) => this.term.onExit(({ exitCode }) => resolve(exitCode)));
+  }
+
+  /** ctr has exited: it is a zombie or gone. */
+  private childExited(): boolean {
+    try {
+      const stat = readFileSync(`/proc/${this.term.pid}/stat`, 'latin1');
+      return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+    } catch {
+      return true;
+    }
   }
 
   type(text: string): void {
