@@ -3,7 +3,7 @@
  * environment, a log FIFO held open by "containerd"), checked against PROTOCOL §2–§5.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, linkSync, readFileSync, readSync, readlinkSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, readFileSync, readSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { task, timestampToNanos } from '../../proto';
@@ -202,7 +202,8 @@ describe('shim start/delete actions and the daemon (ours)', function () {
     process.kill(pid, 'SIGUSR1');
     process.kill(pid, 'SIGHUP');
     let log = '';
-    await waitFor(() => (log += drainLog(b)).includes('diagnostic report'), { what: 'the SIGUSR1 report in the log' });
+    const line = await waitFor(() => /msg="diagnostic report \(SIGUSR1\)".* report=(\S+)/.exec((log += drainLog(b))), { what: 'the SIGUSR1 report in the log' });
+    rmSync(line[1] ?? '', { force: true }); // the report file it names, in the tmpdir: not left behind
     assert.ok(alive(pid));
     assert.equal(listeningPorts().has(9229), portsBefore.has(9229), 'no inspector opened on 9229');
     assert.deepEqual([...listeningPorts()].filter((p) => !portsBefore.has(p)), [], 'no new listening socket');
