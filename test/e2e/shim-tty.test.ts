@@ -5,7 +5,7 @@
  * tty untruncated — for Go's shim and ours; CloseIO on a terminal for ours over ttrpc.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync, readFileSync, rmSync, constants as fsc } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, constants as fsc } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import * as pty from 'node-pty';
@@ -13,6 +13,7 @@ import { loadNative } from '../../native';
 import { OCI_PROCESS_TYPE_URL, packJson } from '../../proto';
 import { Containerd, cleanEnv } from '../helpers/containerd';
 import { sharedRootfs } from '../helpers/rootfs';
+import { running } from '../helpers/proc';
 import { OUR_RUNTIME, RUNTIMES, label, uniqueId } from '../helpers/runtimes';
 import { connectTask } from '../helpers/shim-client';
 import { requireSystem } from '../helpers/system';
@@ -34,21 +35,11 @@ class Terminal {
     this.term = pty.spawn('ctr', args, { name: 'xterm', cols: size.cols, rows: size.rows, env: cleanEnv({ TERM: 'xterm' }) });
     this.term.onData((d) => {
       this.output += d;
-      if (!options.slowReader || this.childExited()) return;
+      if (!options.slowReader || !running(this.term.pid)) return; // ctr is a zombie or gone: read it all
       this.term.pause();
       setTimeout(() => this.term.resume(), 5);
     });
     this.exit = new Promise((resolve) => this.term.onExit(({ exitCode }) => resolve(exitCode)));
-  }
-
-  /** ctr has exited: it is a zombie or gone. */
-  private childExited(): boolean {
-    try {
-      const stat = readFileSync(`/proc/${this.term.pid}/stat`, 'latin1');
-      return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-    } catch {
-      return true;
-    }
   }
 
   type(text: string): void {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import sinon from 'sinon';
+import { FORKING_SPARE_NODE_OPTIONS } from '../../../shim/manager/start';
 import { IDLE_MS, OWNED_GROWTH, OWNED_MIN, QUIET_MS, QuietGc, ownedMemory } from '../../../shim/util/quiet-gc';
 
 describe('shim/util/quiet-gc', () => {
@@ -158,7 +159,7 @@ describe('shim/util/quiet-gc', () => {
     this.timeout(15_000);
     clock.restore();
     const module = join(__dirname, '..', '..', '..', 'shim', 'util', 'quiet-gc.js');
-    // The forking spare's heap flags. 1.2 MB of garbage: a scavenge, so both semi-spaces are in
+    // The forking spare's node options. 1.2 MB of garbage: a scavenge, so both semi-spaces are in
     // use; the collection a quiet 50 ms later comes at a high allocation rate, the idle one 5.5 s
     // later at a low one (V8 reckons the rate over its last samples, up to 5 s: at 1.5 s, Node's
     // own start was still in them, and V8 kept both semi-spaces).
@@ -171,7 +172,7 @@ describe('shim/util/quiet-gc', () => {
       const q = new QuietGc({ quietMs: 50, idleMs: 5500, ownedMin: 0, ownedGrowth: 0 });
       q.touch();
       setTimeout(() => process.stdout.write(JSON.stringify({ before, after: young(), collections: q.collections, idle: q.idleCollections })), 6000);`;
-    const r = spawnSync(process.execPath, ['--max-semi-space-size=1', '--expose-gc', '--compact-on-every-full-gc', '--no-memory-reducer', '-e', script], { encoding: 'utf8', timeout: 12_000 });
+    const r = spawnSync(process.execPath, [...FORKING_SPARE_NODE_OPTIONS, '-e', script], { encoding: 'utf8', timeout: 12_000 });
     assert.equal(r.status, 0, r.stderr);
     const got = JSON.parse(r.stdout) as { before: number[]; after: number[]; collections: number; idle: number };
     assert.deepEqual({ collections: got.collections, idle: got.idle }, { collections: 2, idle: 1 });
