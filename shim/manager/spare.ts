@@ -9,7 +9,8 @@
  *    spawned one would be (serve.ts) — one process per task or group. It takes one task at most:
  *    its door closes at once. It has the shell start the next spare (`next`), which the shell does
  *    after a delay; a task deleted before that hands its process back: it opens a door again and
- *    is the spare, and the shell's next one is not started (afterTask says when it does not).
+ *    is the spare (afterTask says when it does not), and the shell starts only the forking spare,
+ *    if none is up (below).
  *  - `delete`: it runs the delete action (delete.ts) for the requester and stays a spare.
  *
  * A request it cannot take any more (it was adopted a moment ago, serves another request, retires,
@@ -33,7 +34,9 @@
  * A fork starts cold, though (nothing compiled, no inline caches), and ends after its task: a
  * daemon that hands itself back after its task is warm, and serves short tasks one after another
  * faster. So both may wait, one of each kind, each with its own door (door.ts), and the shell
- * knocks at the warm one first; a fork whose task ended is such a warm spare when none waits.
+ * knocks at the warm one first; a fork whose task ended is such a warm spare when none waits. The
+ * forking spare is started even when tasks came one at a time and a warm spare took each: a burst
+ * after them would otherwise find only the warm one, and start Node for every other task.
  */
 import { closeSync, constants, existsSync, fstatSync, openSync, promises as fsp, readSync, statSync, writeSync } from 'node:fs';
 import { chdir } from 'node:process';

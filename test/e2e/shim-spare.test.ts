@@ -143,6 +143,36 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
     for (const id of ids) await remove(id);
   });
 
+  it('after tasks one at a time, the forking spare waits beside the handed-back one: a burst then is served by forks, not by Node starts', async () => {
+    const { ct, shimPid, remove, runDetached } = await ownContainerd();
+    try {
+      for (let i = 0; i < 2; i++) await ct.ctrOk(['run', '--rm', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), uniqueId(), '/bin/true']);
+      const kinds = await waitFor(
+        () => {
+          const k = spareKinds(ct);
+          return k.forking.length === 1 && k.handing.length === 1 ? k : undefined;
+        },
+        { what: 'a forking spare beside the handed-back one' },
+      );
+      const ids = [uniqueId(), uniqueId(), uniqueId(), uniqueId()];
+      await Promise.all(ids.map((id) => runDetached(id)));
+      const pids = ids.map(shimPid);
+      assert.equal(new Set(pids).size, ids.length, 'no two tasks share a shim');
+      // one task may take the handed-back spare; every other shim is a fork (its anonymous pages
+      // shared with the spare), where a Node process started for the request would share none
+      const others = pids.filter((p) => !kinds.handing.includes(p));
+      assert.ok(others.length >= ids.length - 1);
+      for (const p of others) {
+        const rollup = smapsRollup(p);
+        assert.ok(rollup.pssAnon < rollup.anonymous * 0.9, `shim ${p}: Pss_Anon ${rollup.pssAnon} kB of Anonymous ${rollup.anonymous} kB`);
+      }
+      assert.ok(ct.readySparePids().includes(kinds.forking[0]!), 'the forking spare stays');
+      for (const id of ids) await remove(id);
+    } finally {
+      await ct.stop();
+    }
+  });
+
   it('a task deleted before the next spare was due hands its process back: it is the spare, then the next task’s shim, one task at a time', async () => {
     // the shell's next spare waits longer than this test takes: only a handed-back process can be it
     const own = await Containerd.start({ env: { TSRUNC_SPARE_DELAY_MS: '30000' } });
