@@ -50,6 +50,7 @@ import { Door, type Reply, type Requester, doorParent, takeRequest } from './doo
 import { claimNextSpare, forkingOn } from './spare-client';
 import { forgetDeleteAnswer } from './delete-answer';
 import { listen, socketPath } from './socket';
+import { rehearse } from './rehearsal';
 import { decodeStartOptions, settleDaemon, taskAddress } from './start';
 import { listChildren } from '../reaper/children';
 import type * as ServeModule from './serve';
@@ -91,6 +92,12 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
   /* eslint-disable @typescript-eslint/no-require-imports -- the daemon's code, loaded once, off the start path */
   const load = (): typeof ServeModule => (serveModule ??= require('./serve') as typeof ServeModule);
   /* eslint-enable @typescript-eslint/no-require-imports */
+  if (!request && !isCopy && canFork(process.env)) {
+    // the forking spare: the daemon's code, and the built-ins it calls, compiled before its door
+    // opens, once for all its forks (rehearsal.ts); it is started in the background, off any start
+    load();
+    await rehearse();
+  }
 
   return new Promise<number>((resolve, reject) => {
     let adopted = false;

@@ -1,0 +1,72 @@
+/**
+ * The forking spare's rehearsal (shim/manager/rehearsal.ts), in real Node processes with the
+ * forking spare's node options: it leaves nothing behind, and what it calls stays compiled — V8
+ * logs no lazy compile of a Node built-in when the same calls come again, where a process that did
+ * not rehearse compiles dozens (the premise: under these options Node's code cache of its built-ins
+ * is not used; if a Node version uses it again, the rehearsal has nothing left to do, and this says so).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FORKING_SPARE_NODE_OPTIONS } from '../../../shim/manager/start';
+import { rehearse } from '../../../shim/manager/rehearsal';
+
+const MODULE = join(__dirname, '../../../shim/manager/rehearsal.js');
+/** A function compiled on its first call: its V8 event marks where the second round begins. */
+const MARK = 'tsruncRehearsalMark';
+
+/** Built-in functions V8 compiled lazily after the mark, in a process that rehearsed first or not. */
+function builtinCompilesAfterMark(rehearseFirst: boolean): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'tsrunc-rehearsal-test-'));
+  try {
+    const log = join(dir, 'v8.log');
+    const script = `
+      const { rehearse } = require(${JSON.stringify(MODULE)});
+      (async () => {
+        if (${String(rehearseFirst)}) await rehearse();
+        (function ${MARK}() {})();
+        await rehearse();
+      })();`;
+    const args = [...FORKING_SPARE_NODE_OPTIONS, '--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate', '-e', script];
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = readFileSync(log, 'utf8').split('\n');
+    const scripts = new Map<string, string>();
+    const compiled: string[] = [];
+    let marked = false;
+    for (const line of lines) {
+      const f = line.split(',');
+      if (f[0] === 'script-details') scripts.set(f[1]!, f[2]!);
+      if (f[0] !== 'function') continue;
+      if (f[1] === 'first-execution' && f[f.length - 1] === MARK) marked = true;
+      const name = scripts.get(f[2]!) ?? '';
+      if (marked && f[1] === 'interpreter' && name.startsWith('node:')) compiled.push(`${name} ${f[f.length - 1]!}`);
+    }
+    assert.ok(marked, 'the mark is in the log');
+    return compiled;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('shim/manager/rehearsal', function () {
+  this.timeout(30_000);
+
+  it('leaves no directory, socket or handle behind', async () => {
+    const mine = (): string[] => readdirSync(tmpdir()).filter((n) => n.startsWith('tsrunc-rehearsal-'));
+    const before = mine();
+    const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length;
+    await rehearse();
+    assert.deepEqual(mine(), before);
+    assert.equal((process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length, handles);
+  });
+
+  it('compiles, once, the built-ins its calls need: none are compiled when they come again', () => {
+    const cold = builtinCompilesAfterMark(false);
+    const warm = builtinCompilesAfterMark(true);
+    assert.ok(cold.length >= 20, `without a rehearsal first, only ${cold.length} built-in functions were compiled: ${cold.join('; ')}`);
+    assert.deepEqual(warm, []);
+  });
+});
