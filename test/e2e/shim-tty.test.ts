@@ -14,7 +14,7 @@ import { OCI_PROCESS_TYPE_URL, packJson } from '../../proto';
 import { Containerd, cleanEnv } from '../helpers/containerd';
 import { sharedRootfs } from '../helpers/rootfs';
 import { running } from '../helpers/proc';
-import { OUR_RUNTIME, RUNTIMES, label, uniqueId } from '../helpers/runtimes';
+import { GO_RUNTIME, OUR_RUNTIME, RUNTIMES, label, uniqueId } from '../helpers/runtimes';
 import { connectTask } from '../helpers/shim-client';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
@@ -147,7 +147,11 @@ describe('terminals (real containerd + runc, node-pty)', function () {
         });
       }
 
-      it('carries 3 MB of output through the terminal untruncated', async () => {
+      it('carries 3 MB of output through the terminal untruncated', async function () {
+        // Go's shim (containerd 1.6.20), the reference here and not the subject, now and then ends
+        // the run with the tail of a terminal's output lost: twice in some 20 runs of this suite,
+        // ctr exited 0 with the a's only. It gets two more tries; ours gets none.
+        if (runtime === GO_RUNTIME) this.retries(2);
         const t = new Terminal(ctrArgs('run', '-t', '--rm', '--runtime', runtime, '--rootfs', sharedRootfs(), uniqueId(), '/bin/sh', '-c', 'head -c 3000000 /dev/zero | tr "\\0" a; echo; echo END-OF-OUTPUT'));
         try {
           assert.equal(await t.exit, 0);
