@@ -25,6 +25,9 @@ import { join, relative } from 'node:path';
 import { Client, Server } from 'ttrpc-ts';
 import { writeFileAtomic } from '../util/atomic-file';
 
+/** A local connect or round trip takes well under a millisecond: a stuck one never keeps the door shut. */
+const LIMIT_MS = 1000;
+
 /** Runs the rehearsal; never throws. */
 export async function rehearse(): Promise<void> {
   let dir: string | undefined;
@@ -37,9 +40,9 @@ export async function rehearse(): Promise<void> {
     await Promise.reject(new Error('rehearsal')).catch(() => undefined);
     const socket = join(dir, 's');
     await server.listen({ path: socket });
-    client = await Client.connect(socket);
+    client = await Client.connect(socket, { timeout: LIMIT_MS });
     // no such service: the server answers Unimplemented, a frame each way
-    await client.call('tsrunc.rehearsal.v1.Nothing', 'Nothing', Buffer.alloc(0)).catch(() => undefined);
+    await client.call('tsrunc.rehearsal.v1.Nothing', 'Nothing', Buffer.alloc(0), { timeout: LIMIT_MS }).catch(() => undefined);
   } catch {
     // the forks compile what is left
   } finally {
