@@ -8,7 +8,9 @@
  *    copy would fault on its first heap access. Every private anonymous mapping is made MADV_DOFORK
  *    again just before each fork.
  *  - V8's worker threads are gone: the process must run with `--single-threaded` (V8 then posts no
- *    background tasks), which forkDetached checks. libuv's thread pool restarts on its own (its
+ *    background tasks) and Node's `--v8-pool-size=1`, which forkDetached checks: with a pool of two
+ *    or more, a copy hung in a futex on its first full collection (measured here; with one it ran
+ *    and collected). libuv's thread pool restarts on its own (its
  *    pthread_atfork handler), and uv_loop_fork gives the copy its own epoll, async and signal fds.
  *  - process.pid is a value Node stored at start-up: redefined.
  *  - Node's exit joins its platform threads, which the copy does not have: it would hang (or abort
@@ -45,6 +47,7 @@ const LOOP_FORK_FAILED = 70;
  */
 export function forkDetached(libc: Libc): boolean {
   if (!process.execArgv.includes('--single-threaded')) throw new Error('fork: this Node process has V8 worker threads (run it with --single-threaded)');
+  if (!process.execArgv.includes('--v8-pool-size=1')) throw new Error('fork: this Node process has more than one platform worker (run it with --v8-pool-size=1)');
   scavenge();
   keepMappingsOnFork(libc);
   const middle = check(libc, libc.fork(), 'fork');

@@ -180,4 +180,11 @@ describe('forking a Node process (native/fork.ts)', function () {
     assert.equal(lines.length, 1);
     assert.match(lines[0]?.error ?? '', /--single-threaded/);
   });
+
+  it('refuses to fork a process with more than one platform worker (no --v8-pool-size=1)', async () => {
+    const { lines, code } = await run('work', ['--single-threaded', '--expose-gc']);
+    assert.equal(code, 0);
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]?.error ?? '', /--v8-pool-size=1/);
+  });
 });
