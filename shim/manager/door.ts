@@ -274,9 +274,9 @@ function isForkingDoor(path: string): boolean {
   return path.charAt(path.lastIndexOf('-') + 1) === 'f';
 }
 
-/** True when a live spare has a door under `prefix`. */
-export function hasLiveDoor(prefix: string): boolean {
-  return liveDoors(prefix).length > 0;
+/** True when a live spare has a door under `prefix` (only of that kind, with `forking`). */
+export function hasLiveDoor(prefix: string, forking?: boolean): boolean {
+  return liveDoors(prefix).some((door) => forking === undefined || isForkingDoor(door) === forking);
 }
 
 /** Creates the lock file `path`; false while another holds it (a lock older than LOCK_STALE_MS is taken over). */

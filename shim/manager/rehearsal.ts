@@ -48,7 +48,11 @@ export async function rehearse(): Promise<void> {
   } finally {
     await client?.close().catch(() => undefined);
     await server.close().catch(() => undefined);
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    try {
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // a directory in the temp dir is the least of it
+    }
     // a turn of the event loop: the closed handles are gone before the door opens (a fork made
     // while libuv still held them would run their close callbacks again)
     await new Promise<void>((resolve) => setImmediate(resolve));

@@ -46,7 +46,7 @@ import { loadNative } from '../../native';
 import { type ShimFlags, parseFlags, stripUnix } from '../flags';
 import { writeFileAtomic } from '../util/atomic-file';
 import { del } from './delete';
-import { Door, type Reply, type Requester, doorParent, takeRequest } from './door';
+import { Door, type Reply, type Requester, doorParent, hasLiveDoor, takeRequest } from './door';
 import { claimNextSpare, forkingOn } from './spare-client';
 import { forgetDeleteAnswer } from './delete-answer';
 import { listen, socketPath } from './socket';
@@ -93,6 +93,11 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
   const load = (): typeof ServeModule => (serveModule ??= require('./serve') as typeof ServeModule);
   /* eslint-enable @typescript-eslint/no-require-imports */
   if (!request && !isCopy && canFork(process.env)) {
+    // another forking spare is up (two next-spares raced): Door.open would refuse us anyway
+    if (hasLiveDoor(prefix, true)) {
+      removeQuiet(`${prefix}.lock`); // as below: the next `start` may spawn again
+      return 0;
+    }
     // the forking spare: the daemon's code, and the built-ins it calls, compiled before its door
     // opens, once for all its forks (rehearsal.ts); it is started in the background, off any start
     load();
@@ -299,9 +304,9 @@ function afterTask(end: ServeModule.ServeEnd, spareFlags: ShimFlags, moved: bool
   return runSpare({ ...spareFlags, request: '' });
 }
 
-/** Forking on, and V8 without worker threads (native/fork.ts). */
+/** Forking on, and V8 without worker threads and one platform worker (what native forkDetached requires). */
 function canFork(env: NodeJS.ProcessEnv): boolean {
-  return forkingOn(env) && process.execArgv.includes('--single-threaded');
+  return forkingOn(env) && process.execArgv.includes('--single-threaded') && process.execArgv.includes('--v8-pool-size=1');
 }
 
 /**

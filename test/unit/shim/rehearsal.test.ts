@@ -42,7 +42,8 @@ function builtinCompilesAfterMark(rehearseFirst: boolean): string[] {
       if (f[0] !== 'function') continue;
       if (f[1] === 'first-execution' && f[f.length - 1] === MARK) marked = true;
       const name = scripts.get(f[2]!) ?? '';
-      if (marked && f[1] === 'interpreter' && name.startsWith('node:')) compiled.push(`${name} ${f[f.length - 1]!}`);
+      // (node:internal/timers' own runner may wake for the cleared timers of a slow first round)
+      if (marked && f[1] === 'interpreter' && name.startsWith('node:') && name !== 'node:internal/timers') compiled.push(`${name} ${f[f.length - 1]!}`);
     }
     assert.ok(marked, 'the mark is in the log');
     return compiled;
@@ -54,13 +55,23 @@ function builtinCompilesAfterMark(rehearseFirst: boolean): string[] {
 describe('shim/manager/rehearsal', function () {
   this.timeout(30_000);
 
-  it('leaves no directory, socket or handle behind', async () => {
-    const mine = (): string[] => readdirSync(tmpdir()).filter((n) => n.startsWith('tsrunc-rehearsal-'));
-    const before = mine();
-    const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length;
-    await rehearse();
-    assert.deepEqual(mine(), before);
-    assert.equal((process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length, handles);
+  it('leaves no directory, socket or server behind', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'tsrunc-rehearsal-tmp-'));
+    const saved = process.env['TMPDIR'];
+    process.env['TMPDIR'] = own; // os.tmpdir() reads it on each call
+    try {
+      // (handles, not getActiveResourcesInfo: destroying a socket makes Node create process.stderr,
+      // a stdio stream that stays, and mocha's own timers come and go)
+      const handles = (): number => (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length;
+      const before = handles();
+      await rehearse();
+      assert.deepEqual(readdirSync(own), []);
+      assert.equal(handles(), before);
+    } finally {
+      if (saved === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = saved;
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 
   it('compiles, once, the built-ins its calls need: none are compiled when they come again', () => {
