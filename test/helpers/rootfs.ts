@@ -2,10 +2,10 @@
  * A busybox rootfs for real containers (RECIPES "A busybox rootfs"): /bin/busybox from
  * busybox-static with a symlink per applet, /etc/passwd and /etc/group for root, a 1777 /tmp.
  * Built once per process under the OS temp dir and shared (containers may write to it, so tests
- * that need a pristine tree build their own with `buildRootfs(dir)`).
+ * that need a pristine tree build their own with `buildRootfs(dir)`), and removed at its exit.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -29,8 +29,15 @@ export function buildRootfs(dir: string): string {
   return dir;
 }
 
-/** A busybox rootfs shared by the tests of this process. */
+/**
+ * A busybox rootfs shared by the tests of this process, removed when the process exits (every
+ * test, bench and soak process made one and left it: ~190 in /tmp after a day of runs).
+ */
 export function sharedRootfs(): string {
-  shared ??= buildRootfs(join(mkdtempSync(join(tmpdir(), 'tsrunc-rootfs-')), 'rootfs'));
+  if (shared === undefined) {
+    const parent = mkdtempSync(join(tmpdir(), 'tsrunc-rootfs-'));
+    process.once('exit', () => rmSync(parent, { recursive: true, force: true }));
+    shared = buildRootfs(join(parent, 'rootfs'));
+  }
   return shared;
 }
