@@ -26,6 +26,7 @@
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { check } from './check';
+import { forkRefusal } from './fork-requirements';
 import { type Libc } from './libc';
 import { type FdWatch } from './types';
 import { watchFd } from './poll';
@@ -46,8 +47,8 @@ const LOOP_FORK_FAILED = 70;
  * the middle process's own fork failing is not seen here (reapMiddle).
  */
 export function forkDetached(libc: Libc): boolean {
-  if (!process.execArgv.includes('--single-threaded')) throw new Error('fork: this Node process has V8 worker threads (run it with --single-threaded)');
-  if (!process.execArgv.includes('--v8-pool-size=1')) throw new Error('fork: this Node process has more than one platform worker (run it with --v8-pool-size=1)');
+  const refusal = forkRefusal();
+  if (refusal !== undefined) throw new Error(refusal);
   scavenge();
   keepMappingsOnFork(libc);
   const middle = check(libc, libc.fork(), 'fork');

@@ -10,6 +10,7 @@ import type * as LinuxModule from './linux';
 
 export * from './types';
 export { errnoName, isErrno, systemError } from './errno';
+export { forkRefusal } from './fork-requirements';
 
 let native: Native | undefined;
 

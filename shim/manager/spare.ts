@@ -42,7 +42,7 @@ import { closeSync, constants, existsSync, fstatSync, openSync, promises as fsp,
 import { chdir } from 'node:process';
 import net from 'node:net';
 import { join } from 'node:path';
-import { loadNative } from '../../native';
+import { forkRefusal, loadNative } from '../../native';
 import { type ShimFlags, parseFlags, stripUnix } from '../flags';
 import { writeFileAtomic } from '../util/atomic-file';
 import { del } from './delete';
@@ -68,6 +68,8 @@ let tasksServed = 0;
 let startStamp: string | undefined;
 /** This process is a fork of a spare, made for one request: it never forks itself. */
 let isCopy = false;
+/** This process has run the forking spare's rehearsal (rehearsal.ts). */
+let rehearsed = false;
 /** How long a retiring spare's door still answers `busy` (door.ts GRACE_MS is for adoptions). */
 const RETIRE_GRACE_MS = 100;
 /**
@@ -101,7 +103,10 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
     // the forking spare: the daemon's code, and the built-ins it calls, compiled before its door
     // opens, once for all its forks (rehearsal.ts); it is started in the background, off any start
     load();
-    await rehearse();
+    if (!rehearsed) {
+      rehearsed = true; // a forking spare that took a task itself and comes back has rehearsed
+      await rehearse();
+    }
   }
 
   return new Promise<number>((resolve, reject) => {
@@ -304,9 +309,9 @@ function afterTask(end: ServeModule.ServeEnd, spareFlags: ShimFlags, moved: bool
   return runSpare({ ...spareFlags, request: '' });
 }
 
-/** Forking on, and V8 without worker threads and one platform worker (what native forkDetached requires). */
+/** Forking on, and a process native forkDetached can copy. */
 function canFork(env: NodeJS.ProcessEnv): boolean {
-  return forkingOn(env) && process.execArgv.includes('--single-threaded') && process.execArgv.includes('--v8-pool-size=1');
+  return forkingOn(env) && forkRefusal() === undefined;
 }
 
 /**
