@@ -34,9 +34,11 @@
  * A fork starts cold, though (nothing compiled, no inline caches), and ends after its task: a
  * daemon that hands itself back after its task is warm, and serves short tasks one after another
  * faster. So both may wait, one of each kind, each with its own door (door.ts), and the shell
- * knocks at the warm one first; a fork whose task ended is such a warm spare when none waits. The
- * forking spare is started even when tasks came one at a time and a warm spare took each: a burst
- * after them would otherwise find only the warm one, and start Node for every other task.
+ * knocks at the warm one first; a fork whose task ended is such a warm spare when none waits (a
+ * Node process started for one request is not, while the forking spare is up: afterTask). The
+ * forking spare is started even when tasks came one at a time and a warm spare took each, and
+ * again when a warm spare takes a task after the forking one retired: a burst would otherwise find
+ * only the warm one, and start Node for every other task.
  */
 import { closeSync, constants, existsSync, fstatSync, openSync, promises as fsp, readSync, statSync, writeSync } from 'node:fs';
 import { chdir } from 'node:process';
@@ -164,6 +166,7 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
       }
       // the copy: nothing of the spare's waiting is its own; the door stays the spare's
       isCopy = true;
+      tasksServed = 0; // a process of its own: MAX_TASKS counts from here
       door?.forget();
       letGo();
       resolve(runSpare({ ...spareFlags, request: `${pid}:${argc}` }));
@@ -278,8 +281,13 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
         tasksServed++;
         out.write(address);
         // `next`: the shell starts the next spare (unless one is up or on its way already), after
-        // a delay in which this process may come back as the spare (afterTask)
-        answer(!isCopy && claimNextSpare(prefix) ? '0 next' : '0'); // a copy's spare is still there
+        // a delay in which this process may come back as the spare (afterTask). A copy's first
+        // task came through the forking spare a moment ago: it is still there. A copy handed back
+        // may have outlived it (the forking spare retires when idle, and a warm spare takes the
+        // tasks that come one at a time): without a `next` here, a burst would meet no forking
+        // spare, and start Node for every task but one.
+        const forkedJustNow = isCopy && tasksServed === 1;
+        answer(!forkedJustNow && claimNextSpare(prefix) ? '0 next' : '0');
         const moved = options.shimCgroup !== '';
         resolve(serve(taskFlags, bound.server).then((end) => afterTask(end, spareFlags, moved)));
       } catch (err) {
@@ -300,9 +308,15 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
  * ShimCgroup (a pod's), it still has children (a container it did not see die), its code changed
  * on disk since it started, it has served MAX_TASKS, or the process it is a spare of is gone.
  * Another spare holding the door makes it exit too.
+ *
+ * Nor does a Node process started for one request (not a fork) while a forking spare is up: its
+ * memory is all its own (18–24 MiB PSS idle, against ~5.5 for a fork, which shares the forking
+ * spare's pages), and as the warm spare it would take the next task, however long that one runs.
+ * The next task goes to a fork, which comes back as the warm spare after it instead.
  */
 function afterTask(end: ServeModule.ServeEnd, spareFlags: ShimFlags, moved: boolean): number | Promise<number> {
   if (end.code !== 0 || end.signal !== undefined || moved || tasksServed >= MAX_TASKS || codeStamp() !== startStamp || !runnerAlive(spareFlags.control)) return end.code;
+  if (!isCopy && hasLiveDoor(spareFlags.control, true)) return end.code; // heavy: a fork takes the next task
   // first: an orphan that arrives from now on goes to init, not to a spare that reaps nothing
   loadNative().setChildSubreaper(false);
   if (listChildren().length > 0) return end.code;
