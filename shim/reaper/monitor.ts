@@ -34,6 +34,8 @@ export interface ProcessMonitor {
   spawn(command: string, args: readonly string[], options: SpawnOptions): Spawned;
   subscribe(): ExitSubscription;
   onExit(listener: (exit: Exit) => void): () => void;
+  /** Reports, synchronously, the exits of children that died and were not reported yet. */
+  reapNow(): void;
 }
 
 /** The monitor over a real reaper, posix_spawn (given the native layer) and child_process. */
@@ -90,5 +92,9 @@ export class ExitMonitor implements ProcessMonitor {
 
   onExit(listener: (exit: Exit) => void): () => void {
     return this.reaper.onExit(listener);
+  }
+
+  reapNow(): void {
+    this.reaper.poll();
   }
 }

@@ -73,6 +73,15 @@ export class Reaper {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Reaps now, when started, instead of when the SIGCHLD reaches the event loop: a child that died
+   * together with another (a process runc started, reparented to us as runc exits) has its signal
+   * queued behind the other's event, one turn of the loop later.
+   */
+  poll(): void {
+    if (this.started) this.reap();
+  }
+
   /** Reaps every exited child that libuv does not own; returns (and reports) their exits. */
   reap(): Exit[] {
     const exits: Exit[] = [];

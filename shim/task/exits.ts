@@ -8,7 +8,8 @@
  *    start the init is taken out of `running`, so its exit is collected instead of applied. After
  *    runc returned and the start event was queued, `window.end` applies any collected exit of the
  *    new pid, or registers the pid as running. Everything from the collected check to the
- *    registration is synchronous, so no exit can slip between them.
+ *    registration is synchronous, so no exit can slip between them. It reaps first: an exit whose
+ *    SIGCHLD has not reached the event loop yet is collected too.
  *
  * 2. The init's exit is published last: when the init exits while execs of its container run,
  *    the init's exit is held until every one of them has exited and been published (containerd
@@ -145,6 +146,10 @@ export class ExitTracker {
         if (!open) return;
         open = false;
         const pid = process.pid;
+        // a process that died as runc returned (an exec of /bin/true, reparented to us as runc
+        // exits) has its SIGCHLD queued behind runc's exit: reaped now, its exit is applied with
+        // the start, and Wait is answered with Start instead of a turn of the loop later
+        if (pid > 0) this.monitor.reapNow();
         const early = pid > 0 ? subscription.exits.filter((e) => e.pid === pid) : [];
         subscription.close();
         if (pid > 0 && early.length === 0) {

@@ -30,6 +30,7 @@ const noMonitor: ProcessMonitor = {
     throw new Error('unused');
   },
   onExit: () => () => undefined,
+  reapNow: () => undefined,
 };
 
 /** True while `fd` is open in this process. */

@@ -28,6 +28,7 @@ const noMonitor: ProcessMonitor = {
     throw new Error('unused');
   },
   onExit: () => () => undefined,
+  reapNow: () => undefined,
 };
 
 describe('stdio: terminals through runc --console-socket (real runc)', function () {

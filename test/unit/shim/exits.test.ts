@@ -117,6 +117,30 @@ describe('shim/task/exits: exited before start returned', () => {
     assert.equal(e1.state, 'stopped');
   });
 
+  it('an exec that died as runc returned, its SIGCHLD not handled yet, is reaped at window.end and applied with the start', () => {
+    const w = world();
+    const e1 = w.exec('e1');
+    const window = w.tracker.beginStart(w.c, e1);
+    e1.pid = 200;
+    e1.move('start');
+    w.monitor.die(200, 0); // a zombie: the loop has not run the SIGCHLD handler
+    w.trace.push('exec-started e1');
+    const before = w.monitor.reapNowCalls;
+    window.end(w.c, e1);
+    assert.equal(w.monitor.reapNowCalls, before + 1);
+    assert.deepEqual(w.trace, ['create', 'start', 'exec-started e1', 'exit e1 0']);
+    assert.equal(e1.exited.done, true, 'Wait is answered with Start');
+  });
+
+  it('a start that failed (no pid) reaps nothing at window.end', () => {
+    const w = world();
+    const e1 = w.exec('e1');
+    const window = w.tracker.beginStart(w.c, e1);
+    const before = w.monitor.reapNowCalls;
+    window.end(w.c, e1);
+    assert.equal(w.monitor.reapNowCalls, before);
+  });
+
   it('exits of other pids seen in a window are not applied to the starting process', () => {
     const w = world();
     const e1 = w.exec('e1');

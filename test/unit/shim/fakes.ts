@@ -148,6 +148,21 @@ export class FakeMonitor implements ProcessMonitor {
     return () => this.listeners.delete(wrapped);
   }
 
+  /** Exits of children that died and are not reported yet: their SIGCHLD has not been handled. */
+  private readonly zombies: Exit[] = [];
+  /** reapNow calls. */
+  reapNowCalls = 0;
+
+  /** A child died: its exit is reported on the next reapNow (or by `deliver`ing it). */
+  die(pid: number, status = 0, at = 1_000n): void {
+    this.zombies.push({ pid, status, at });
+  }
+
+  reapNow(): void {
+    this.reapNowCalls++;
+    for (const exit of this.zombies.splice(0)) for (const listener of [...this.listeners]) listener(exit);
+  }
+
   /** Reports an exit, synchronously, to every attached listener; returns it. */
   deliver(pid: number, status = 0, at = 1_000n): Exit {
     const exit: Exit = { pid, status, at };

@@ -43,6 +43,24 @@ describe('shim/reaper (fake native)', () => {
     reaper.reap();
     assert.deepEqual(seen, []);
   });
+
+  it('poll reaps at once once started (a SIGCHLD still queued), and leaves children alone before', () => {
+    const { native, reaper } = setup([40, 41]);
+    const seen: number[] = [];
+    reaper.onExit((e) => seen.push(e.pid));
+    native.exitChild(40, 0);
+    reaper.poll();
+    assert.deepEqual(seen, [], 'not reaping yet: nothing of ours may take a child');
+    reaper.start();
+    try {
+      assert.deepEqual(seen, [40], 'start reaps the zombies already waiting');
+      native.exitChild(41, 0);
+      reaper.poll(); // before any SIGCHLD handler could run: this is synchronous
+      assert.deepEqual(seen, [40, 41]);
+    } finally {
+      reaper.stop();
+    }
+  });
 });
 
 describe('shim/reaper nowNs', () => {
