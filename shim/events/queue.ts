@@ -1,7 +1,10 @@
 /**
  * The ordered outbound event queue. `publish` never blocks and never fails the caller: events are
  * stamped and queued synchronously (so their order is the order of the calls that caused them)
- * and one sender loop forwards them one at a time, in order.
+ * and one sender loop forwards them one at a time, in order. The loop starts once the callbacks
+ * of this turn of the event loop have run (setImmediate): the answer of the call that caused an
+ * event leaves first, as with Go's shim, whose forwarder runs beside its handlers — a client
+ * waiting on that answer does not wait for the event's write as well.
  *
  * Failures: the sender itself reconnects once and retries at once (publisher.ts); if that fails too
  * the head event is retried after 1 s, 2 s, … (capped at 5 s), keeping the order — unlike the Go
@@ -42,6 +45,8 @@ export interface EventQueueOptions {
 export class EventQueue {
   private readonly queue: OutgoingEvent[] = [];
   private sending = false;
+  /** The loop is due (setImmediate) and has not started yet. */
+  private due: NodeJS.Immediate | undefined;
   /** The head event is on the wire (not merely waiting out a backoff). */
   private inFlight = false;
   private closed = false;
@@ -68,7 +73,12 @@ export class EventQueue {
       const [dropped] = this.queue.splice(this.inFlight ? 1 : 0, 1);
       if (dropped) this.options.onDrop?.(dropped, `more than ${this.maxQueued} events waiting`);
     }
-    if (!this.sending) void this.loop();
+    if (!this.sending && !this.due) {
+      this.due = setImmediate(() => {
+        this.due = undefined;
+        if (!this.sending) void this.loop();
+      });
+    }
   }
 
   /** Events waiting (including one being sent). */
@@ -134,6 +144,8 @@ export class EventQueue {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.due) clearImmediate(this.due);
+    this.due = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.wakeRetry?.();
     const dropped = this.queue.splice(0);

@@ -8,6 +8,12 @@ import sinon from 'sinon';
 import { EventQueue, type EventQueueOptions, type OutgoingEvent } from '../../../shim/events/queue';
 import { Deferred, flushMicrotasks } from './fakes';
 
+/** One turn of the event loop (the sender starts in setImmediate), and the microtasks after it. */
+async function turn(): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  await flushMicrotasks();
+}
+
 class Refused extends Error {}
 
 interface Harness {
@@ -54,8 +60,17 @@ describe('shim/events/queue', () => {
     const seen: OutgoingEvent[] = [];
     const queue = new EventQueue({ send: (e) => (seen.push(e), Promise.resolve()) });
     queue.publish('/tasks/exit', 'containerd.events.TaskExit', new Uint8Array([8, 1]), 1795377560414523717n);
-    await flushMicrotasks();
+    await turn();
     assert.deepEqual(seen, [{ topic: '/tasks/exit', typeUrl: 'containerd.events.TaskExit', value: new Uint8Array([8, 1]), timestamp: 1795377560414523717n }]);
+  });
+
+  it('starts sending after the callbacks of this turn: the answer that caused the event leaves first', async () => {
+    const h = harness();
+    publish(h, '/tasks/exec-added');
+    await flushMicrotasks(); // a handler's answer is written in these
+    assert.equal(h.sends.length, 0, 'nothing on the wire before the turn ends');
+    await turn();
+    assert.deepEqual(h.sends.map((s) => s.topic), ['/tasks/exec-added']);
   });
 
   it('sends one event at a time, in publish order, never blocking the publisher', async () => {
@@ -71,14 +86,14 @@ describe('shim/events/queue', () => {
     };
     publish(h, '/tasks/create', '/tasks/start', '/tasks/exit');
     assert.equal(h.queue.pending, 3, 'publish returned at once');
-    await flushMicrotasks();
+    await turn();
     assert.deepEqual(h.sends.map((s) => s.topic), ['/tasks/create']);
     gates[0]?.resolve();
-    await flushMicrotasks();
+    await turn();
     assert.deepEqual(h.sends.map((s) => s.topic), ['/tasks/create', '/tasks/start']);
     gates[1]?.resolve();
     gates[2]?.resolve();
-    await flushMicrotasks();
+    await turn();
     assert.deepEqual(h.sends.map((s) => s.topic), ['/tasks/create', '/tasks/start', '/tasks/exit']);
     assert.equal(maxInFlight, 1);
     assert.equal(h.queue.pending, 0);
@@ -121,7 +136,7 @@ describe('shim/events/queue', () => {
     const h = harness();
     h.outcome = (n) => (n === 0 ? Promise.reject(new Refused('timestamp must be set on forwarded event')) : Promise.resolve());
     publish(h, '/tasks/bad', '/tasks/next');
-    await flushMicrotasks();
+    await turn();
     assert.deepEqual(h.drops, [{ topic: '/tasks/bad', why: 'containerd refused it: timestamp must be set on forwarded event' }]);
     assert.deepEqual(h.sends.map((s) => [s.topic, s.at]), [
       ['/tasks/bad', 1_000_000],
@@ -142,7 +157,7 @@ describe('shim/events/queue', () => {
     const h = harness({ maxQueued: 3 });
     h.outcome = () => Promise.reject(new Error('containerd is down'));
     publish(h, 'e1');
-    await flushMicrotasks(); // e1 failed once, waits out its backoff
+    await turn(); // e1 failed once, waits out its backoff
     publish(h, 'e2', 'e3', 'e4', 'e5');
     assert.deepEqual(h.drops, [
       { topic: 'e1', why: 'more than 3 events waiting' },
@@ -161,10 +176,10 @@ describe('shim/events/queue', () => {
     const gate = new Deferred();
     h.outcome = (n) => (n === 0 ? gate.promise : Promise.resolve());
     publish(h, 'e1');
-    await flushMicrotasks();
+    await turn();
     publish(h, 'e2', 'e3');
     gate.resolve();
-    await flushMicrotasks();
+    await turn();
     assert.ok(!h.drops.some((d) => d.topic === 'e1'), `e1 was delivered: ${JSON.stringify(h.drops)}`);
   });
 
@@ -181,10 +196,10 @@ describe('shim/events/queue', () => {
       publish(h, 'a', 'b');
       let result: boolean | undefined;
       void h.queue.drain(10_000).then((r) => (result = r));
-      await flushMicrotasks();
+      await turn();
       assert.equal(result, undefined);
       gate.resolve();
-      await flushMicrotasks();
+      await turn();
       assert.equal(result, true);
       assert.deepEqual(h.sends.map((s) => s.topic), ['a', 'b']);
     });
@@ -193,10 +208,10 @@ describe('shim/events/queue', () => {
       const h = harness();
       h.outcome = (n) => (n === 0 ? Promise.reject(new Error('ECONNREFUSED')) : Promise.resolve());
       publish(h, 'a');
-      await flushMicrotasks();
+      await turn();
       assert.equal(h.sends.length, 1, 'waiting out a 1 s backoff');
       const drained = h.queue.drain(10_000);
-      await flushMicrotasks();
+      await turn();
       assert.equal(await drained, true);
       assert.deepEqual(h.sends.map((s) => [s.topic, s.at]), [
         ['a', 1_000_000],
@@ -222,7 +237,7 @@ describe('shim/events/queue', () => {
       const h = harness();
       h.outcome = () => Promise.reject(new Error('down'));
       publish(h, 'a', 'b');
-      await flushMicrotasks();
+      await turn();
       h.queue.close();
       assert.deepEqual(h.drops, [
         { topic: 'a', why: 'the shim is shutting down' },
@@ -242,7 +257,7 @@ describe('shim/events/queue', () => {
       const gate = new Deferred();
       h.outcome = (n) => (n === 0 ? gate.promise : Promise.resolve());
       publish(h, 'a', 'b');
-      await flushMicrotasks();
+      await turn();
       h.queue.close();
       gate.resolve();
       await clock.tickAsync(10_000);
@@ -255,7 +270,7 @@ describe('shim/events/queue', () => {
       const h = harness();
       h.outcome = () => Promise.reject(new Error('down'));
       publish(h, 'a');
-      await flushMicrotasks();
+      await turn();
       const drained = h.queue.drain(60_000);
       h.queue.close();
       assert.equal(await drained, false);
