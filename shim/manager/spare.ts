@@ -53,7 +53,7 @@ import { claimNextSpare, forkingOn } from './spare-client';
 import { forgetDeleteAnswer } from './delete-answer';
 import { listen, socketPath } from './socket';
 import { rehearse } from './rehearsal';
-import { decodeStartOptions, settleDaemon, taskAddress } from './start';
+import { daemonEnv, decodeStartOptions, settleDaemon, taskAddress } from './start';
 import { listChildren } from '../reaper/children';
 import type * as ServeModule from './serve';
 import { removeQuiet } from '../util/remove';
@@ -462,7 +462,7 @@ function daemonFlags(flags: ShimFlags, address: string, env: Record<string, stri
 /** Takes on the identity a spawned daemon would have: environment, working directory, title. */
 function becomeTask(r: Requester, flags: ShimFlags): void {
   for (const key of Object.keys(process.env)) delete process.env[key];
-  Object.assign(process.env, r.env);
+  Object.assign(process.env, daemonEnv(r.env));
   chdir(r.cwd); // serve opens the bundle's `log` FIFO, then moves to /
   // what `ps` and tools that look for `-id X -address Y` see, as for a spawned daemon
   process.title = [process.argv0, process.argv[1] ?? '', '-namespace', flags.namespace, '-id', flags.id, '-address', flags.address, '-socket', flags.socket].join(' ');

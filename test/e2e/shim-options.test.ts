@@ -8,9 +8,10 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { Code } from 'ttrpc-ts';
 import { Containerd, mountsUnder } from '../helpers/containerd';
+import { argvOf } from '../helpers/proc';
 import { buildImage } from '../helpers/image';
 import { sharedRootfs } from '../helpers/rootfs';
-import { OUR_RUNTIME, RUNTIMES, label, uniqueId } from '../helpers/runtimes';
+import { GO_RUNTIME, OUR_RUNTIME, RUNTIMES, label, uniqueId } from '../helpers/runtimes';
 import { connectTask, rpcError } from '../helpers/shim-client';
 import { fakeBundle, shimAction, shimPid } from '../helpers/shim-process';
 import { requireSystem } from '../helpers/system';
@@ -50,6 +51,31 @@ describe('Create inputs: rootfs mounts and runtime options (real containerd + ru
   }
 
   describe('ours only', () => {
+    it('runc runs with GOMAXPROCS=4 from the server, as under Go’s server (containerd gives start 2)', async () => {
+      const seen = join(scratch, 'gomaxprocs.log');
+      const wrapper = join(scratch, 'runc-env');
+      writeFileSync(wrapper, `#!/bin/sh\necho "$7 $GOMAXPROCS" >> ${seen}\nexec runc "$@"\n`);
+      chmodSync(wrapper, 0o755);
+      const cfg = join(scratch, 'env.toml');
+      writeFileSync(cfg, `BinaryName = "${wrapper}"\n`);
+      const id = uniqueId();
+      await ct.ctrOk(['run', '-d', '--runtime', OUR_RUNTIME, '--runtime-config-path', cfg, '--rootfs', sharedRootfs(), id, '/bin/sleep', '1000']);
+      await ct.ctrOk(['task', 'exec', '--exec-id', 'e1', id, '/bin/true']);
+      // the peer: Go's server has it in its environment (its `start` adds it), and its runc inherits it
+      const go = uniqueId();
+      await ct.ctrOk(['run', '-d', '--runtime', GO_RUNTIME, '--rootfs', sharedRootfs(), go, '/bin/sleep', '1000']);
+      const goShim = ct.shimPids().find((pid) => argvOf(pid).join(' ').includes(` -id ${go} `));
+      const goEnv = readFileSync(`/proc/${goShim}/environ`, 'utf8').split('\0');
+      for (const task of [id, go]) {
+        await ct.ctrOk(['task', 'rm', '-f', task]);
+        await ct.ctrOk(['container', 'rm', task]);
+      }
+      assert.ok(goEnv.includes('GOMAXPROCS=4'), goEnv.join(' '));
+      // the server's calls; the delete action's (after them) has start's environment, as Go's has
+      const lines = readFileSync(seen, 'utf8').trim().split('\n');
+      assert.deepEqual(lines.slice(0, 3), ['create 4', 'start 4', 'exec 4']);
+    });
+
     it('BinaryName from --runtime-config-path runs a wrapper of runc for every runc call', async () => {
       const calls = join(scratch, 'calls.log');
       const wrapper = join(scratch, 'runc-wrapper');
