@@ -31,9 +31,8 @@
  * started for it would and becomes the task's daemon — still one process per task, one task at a
  * time. The forking spare stays, idle; every daemon forked from it shares the pages neither writes
  * (~5.7 MiB PSS per idle daemon instead of ~14), and a burst of starts costs no Node start per task.
- * A fork starts cold, though (nothing compiled, no inline caches), and ends after its task: a
- * daemon that hands itself back after its task is warm, and serves short tasks one after another
- * faster. So both may wait, one of each kind, each with its own door (door.ts), and the shell
+ * A fork starts cold, though (nothing compiled, no inline caches); a daemon that hands itself back
+ * after its task is warm, and serves short tasks one after another faster. So both may wait, one of each kind, each with its own door (door.ts), and the shell
  * knocks at the warm one first; a fork whose task ended is such a warm spare when none waits (a
  * Node process started for one request is not, while the forking spare is up: afterTask). The
  * forking spare is started even when tasks came one at a time and a warm spare took each, and
@@ -82,8 +81,11 @@ const RETIRE_GRACE_MS = 100;
  */
 const PRELOAD_DELAY_MS = 0;
 
-/** Runs the spare; resolves with the exit code (the adopted daemon's, once adopted). */
-export async function runSpare(flags: ShimFlags): Promise<number> {
+/**
+ * Runs the spare; resolves with the exit code (the adopted daemon's, once adopted). `handedBack`:
+ * this process served a task and comes back (afterTask).
+ */
+export async function runSpare(flags: ShimFlags, handedBack = false): Promise<number> {
   const prefix = flags.control;
   if (!prefix) throw new Error('spare: -control is required');
   const spareFlags = flags; // `start` below has the request's flags under that name
@@ -200,7 +202,10 @@ export async function runSpare(flags: ShimFlags): Promise<number> {
       // kind that takes a task itself); only the process the shell started forks
       const forking = !isCopy && canFork(process.env) ? knock : undefined;
       door = Door.open(prefix, (r, reply) => void handle(r, reply).catch(failed), (path, mode) => loadNative().mkfifo(path, mode), forking);
-      removeQuiet(`${prefix}.lock`); // spare-client.ts: the next `start` may spawn again
+      // the spare a claim started (spare-client.ts) lets the next `start` claim again; one handed
+      // back does not: the next spare its task's `start` claimed may be on its way still (the
+      // shell releases that claim if it starts none), and a second claim would start another
+      if (!handedBack) removeQuiet(`${prefix}.lock`);
       if (!door) return retire(0); // another spare serves this containerd already
     }
 
@@ -320,7 +325,7 @@ function afterTask(end: ServeModule.ServeEnd, spareFlags: ShimFlags, moved: bool
   // first: an orphan that arrives from now on goes to init, not to a spare that reaps nothing
   loadNative().setChildSubreaper(false);
   if (listChildren().length > 0) return end.code;
-  return runSpare({ ...spareFlags, request: '' });
+  return runSpare({ ...spareFlags, request: '' }, true);
 }
 
 /** Forking on, and a process native forkDetached can copy. */

@@ -8,8 +8,8 @@
  *    start the init is taken out of `running`, so its exit is collected instead of applied. After
  *    runc returned and the start event was queued, `window.end` applies any collected exit of the
  *    new pid, or registers the pid as running. Everything from the collected check to the
- *    registration is synchronous, so no exit can slip between them. It reaps first: an exit whose
- *    SIGCHLD has not reached the event loop yet is collected too.
+ *    registration is synchronous, so no exit can slip between them. A start's window reaps first:
+ *    an exit whose SIGCHLD has not reached the event loop yet is collected too.
  *
  * 2. The init's exit is published last: when the init exits while execs of its container run,
  *    the init's exit is held until every one of them has exited and been published (containerd
@@ -128,17 +128,22 @@ export class ExitTracker {
 
   /** Opens the window for creating a container (the init's pid is not known yet). */
   beginCreate(): StartWindow {
-    return this.window(undefined);
+    return this.window(undefined, false);
   }
 
   /** Opens the window for starting `process` (init or exec). Must be called before runc runs. */
   beginStart(container: Container, process: BaseProcess): StartWindow {
     if (process.pid > 0 && this.running.get(process.pid)?.process === process) this.running.delete(process.pid);
     if (process.role === 'exec') this.state(container).runningExecs++;
-    return this.window(process.role === 'exec' ? container : undefined);
+    return this.window(process.role === 'exec' ? container : undefined, true);
   }
 
-  private window(execOf: Container | undefined): StartWindow {
+  /**
+   * `reap`: reap at the end (a start). Not after a create: an init that died during `runc create`
+   * is left to the SIGCHLD handler, after Create has looked at its pid (its cgroup, for the OOM
+   * watch), as before.
+   */
+  private window(execOf: Container | undefined, reap: boolean): StartWindow {
     const subscription = this.monitor.subscribe();
     let open = true;
     return {
@@ -149,7 +154,13 @@ export class ExitTracker {
         // a process that died as runc returned (an exec of /bin/true, reparented to us as runc
         // exits) has its SIGCHLD queued behind runc's exit: reaped now, its exit is applied with
         // the start, and Wait is answered with Start instead of a turn of the loop later
-        if (pid > 0) this.monitor.reapNow();
+        if (reap && pid > 0) {
+          try {
+            this.monitor.reapNow();
+          } catch (err) {
+            this.onError('reaping at the end of a start', err); // the window still ends below
+          }
+        }
         const early = pid > 0 ? subscription.exits.filter((e) => e.pid === pid) : [];
         subscription.close();
         if (pid > 0 && early.length === 0) {

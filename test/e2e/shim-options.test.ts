@@ -54,14 +54,16 @@ describe('Create inputs: rootfs mounts and runtime options (real containerd + ru
     it('runc runs with GOMAXPROCS=4 from the server, as under Go’s server (containerd gives start 2)', async () => {
       const seen = join(scratch, 'gomaxprocs.log');
       const wrapper = join(scratch, 'runc-env');
-      writeFileSync(wrapper, `#!/bin/sh\necho "$7 $GOMAXPROCS" >> ${seen}\nexec runc "$@"\n`);
+      // the subcommand, after the global options (whatever they are)
+      writeFileSync(wrapper, `#!/bin/sh\nfor a in "$@"; do case $a in create | start | exec | delete) echo "$a $GOMAXPROCS" >> ${seen}; break ;; esac; done\nexec runc "$@"\n`);
       chmodSync(wrapper, 0o755);
       const cfg = join(scratch, 'env.toml');
       writeFileSync(cfg, `BinaryName = "${wrapper}"\n`);
       const id = uniqueId();
       await ct.ctrOk(['run', '-d', '--runtime', OUR_RUNTIME, '--runtime-config-path', cfg, '--rootfs', sharedRootfs(), id, '/bin/sleep', '1000']);
       await ct.ctrOk(['task', 'exec', '--exec-id', 'e1', id, '/bin/true']);
-      // the peer: Go's server has it in its environment (its `start` adds it), and its runc inherits it
+      // the fact copied (it pins the peer, not our code): Go's server has it in its environment,
+      // which its `start` gives it, and its runc inherits it
       const go = uniqueId();
       await ct.ctrOk(['run', '-d', '--runtime', GO_RUNTIME, '--rootfs', sharedRootfs(), go, '/bin/sleep', '1000']);
       const goShim = ct.shimPids().find((pid) => argvOf(pid).join(' ').includes(` -id ${go} `));
@@ -71,7 +73,8 @@ describe('Create inputs: rootfs mounts and runtime options (real containerd + ru
         await ct.ctrOk(['container', 'rm', task]);
       }
       assert.ok(goEnv.includes('GOMAXPROCS=4'), goEnv.join(' '));
-      // the server's calls; the delete action's (after them) has start's environment, as Go's has
+      // the server's calls (a `delete` action after them runs with whatever ran it: start's
+      // environment, or a spare's)
       const lines = readFileSync(seen, 'utf8').trim().split('\n');
       assert.deepEqual(lines.slice(0, 3), ['create 4', 'start 4', 'exec 4']);
     });

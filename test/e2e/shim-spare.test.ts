@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Containerd } from '../helpers/containerd';
+import { Containerd, processesWithArgs } from '../helpers/containerd';
 import { alive, argvOf, gone } from '../helpers/proc';
 import { sharedRootfs } from '../helpers/rootfs';
 import { OUR_RUNTIME, uniqueId } from '../helpers/runtimes';
@@ -298,6 +298,58 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
       const next = await waitFor(() => spareKinds(ct).forking.find((p) => ct.readySparePids().includes(p)), { what: 'a forking spare again, its door open' });
       assert.notEqual(next, spare);
       for (const id of [first, third]) await remove(id);
+    } finally {
+      await ct.stop();
+    }
+  });
+
+  it('a warm spare handed back keeps the claim of the next spare on its way: tasks meanwhile start no second one', async () => {
+    // the next spare waits 2 s: every task below runs inside that delay
+    const { ct, shimPid, remove, runDetached } = await ownContainerd({ TSRUNC_SPARE_DELAY_MS: '2000' });
+    try {
+      const { first, spare, second } = await twoTasks(ct, runDetached);
+      const argv = argvOf(spare);
+      const prefix = argv[argv.indexOf('-control') + 1] ?? '';
+      const runner = prefix.slice(prefix.lastIndexOf('-') + 1);
+      const fork = shimPid(second);
+      await remove(second);
+      await waitFor(() => ct.readySparePids().includes(fork), { what: 'the fork to be the warm spare after its task' });
+      process.kill(spare, 'SIGTERM'); // retired: the next task's `start` claims the next spare
+      await waitFor(() => gone(spare), { what: 'the forking spare to retire' });
+      const nextSpares = (): number[] => processesWithArgs(['-runner', runner]).filter((pid) => argvOf(pid).includes('next-spare'));
+      for (let i = 0; i < 3; i++) {
+        await ct.ctrOk(['run', '--rm', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), uniqueId(), '/bin/true']);
+        await waitFor(() => ct.readySparePids().includes(fork), { what: 'the warm spare back after the task' });
+        if (spareKinds(ct).forking.length > 0) break; // a slow machine: the delay is over
+        assert.ok(existsSync(`${prefix}.lock`), 'the claim stays while the next spare is on its way');
+        assert.equal(nextSpares().length, 1, 'one next spare on its way, however many tasks came');
+      }
+      await waitFor(() => spareKinds(ct).forking.find((p) => ct.readySparePids().includes(p)), { what: 'the forking spare again', timeoutMs: 15_000 });
+      await waitFor(() => !existsSync(`${prefix}.lock`), { what: 'its door open, the claim released' });
+      assert.equal(spareKinds(ct).forking.length, 1);
+      await remove(first);
+    } finally {
+      await ct.stop();
+    }
+  });
+
+  it('TSRUNC_SPARE_FORK=0: a next spare that finds the handed-back one starts none and releases the claim', async () => {
+    const { ct } = await ownContainerd({ TSRUNC_SPARE_FORK: '0', TSRUNC_SPARE_DELAY_MS: '500' });
+    try {
+      await ct.ctrOk(['run', '--rm', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), uniqueId(), '/bin/true']);
+      const [warm] = await waitFor(() => (ct.readySparePids().length > 0 ? ct.readySparePids() : undefined), { what: 'the task’s process back as the spare' });
+      assert.ok(warm !== undefined);
+      const argv = argvOf(warm);
+      const prefix = argv[argv.indexOf('-control') + 1] ?? '';
+      const runner = prefix.slice(prefix.lastIndexOf('-') + 1);
+      await waitFor(() => processesWithArgs(['-runner', runner]).filter((pid) => argvOf(pid).includes('next-spare')).length === 0, { what: 'the next spare’s shell to end' });
+      assert.deepEqual(ct.sparePids(), [warm], 'it started no spare: the handed-back one is it');
+      assert.ok(!existsSync(`${prefix}.lock`), 'the claim is released: the next task may claim the next spare');
+      const id = uniqueId();
+      await ct.ctrOk(['run', '-d', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), id, '/bin/sleep', '1000']);
+      assert.equal(shimPidOf(ct, id), warm);
+      await waitFor(() => ct.readySparePids().length === 1 && !ct.readySparePids().includes(warm), { what: 'a next spare, claimed by that task' });
+      await removeTask(ct, id);
     } finally {
       await ct.stop();
     }

@@ -73,6 +73,15 @@ describe('shim/events/queue', () => {
     assert.deepEqual(h.sends.map((s) => s.topic), ['/tasks/exec-added']);
   });
 
+  it('an event published and the queue closed in the same turn is dropped, not sent', async () => {
+    const h = harness();
+    publish(h, '/tasks/exit');
+    h.queue.close();
+    await turn();
+    assert.equal(h.sends.length, 0);
+    assert.deepEqual(h.drops, [{ topic: '/tasks/exit', why: 'the shim is shutting down' }]);
+  });
+
   it('sends one event at a time, in publish order, never blocking the publisher', async () => {
     const h = harness();
     const gates = [new Deferred(), new Deferred(), new Deferred()];

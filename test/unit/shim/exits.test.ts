@@ -32,6 +32,8 @@ interface World {
   exec(id: string): FakeProcess;
   /** Runs an exec's start the way the service does: window, runc exec (pid known), event, end. */
   startExec(id: string, pid: number): FakeProcess;
+  /** The same, up to its window's end: `end` queues the event and ends the window. */
+  openExec(id: string, pid: number): { p: FakeProcess; end: () => void };
 }
 
 function world(options: { killAllOnExit?: boolean; createdOnly?: boolean; publishFails?: Error } = {}): World {
@@ -62,16 +64,35 @@ function world(options: { killAllOnExit?: boolean; createdOnly?: boolean; publis
     start.end(c, init);
   }
   const exec = (id: string): FakeProcess => new FakeProcess(id, 'exec', trace);
-  const startExec = (id: string, pid: number): FakeProcess => {
+  const openExec = (id: string, pid: number): { p: FakeProcess; end: () => void } => {
     const p = exec(id);
     const w = tracker.beginStart(c, p);
     p.pid = pid;
     p.move('start');
-    trace.push(`exec-started ${id}`);
-    w.end(c, p);
+    return {
+      p,
+      end: () => {
+        trace.push(`exec-started ${id}`);
+        w.end(c, p);
+      },
+    };
+  };
+  const startExec = (id: string, pid: number): FakeProcess => {
+    const { p, end } = openExec(id, pid);
+    end();
     return p;
   };
-  return { monitor, tracker, trace, errors, init, c, detach, exec, startExec };
+  return { monitor, tracker, trace, errors, init, c, detach, exec, startExec, openExec };
+}
+
+/** A tracker over a fresh monitor and a container not created yet (its init has no pid). */
+function beforeCreate(): { monitor: FakeMonitor; trace: string[]; tracker: ExitTracker; init: FakeProcess; c: Container } {
+  const monitor = new FakeMonitor();
+  const trace: string[] = [];
+  const tracker = new ExitTracker(monitor, (_c, p, e) => trace.push(`exit ${p.id} ${e.status}`), () => undefined);
+  tracker.attach();
+  const init = new FakeProcess('c1', 'init', trace);
+  return { monitor, trace, tracker, init, c: fakeContainer('c1', init) };
 }
 
 describe('shim/task/exits: exited before start returned', () => {
@@ -89,12 +110,7 @@ describe('shim/task/exits: exited before start returned', () => {
   });
 
   it('an init that exits during runc create is applied at the end of Create, after the create event', () => {
-    const monitor = new FakeMonitor();
-    const trace: string[] = [];
-    const tracker = new ExitTracker(monitor, (_c, p, e) => trace.push(`exit ${p.id} ${e.status}`), () => undefined);
-    tracker.attach();
-    const init = new FakeProcess('c1', 'init', trace);
-    const c = fakeContainer('c1', init);
+    const { monitor, trace, tracker, init, c } = beforeCreate();
     const window = tracker.beginCreate();
     monitor.deliver(INIT_PID, 1); // exits before its pid file was read
     init.pid = INIT_PID;
@@ -119,17 +135,51 @@ describe('shim/task/exits: exited before start returned', () => {
 
   it('an exec that died as runc returned, its SIGCHLD not handled yet, is reaped at window.end and applied with the start', () => {
     const w = world();
-    const e1 = w.exec('e1');
-    const window = w.tracker.beginStart(w.c, e1);
-    e1.pid = 200;
-    e1.move('start');
+    const { p: e1, end } = w.openExec('e1', 200);
     w.monitor.die(200, 0); // a zombie: the loop has not run the SIGCHLD handler
-    w.trace.push('exec-started e1');
     const before = w.monitor.reapNowCalls;
-    window.end(w.c, e1);
+    end();
     assert.equal(w.monitor.reapNowCalls, before + 1);
     assert.deepEqual(w.trace, ['create', 'start', 'exec-started e1', 'exit e1 0']);
     assert.equal(e1.exited.done, true, 'Wait is answered with Start');
+  });
+
+  it('the init dying in the same batch as the exec: the exec’s exit first, then the init’s', () => {
+    const w = world();
+    const { end } = w.openExec('e1', 200);
+    w.monitor.die(INIT_PID, 137);
+    w.monitor.die(200, 0);
+    end();
+    assert.deepEqual(w.trace, ['create', 'start', 'exec-started e1', 'exit e1 0', 'exit c1 137']);
+  });
+
+  it('a create’s window does not reap: an init dead by then is left to the SIGCHLD handler, after Create', () => {
+    const { monitor, trace, tracker, init, c } = beforeCreate();
+    const window = tracker.beginCreate();
+    init.pid = INIT_PID;
+    monitor.die(INIT_PID, 1);
+    trace.push('create');
+    window.end(c, init);
+    assert.equal(monitor.reapNowCalls, 0);
+    assert.deepEqual(trace, ['create']);
+    monitor.reapNow(); // the SIGCHLD handler, a turn later
+    assert.deepEqual(trace, ['create', 'exit c1 1']);
+  });
+
+  it('a listener throwing while the window reaps is reported; the window still ends and registers the process', () => {
+    const w = world();
+    const { p: e1, end } = w.openExec('e1', 200);
+    const off = w.monitor.onExit(() => {
+      throw new Error('boom');
+    });
+    w.monitor.die(999, 0); // an orphan: the throwing listener stops the delivery
+    end();
+    off();
+    assert.equal(w.errors.length, 1);
+    assert.match(String(w.errors[0]?.[0]), /reaping at the end of a start/);
+    assert.equal(w.monitor.openSubscriptions, 0, 'the window’s subscription is closed');
+    w.monitor.deliver(200, 0);
+    assert.equal(e1.exited.done, true, 'registered as running: its later exit is applied');
   });
 
   it('a start that failed (no pid) reaps nothing at window.end', () => {
