@@ -37,6 +37,7 @@ import { type Logger, createLogger, errorMessage } from '../util/log';
 import { identifierProblem } from '../util/validate';
 import { leaveDeleteAnswer } from './delete-answer';
 import { socketPath } from './socket';
+import { taskTitle } from './title';
 
 const RUNTIME = 'io.containerd.tsrunc.v2';
 const LISTENER_FD = 3;
@@ -58,6 +59,7 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
   if (!flags.namespace) throw new Error('shim namespace cannot be empty');
   const problem = identifierProblem(flags.namespace) ?? identifierProblem(flags.id);
   if (problem) throw new Error(`invalid namespace or id: ${problem}`);
+  process.title = taskTitle(flags);
 
   const { log, fd: logFd } = openLog(flags);
 

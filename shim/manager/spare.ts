@@ -52,6 +52,7 @@ import { claimNextSpare, forkingOn } from './spare-client';
 import { forgetDeleteAnswer } from './delete-answer';
 import { listen, socketPath } from './socket';
 import { rehearse } from './rehearsal';
+import { SHIM_NAME, taskTitle } from './title';
 import { daemonEnv, decodeStartOptions, settleDaemon, taskAddress } from './start';
 import { listChildren } from '../reaper/children';
 import type * as ServeModule from './serve';
@@ -90,7 +91,7 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
   if (!prefix) throw new Error('spare: -control is required');
   const spareFlags = flags; // `start` below has the request's flags under that name
   const request = parseRequest(flags.request);
-  process.title = `containerd-shim-tsrunc-v2 -control ${prefix} spare`;
+  process.title = `${SHIM_NAME} -control ${prefix} spare`;
   chdir('/'); // never pin the bundle of the task whose start spawned us (or that we served)
   const code = (startStamp ??= codeStamp());
 
@@ -470,7 +471,7 @@ function becomeTask(r: Requester, flags: ShimFlags): void {
   Object.assign(process.env, daemonEnv(r.env));
   chdir(r.cwd); // serve opens the bundle's `log` FIFO, then moves to /
   // what `ps` and tools that look for `-id X -address Y` see, as for a spawned daemon
-  process.title = [process.argv0, process.argv[1] ?? '', '-namespace', flags.namespace, '-id', flags.id, '-address', flags.address, '-socket', flags.socket].join(' ');
+  process.title = taskTitle(flags);
 }
 
 /** What identifies our code: the entry script, the running code file and the Node binary. */

@@ -355,6 +355,34 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
     }
   });
 
+  it('a task’s daemon shows the shim’s name and the task’s flags, comm containerd-shim, however it was started', async () => {
+    const shows = (c: Containerd, pid: number, id: string): void => {
+      assert.equal(readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'containerd-shim', `comm of ${pid}`);
+      const argv = argvOf(pid).join(' ');
+      assert.match(argv, new RegExp(`^containerd-shim-tsrunc-v2 -namespace ${c.namespace} -id ${id} -address ${c.address} -socket unix:///run/containerd/s/[0-9a-f]{64}$`));
+    };
+    // spawned by the Node `start` action: spares off
+    const { ct: plain, shimPid: plainPid, remove: removePlain, runDetached: runPlain } = await ownContainerd({ TSRUNC_SPARE: '0' });
+    try {
+      const id = uniqueId();
+      await runPlain(id);
+      assert.deepEqual(plain.sparePids(), [], 'no spare with TSRUNC_SPARE=0');
+      shows(plain, plainPid(id), id);
+      await removePlain(id);
+    } finally {
+      await plain.stop();
+    }
+    // a spare started for the first task, then a fork of the forking spare
+    const { ct: own, shimPid, remove, runDetached } = await ownContainerd();
+    try {
+      const { first, second } = await twoTasks(own, runDetached);
+      for (const id of [first, second]) shows(own, shimPid(id), id);
+      for (const id of [first, second]) await remove(id);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('a daemon moved into a ShimCgroup does not come back as the spare: it exits after its task', async () => {
     // the pod's cgroup: under cgroup2 when /sys/fs/cgroup is cgroup2, else in two v1 hierarchies
     // (joinCgroup writes every v1 hierarchy that has the path, as on these hybrid machines)
