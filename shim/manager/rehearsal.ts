@@ -17,9 +17,11 @@
  * renamed) and looked at as its checks do, a ttrpc server and client talking over a unix socket
  * (as the daemon serves containerd and publishes events to it), a timer refreshed and unref'd, a
  * rejected promise. Nothing of it is left behind: the directory and the socket are removed, the
- * server and client closed; a rehearsal that fails only leaves more to compile in the forks.
+ * server and client closed; a rehearsal that fails only leaves more to compile in the forks. A
+ * spare killed while it rehearses (containerd stopped at that moment) cannot remove its directory:
+ * the directory is named by its pid, and the next rehearsal removes those of pids that are gone.
  */
-import { accessSync, fstatSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readlinkSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { accessSync, fstatSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Client, Server } from 'ttrpc-ts';
@@ -27,6 +29,9 @@ import { writeFileAtomic } from '../util/atomic-file';
 
 /** A local connect or round trip takes well under a millisecond: a stuck one never keeps the door shut. */
 const LIMIT_MS = 1000;
+/** A rehearsal's directory in the temp dir: `tsrunc-rehearsal-<pid>-<random>`. */
+const DIR_PREFIX = 'tsrunc-rehearsal-';
+const DIR_NAME = /^tsrunc-rehearsal-(\d+)-/;
 
 /** Runs the rehearsal; never throws. */
 export async function rehearse(): Promise<void> {
@@ -34,7 +39,8 @@ export async function rehearse(): Promise<void> {
   const server = new Server();
   let client: Client | undefined;
   try {
-    dir = mkdtempSync(join(tmpdir(), 'tsrunc-rehearsal-'));
+    removeLeftovers(tmpdir());
+    dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
     files(dir);
     timers();
     await Promise.reject(new Error('rehearsal')).catch(() => undefined);
@@ -56,6 +62,24 @@ export async function rehearse(): Promise<void> {
     // a turn of the event loop: the closed handles are gone before the door opens (a fork made
     // while libuv still held them would run their close callbacks again)
     await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Removes the directories of rehearsals whose process is gone (killed before it cleaned up). */
+function removeLeftovers(temp: string): void {
+  for (const name of readdirSync(temp)) {
+    const pid = Number(DIR_NAME.exec(name)?.[1] ?? 0);
+    if (pid <= 0 || pid === process.pid || alive(pid)) continue;
+    rmSync(join(temp, name), { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's: not ours to judge
   }
 }
 

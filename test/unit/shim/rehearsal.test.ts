@@ -6,8 +6,8 @@
  * is not used; if a Node version uses it again, the rehearsal has nothing left to do, and this says so).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FORKING_SPARE_NODE_OPTIONS } from '../../../shim/manager/start';
@@ -68,6 +68,29 @@ describe('shim/manager/rehearsal', function () {
       assert.deepEqual(readdirSync(own), []);
       assert.equal(handles(), before);
     } finally {
+      if (saved === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = saved;
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
+  it('removes what a rehearsal killed midway left (its pid gone), not what a live one has', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'tsrunc-rehearsal-tmp-'));
+    const saved = process.env['TMPDIR'];
+    process.env['TMPDIR'] = own;
+    const live = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const gone = spawnSync('true').pid; // exited and reaped: its pid names no process now
+      assert.ok(gone !== undefined && live.pid !== undefined);
+      for (const pid of [gone, live.pid]) {
+        mkdirSync(join(own, `tsrunc-rehearsal-${pid}-x1`));
+        writeFileSync(join(own, `tsrunc-rehearsal-${pid}-x1`, 'address'), 'unix:///rehearsal');
+      }
+      mkdirSync(join(own, 'tsrunc-rehearsal-test-x1')); // not a rehearsal's: no pid in its name
+      await rehearse();
+      assert.deepEqual(readdirSync(own).sort(), [`tsrunc-rehearsal-${live.pid}-x1`, 'tsrunc-rehearsal-test-x1'].sort());
+    } finally {
+      live.kill();
       if (saved === undefined) delete process.env['TMPDIR'];
       else process.env['TMPDIR'] = saved;
       rmSync(own, { recursive: true, force: true });
