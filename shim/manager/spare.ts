@@ -32,8 +32,8 @@
  * time. The forking spare stays, idle; every daemon forked from it shares the pages neither writes
  * (~5.7 MiB PSS per idle daemon instead of ~14), and a burst of starts costs no Node start per task.
  * A fork starts cold, though (nothing compiled, no inline caches); a daemon that hands itself back
- * after its task is warm, and serves short tasks one after another faster. So both may wait, one of each kind, each with its own door (door.ts), and the shell
- * knocks at the warm one first; a fork whose task ended is such a warm spare when none waits (a
+ * after its task is warm, and serves short tasks one after another faster. So both may wait, one
+ * of each kind, each with its own door (door.ts), and the shell knocks at the warm one first; a fork whose task ended is such a warm spare when none waits (a
  * Node process started for one request is not, while the forking spare is up: afterTask). The
  * forking spare is started even when tasks came one at a time and a warm spare took each, and
  * again when a warm spare takes a task after the forking one retired: a burst would otherwise find
@@ -52,7 +52,7 @@ import { claimNextSpare, forkingOn } from './spare-client';
 import { forgetDeleteAnswer } from './delete-answer';
 import { listen, socketPath } from './socket';
 import { rehearse } from './rehearsal';
-import { SHIM_NAME, taskTitle } from './title';
+import { SHIM_NAME } from './title';
 import { daemonEnv, decodeStartOptions, settleDaemon, taskAddress } from './start';
 import { listChildren } from '../reaper/children';
 import type * as ServeModule from './serve';
@@ -282,7 +282,7 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
         const taskFlags = daemonFlags(flags, address, r.env);
         writeFileAtomic(join(r.cwd, 'address'), address);
         settleDaemon(process.pid, options, r.cwd, r.ppid);
-        becomeTask(r, taskFlags);
+        becomeTask(r);
         const serve = load().serve;
         tasksServed++;
         out.write(address);
@@ -465,13 +465,11 @@ function daemonFlags(flags: ShimFlags, address: string, env: Record<string, stri
   return parseFlags(argv, env);
 }
 
-/** Takes on the identity a spawned daemon would have: environment, working directory, title. */
-function becomeTask(r: Requester, flags: ShimFlags): void {
+/** Takes on the environment and working directory a spawned daemon would have (serve sets the title). */
+function becomeTask(r: Requester): void {
   for (const key of Object.keys(process.env)) delete process.env[key];
   Object.assign(process.env, daemonEnv(r.env));
   chdir(r.cwd); // serve opens the bundle's `log` FIFO, then moves to /
-  // what `ps` and tools that look for `-id X -address Y` see, as for a spawned daemon
-  process.title = taskTitle(flags);
 }
 
 /** What identifies our code: the entry script, the running code file and the Node binary. */
