@@ -35,6 +35,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { SOCKET_DIR } from './socket';
 import { removeQuiet } from '../util/remove';
+import { releasePidLock, takePidLock } from '../util/pid-lock';
 
 const { O_RDWR, O_WRONLY, O_NONBLOCK } = constants;
 /** Linux O_CLOEXEC (Node's fs.constants does not export it). */
@@ -43,8 +44,10 @@ const REPLY_PREFIX = 'tsrunc-reply-';
 /** How long the spare waits for the requester to open its reply FIFO. */
 const REPLY_OPEN_MS = 2000;
 const MAX_PENDING = 4096;
-/** A lock (opening a door, spawning a spare) this old belongs to a spare that died meanwhile. */
+/** A spawn lock this old belongs to a spare that died before its door opened. */
 const LOCK_STALE_MS = 5000;
+/** How long a spare waits for another to finish opening its door (a few syscalls) before it gives up. */
+const OPENING_WAIT_MS = 200;
 /** How long a closed door still answers `busy` (see close): after an adoption, under a burst. */
 export const GRACE_MS = 2000;
 
@@ -120,9 +123,10 @@ export class Door {
    */
   static open(prefix: string, onRequest: RequestHandler, mkfifo: (path: string, mode: number) => void, onKnock?: KnockHandler, pid = process.pid): Door | undefined {
     // One spare opens a door at a time (a burst may start several): the lock makes "no live
-    // door yet, so make mine" atomic.
+    // door yet, so make mine" atomic. It names its holder: a spare killed while it held it (after
+    // its door appeared, before it let go) holds up nobody.
     const lock = `${prefix}.opening`;
-    if (!takeLock(lock)) return undefined;
+    if (!takePidLock(lock, OPENING_WAIT_MS)) return undefined;
     try {
       const forks = onKnock !== undefined;
       if (liveDoors(prefix).some((door) => isForkingDoor(door) === forks)) return undefined;
@@ -141,7 +145,7 @@ export class Door {
       }
       return new Door(path, fd, onRequest, onKnock);
     } finally {
-      removeQuiet(lock);
+      releasePidLock(lock);
     }
   }
 
@@ -257,9 +261,13 @@ function liveDoors(prefix: string): string[] {
     return live;
   }
   for (const name of names) {
-    // replies of requesters killed before a spare took them, half-made doors of dead spares,
-    // locks of a containerd that is gone
-    const orphan = /^tsrunc-reply-(\d+)$/.exec(name) ?? /^tsrunc-door-\d+-f?(\d+)\.new$/.exec(name) ?? /^tsrunc-door-(\d+)\.(?:lock|opening)$/.exec(name);
+    // replies of requesters killed before a spare took them, half-made doors and opening locks
+    // of dead spares, locks of a containerd that is gone
+    const orphan =
+      /^tsrunc-reply-(\d+)$/.exec(name) ??
+      /^tsrunc-door-\d+-f?(\d+)\.new$/.exec(name) ??
+      /^tsrunc-door-\d+\.opening\.(\d+)(?:\.stale)?$/.exec(name) ??
+      /^tsrunc-door-(\d+)\.(?:lock|opening)$/.exec(name);
     if (orphan && !existsSync(`/proc/${orphan[1]}`)) removeQuiet(join(dir, name));
     if (!/^tsrunc-door-\d+-f?\d+$/.test(name)) continue;
     const path = join(dir, name);

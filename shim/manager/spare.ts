@@ -52,7 +52,7 @@ import { claimNextSpare, forkingOn } from './spare-client';
 import { forgetDeleteAnswer } from './delete-answer';
 import { listen, socketPath } from './socket';
 import { rehearse } from './rehearsal';
-import { SHIM_NAME } from './title';
+import { SHIM_NAME, taskTitle } from './title';
 import { daemonEnv, decodeStartOptions, settleDaemon, taskAddress } from './start';
 import { listChildren } from '../reaper/children';
 import type * as ServeModule from './serve';
@@ -282,7 +282,7 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
         const taskFlags = daemonFlags(flags, address, r.env);
         writeFileAtomic(join(r.cwd, 'address'), address);
         settleDaemon(process.pid, options, r.cwd, r.ppid);
-        becomeTask(r);
+        becomeTask(r, taskFlags);
         const serve = load().serve;
         tasksServed++;
         out.write(address);
@@ -465,11 +465,14 @@ function daemonFlags(flags: ShimFlags, address: string, env: Record<string, stri
   return parseFlags(argv, env);
 }
 
-/** Takes on the environment and working directory a spawned daemon would have (serve sets the title). */
-function becomeTask(r: Requester): void {
+/** Takes on the identity a spawned daemon would have: environment, working directory, title. */
+function becomeTask(r: Requester, flags: ShimFlags): void {
   for (const key of Object.keys(process.env)) delete process.env[key];
   Object.assign(process.env, daemonEnv(r.env));
   chdir(r.cwd); // serve opens the bundle's `log` FIFO, then moves to /
+  // before the answer, which leaves before serve() titles the daemon: whoever looks for the
+  // task's shim (`ps`, tools that match `-id X`) as soon as `start` returns finds it
+  process.title = taskTitle(flags);
 }
 
 /** What identifies our code: the entry script, the running code file and the Node binary. */

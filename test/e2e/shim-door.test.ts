@@ -7,7 +7,7 @@
  * reopen (sockets), code rebuilt since the spare started.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -324,6 +324,16 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     } finally {
       utimesSync(LAUNCHER, atime, mtime);
     }
+  });
+
+  it('a spare killed while it opened its door (its lock left behind) holds up no spare after it', async () => {
+    // the lock names its holder: the moment between the door's rename and the lock's removal is
+    // where a spare killed -9 right after its door appears leaves it
+    const killed = spawnSync('/bin/true').pid;
+    writeFileSync(`${doorPrefix(process.pid)}.opening`, `${killed}\n`);
+    const { door } = await startSpare();
+    assert.ok(statSync(door).isFIFO());
+    assert.ok(!readdirSync(SOCKET_DIR).some((n) => n.startsWith(`tsrunc-door-${process.pid}.opening`)), 'the lock was taken over and let go');
   });
 
   it('a plain file where a door would be is not taken for a live spare', async () => {
