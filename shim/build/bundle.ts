@@ -20,7 +20,7 @@
  * KOFFI_ADDON: the daemon opens it directly and skips that loader (native/koffi.ts).
  */
 import { build, type Plugin } from 'esbuild';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Module } from 'node:module';
 import { join, relative } from 'node:path';
 import { Script } from 'node:vm';
@@ -57,6 +57,19 @@ async function main(): Promise<void> {
       logLevel: 'warning',
     });
     writeFileSync(`${out}.cache`, codeCache(out));
+    forgetTrained(dir, name);
+  }
+}
+
+/**
+ * Removes the caches daemons of the last build trained (the launcher's `<bundle>[.<node
+ * options>].trained`, and temporaries of a writer killed mid-write): all are stamped with the old
+ * bundle. The launcher would replace those of the node options still in use on their first run,
+ * and leave the others, one ~650 KB file per set of options ever used, for good.
+ */
+function forgetTrained(dir: string, name: string): void {
+  for (const file of readdirSync(dir)) {
+    if (file.startsWith(`${name}.js.`) && (file.endsWith('.trained') || /\.trained\.\d+\.tmp$/.test(file))) rmSync(join(dir, file), { force: true });
   }
 }
 
