@@ -121,6 +121,11 @@ export class FakeNative implements Native {
   mkfifo(path: string, mode: number): void {
     this.record('mkfifo', path, mode);
   }
+  /** Every lock is free: no other process here. */
+  tryLockExclusive(fd: number): boolean {
+    this.record('tryLockExclusive', fd);
+    return true;
+  }
   setPipeSize(_fd: number, size: number): number {
     return size;
   }

@@ -1,4 +1,4 @@
-/** Descriptors Node cannot make or tune itself: pipe2, mkfifo, fcntl, dup2, eventfd, splice, FIONREAD. */
+/** Descriptors Node cannot make or tune itself: pipe2, mkfifo, flock, fcntl, dup2, eventfd, splice, FIONREAD. */
 import { check, checkAgain } from './check';
 import { type Libc } from './libc';
 
@@ -15,6 +15,8 @@ const EFD_CLOEXEC = O_CLOEXEC;
 const SPLICE_F_MOVE = 1;
 const SPLICE_F_NONBLOCK = 2;
 const FIONREAD = 0x541b;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
 
 export function pipe(libc: Libc, options?: { nonBlocking?: boolean }): [number, number] {
   const fds = new Int32Array(2);
@@ -24,6 +26,10 @@ export function pipe(libc: Libc, options?: { nonBlocking?: boolean }): [number, 
 
 export function mkfifo(libc: Libc, path: string, mode: number): void {
   check(libc, libc.mkfifo(path, mode), 'mkfifo', path);
+}
+
+export function tryLockExclusive(libc: Libc, fd: number): boolean {
+  return checkAgain(libc, libc.flock(fd, LOCK_EX | LOCK_NB), 'flock') !== null;
 }
 
 export function setPipeSize(libc: Libc, fd: number, size: number): number {

@@ -55,6 +55,7 @@ export interface Libc {
   pidfd_send_signal: CFunction;
   pipe2: CFunction;
   mkfifo: CFunction;
+  flock: CFunction;
   fcntl: CFunction;
   dup2: CFunction;
   eventfd: CFunction;
@@ -118,6 +119,7 @@ export function loadLibc(): Libc {
     pidfd_send_signal: fn('int pidfd_send_signal(int pidfd, int sig, void *info, uint flags)'),
     pipe2: fn('int pipe2(_Out_ void *fds, int flags)'),
     mkfifo: fn('int mkfifo(const char *path, uint mode)'),
+    flock: fn('int flock(int fd, int operation)'),
     fcntl: fn('int fcntl(int fd, int cmd, ...)'),
     dup2: fn('int dup2(int oldfd, int newfd)'),
     eventfd: fn('int eventfd(uint initval, int flags)'),

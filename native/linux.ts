@@ -26,6 +26,7 @@ export function createLinuxNative(): Native {
     spawn: (request) => spawn(libc, request),
     pipe: (options) => fd.pipe(libc, options),
     mkfifo: (path, mode) => fd.mkfifo(libc, path, mode),
+    tryLockExclusive: (f) => fd.tryLockExclusive(libc, f),
     setPipeSize: (f, size) => fd.setPipeSize(libc, f, size),
     getPipeSize: (f) => fd.getPipeSize(libc, f),
     unreadBytes: (f) => fd.unreadBytes(libc, f),

@@ -100,6 +100,12 @@ export interface Native {
   pipe(options?: { nonBlocking?: boolean }): [number, number];
   /** mkfifo(3). */
   mkfifo(path: string, mode: number): void;
+  /**
+   * flock(2) LOCK_EX | LOCK_NB: true when this open file description now holds the lock, false
+   * while another holds it (EWOULDBLOCK). The kernel lets go when the last fd of it is closed, or
+   * its process dies.
+   */
+  tryLockExclusive(fd: number): boolean;
   /** fcntl(F_SETPIPE_SZ); returns the size the kernel granted. */
   setPipeSize(fd: number, size: number): number;
   /** fcntl(F_GETPIPE_SZ). */

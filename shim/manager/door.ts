@@ -35,7 +35,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { SOCKET_DIR } from './socket';
 import { removeQuiet } from '../util/remove';
-import { releasePidLock, takePidLock } from '../util/pid-lock';
+import { takeFileLock } from '../util/file-lock';
+import type { Native } from '../../native';
 
 const { O_RDWR, O_WRONLY, O_NONBLOCK } = constants;
 /** Linux O_CLOEXEC (Node's fs.constants does not export it). */
@@ -121,19 +122,19 @@ export class Door {
    * Opens the door for `prefix` (doorPrefix) as spare `pid`. `undefined` when another live spare
    * has a door there already (one spare per containerd); doors of dead spares are removed.
    */
-  static open(prefix: string, onRequest: RequestHandler, mkfifo: (path: string, mode: number) => void, onKnock?: KnockHandler, pid = process.pid): Door | undefined {
+  static open(prefix: string, onRequest: RequestHandler, native: Pick<Native, 'mkfifo' | 'tryLockExclusive'>, onKnock?: KnockHandler, pid = process.pid): Door | undefined {
     // One spare opens a door at a time (a burst may start several): the lock makes "no live
-    // door yet, so make mine" atomic. It names its holder: a spare killed while it held it (after
-    // its door appeared, before it let go) holds up nobody.
-    const lock = `${prefix}.opening`;
-    if (!takePidLock(lock, OPENING_WAIT_MS)) return undefined;
+    // door yet, so make mine" atomic. The kernel's: a spare killed while it held it (after its door
+    // appeared, before it let go) holds up nobody.
+    const release = takeFileLock(native, `${prefix}.opening`, OPENING_WAIT_MS);
+    if (!release) return undefined;
     try {
       const forks = onKnock !== undefined;
       if (liveDoors(prefix).some((door) => isForkingDoor(door) === forks)) return undefined;
       const path = `${prefix}-${forks ? 'f' : ''}${pid}`;
       const tmp = `${path}.new`;
       removeQuiet(tmp);
-      mkfifo(tmp, 0o600);
+      native.mkfifo(tmp, 0o600);
       // O_RDWR: the door never reads EOF when a requester closes it, and opening never blocks
       const fd = openSync(tmp, O_RDWR | O_NONBLOCK | O_CLOEXEC);
       try {
@@ -145,7 +146,7 @@ export class Door {
       }
       return new Door(path, fd, onRequest, onKnock);
     } finally {
-      releasePidLock(lock);
+      release();
     }
   }
 
@@ -261,13 +262,9 @@ function liveDoors(prefix: string): string[] {
     return live;
   }
   for (const name of names) {
-    // replies of requesters killed before a spare took them, half-made doors and opening locks
-    // of dead spares, locks of a containerd that is gone
-    const orphan =
-      /^tsrunc-reply-(\d+)$/.exec(name) ??
-      /^tsrunc-door-\d+-f?(\d+)\.new$/.exec(name) ??
-      /^tsrunc-door-\d+\.opening\.(\d+)(?:\.stale)?$/.exec(name) ??
-      /^tsrunc-door-(\d+)\.(?:lock|opening)$/.exec(name);
+    // replies of requesters killed before a spare took them, half-made doors of dead spares,
+    // locks of a containerd that is gone
+    const orphan = /^tsrunc-reply-(\d+)$/.exec(name) ?? /^tsrunc-door-\d+-f?(\d+)\.new$/.exec(name) ?? /^tsrunc-door-(\d+)\.(?:lock|opening)$/.exec(name);
     if (orphan && !existsSync(`/proc/${orphan[1]}`)) removeQuiet(join(dir, name));
     if (!/^tsrunc-door-\d+-f?\d+$/.test(name)) continue;
     const path = join(dir, name);

@@ -202,7 +202,7 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
       // a fork that served its task hands itself back as a spare that does not fork (warm: the
       // kind that takes a task itself); only the process the shell started forks
       const forking = !isCopy && canFork(process.env) ? knock : undefined;
-      door = Door.open(prefix, (r, reply) => void handle(r, reply).catch(failed), (path, mode) => loadNative().mkfifo(path, mode), forking);
+      door = Door.open(prefix, (r, reply) => void handle(r, reply).catch(failed), loadNative(), forking);
       // the spare a claim started (spare-client.ts) lets the next `start` claim again; one handed
       // back does not: the next spare its task's `start` claimed may be on its way still (the
       // shell releases that claim if it starts none), and a second claim would start another

@@ -7,7 +7,7 @@
  * reopen (sockets), code rebuilt since the spare started.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
   const bundles: FakeBundle[] = [];
 
   before(async function () {
-    requireSystem(this, ['mkfifo', 'setsid', 'sleep']);
+    requireSystem(this, ['mkfifo', 'setsid', 'sleep', 'flock']);
     dir = mkdtempSync('/tmp/tsdoor-');
     noNode = join(dir, 'tools');
     mkdirSync(noNode);
@@ -326,14 +326,27 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     }
   });
 
-  it('a spare killed while it opened its door (its lock left behind) holds up no spare after it', async () => {
-    // the lock names its holder: the moment between the door's rename and the lock's removal is
-    // where a spare killed -9 right after its door appears leaves it
-    const killed = spawnSync('/bin/true').pid;
-    writeFileSync(`${doorPrefix(process.pid)}.opening`, `${killed}\n`);
+  it('a spare killed while it opened its door leaves its lock file, which holds up no spare after it; a live holder keeps one out', async () => {
+    const lock = `${doorPrefix(process.pid)}.opening`;
+    // as a spare killed -9 right after its door appeared, before it let go of the lock, leaves it
+    writeFileSync(lock, '');
     const { door } = await startSpare();
     assert.ok(statSync(door).isFIFO());
-    assert.ok(!readdirSync(SOCKET_DIR).some((n) => n.startsWith(`tsrunc-door-${process.pid}.opening`)), 'the lock was taken over and let go');
+    spares.splice(0).forEach((s) => s.kill('SIGKILL'));
+    // the lock held (flock(1), as a spare would hold it) and no door open: a spare gives up
+    const holder = spawn('flock', ['-o', lock, 'sh', '-c', 'echo held; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    try {
+      await new Promise((resolve) => holder.stdout?.once('data', resolve));
+      const spare = spawn(process.execPath, [...DAEMON_NODE_OPTIONS, LAUNCHER, '-control', doorPrefix(process.pid), 'spare'], { env: env(), stdio: 'ignore' });
+      spares.push(spare);
+      const code = await new Promise((resolve) => spare.once('exit', resolve));
+      assert.equal(code, 0);
+      assert.ok(!readdirSync(SOCKET_DIR).some((n) => n.endsWith(`-${spare.pid}`)), 'it opened no door');
+    } finally {
+      const exited = new Promise((resolve) => holder.once('exit', resolve));
+      process.kill(-(holder.pid ?? 0), 'SIGKILL');
+      await exited;
+    }
   });
 
   it('a plain file where a door would be is not taken for a live spare', async () => {

@@ -1,0 +1,46 @@
+/**
+ * A lock the kernel lets go of when its holder dies: flock(2) on a file. For locks held for a
+ * moment by processes that may be killed at any time (a spare opening its door, door.ts): one
+ * killed while it held the lock holds up nobody. (A lock file alone — created, then removed — is
+ * left behind by a holder killed in between, and must be judged stale by its age or by a pid in it,
+ * which a second process may be taking over at the same moment.)
+ *
+ * The file stays: removing a locked file would let the next process lock a new file of the same
+ * name while an earlier one still holds the old.
+ */
+import { closeSync, constants, openSync } from 'node:fs';
+import type { Native } from '../../native';
+
+const { O_RDWR, O_CREAT } = constants;
+/** Linux O_CLOEXEC (Node's fs.constants does not export it): no child inherits the lock. */
+const O_CLOEXEC = 0o2000000;
+
+/** One millisecond's sleep for a synchronous wait: the holder runs a few syscalls, then lets go. */
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Locks `path` (created 0600 if missing), waiting up to `waitMs` while another process holds it.
+ * Returns what lets go of it; undefined when the wait ran out, or the file cannot be opened.
+ */
+export function takeFileLock(native: Pick<Native, 'tryLockExclusive'>, path: string, waitMs: number): (() => void) | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600);
+  } catch {
+    return undefined;
+  }
+  try {
+    const until = Date.now() + waitMs;
+    while (!native.tryLockExclusive(fd)) {
+      if (Date.now() >= until) {
+        closeSync(fd);
+        return undefined;
+      }
+      Atomics.wait(nap, 0, 0, 1);
+    }
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return () => closeSync(fd);
+}
