@@ -5,14 +5,19 @@
  * left behind by a holder killed in between, and must be judged stale by its age or by a pid in it,
  * which a second process may be taking over at the same moment.)
  *
- * The file stays: removing a locked file would let the next process lock a new file of the same
- * name while an earlier one still holds the old.
+ * The holder does not remove the file: removing a locked file would let the next process lock a
+ * new file of the same name while an earlier one still holds the old. Anyone else who removes it
+ * (a sweep of files whose owner is gone) is answered by a check that the file locked is still the
+ * one at the path.
+ *
+ * A fork shares the holder's open file description, and with it the lock: hold it only where no
+ * fork can happen meanwhile (Door.open is synchronous).
  */
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import type { Native } from '../../native';
 
 const { O_RDWR, O_CREAT } = constants;
-/** Linux O_CLOEXEC (Node's fs.constants does not export it): no child inherits the lock. */
+/** Linux O_CLOEXEC (Node's fs.constants does not export it): no program a child runs inherits the lock. */
 const O_CLOEXEC = 0o2000000;
 
 /** One millisecond's sleep for a synchronous wait: the holder runs a few syscalls, then lets go. */
@@ -23,24 +28,37 @@ const nap = new Int32Array(new SharedArrayBuffer(4));
  * Returns what lets go of it; undefined when the wait ran out, or the file cannot be opened.
  */
 export function takeFileLock(native: Pick<Native, 'tryLockExclusive'>, path: string, waitMs: number): (() => void) | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600);
-  } catch {
-    return undefined;
-  }
-  try {
-    const until = Date.now() + waitMs;
-    while (!native.tryLockExclusive(fd)) {
-      if (Date.now() >= until) {
-        closeSync(fd);
-        return undefined;
-      }
-      Atomics.wait(nap, 0, 0, 1);
+  const until = Date.now() + waitMs;
+  for (;;) {
+    let fd: number;
+    try {
+      fd = openSync(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600);
+    } catch {
+      return undefined;
     }
-  } catch (err) {
+    let locked: boolean;
+    try {
+      locked = native.tryLockExclusive(fd);
+      while (!locked && Date.now() < until) {
+        Atomics.wait(nap, 0, 0, 1);
+        locked = native.tryLockExclusive(fd);
+      }
+      // removed (and made again) after we opened it: our lock is on a file nobody else will open
+      if (locked && !samePath(fd, path)) locked = false;
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    if (locked) return () => closeSync(fd);
     closeSync(fd);
-    throw err;
+    if (Date.now() >= until) return undefined;
   }
-  return () => closeSync(fd);
+}
+
+function samePath(fd: number, path: string): boolean {
+  try {
+    return statSync(path).ino === fstatSync(fd).ino;
+  } catch {
+    return false;
+  }
 }

@@ -36,6 +36,8 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
   /** Daemons and spares the shell started (not our children): killed by pid after each test. */
   const daemons: number[] = [];
   const bundles: FakeBundle[] = [];
+  /** Process groups of helpers (flock(1) and its command): killed after each test. */
+  const groups: number[] = [];
 
   before(async function () {
     requireSystem(this, ['mkfifo', 'setsid', 'sleep', 'flock']);
@@ -56,6 +58,13 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
   afterEach(() => {
     for (const s of spares.splice(0)) if (s.pid !== undefined && alive(s.pid)) s.kill('SIGKILL');
     for (const pid of daemons.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const group of groups.splice(0)) {
+      try {
+        process.kill(-group, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
     killOurs();
     // a spare the shell started that a failed test did not get to
     for (const name of readdirSync(SOCKET_DIR)) {
@@ -335,6 +344,8 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     spares.splice(0).forEach((s) => s.kill('SIGKILL'));
     // the lock held (flock(1), as a spare would hold it) and no door open: a spare gives up
     const holder = spawn('flock', ['-o', lock, 'sh', '-c', 'echo held; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    assert.ok(holder.pid !== undefined);
+    groups.push(holder.pid); // killed by afterEach too, should this test time out
     try {
       await new Promise((resolve) => holder.stdout?.once('data', resolve));
       const spare = spawn(process.execPath, [...DAEMON_NODE_OPTIONS, LAUNCHER, '-control', doorPrefix(process.pid), 'spare'], { env: env(), stdio: 'ignore' });
@@ -344,7 +355,7 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
       assert.ok(!readdirSync(SOCKET_DIR).some((n) => n.endsWith(`-${spare.pid}`)), 'it opened no door');
     } finally {
       const exited = new Promise((resolve) => holder.once('exit', resolve));
-      process.kill(-(holder.pid ?? 0), 'SIGKILL');
+      process.kill(-holder.pid, 'SIGKILL');
       await exited;
     }
   });

@@ -97,6 +97,17 @@ describe('shim/util/file-lock (real kernel, flock(1) beside it)', function () {
     assert.equal(code, 0);
   });
 
+  it('a file removed and made again while it waited: it locks the one at the path, not the one it had opened', async () => {
+    // the holder waits until we have the file open (waiting for the lock), then replaces it and lets go
+    await holder(`until [ -n "$(find /proc/${process.pid}/fd -lname '${lock}' 2>/dev/null)" ]; do sleep 0.01; done; rm '${lock}'; : > '${lock}'`);
+    const release = takeFileLock(native, lock, 10_000);
+    assert.ok(release);
+    const tryOther = (): Promise<number | null> => new Promise((resolve) => spawn('flock', ['-n', lock, 'true'], { stdio: 'ignore' }).once('exit', resolve));
+    assert.equal(await tryOther(), 1, 'the lock is on the file now at the path');
+    release();
+    assert.equal(await tryOther(), 0);
+  });
+
   it('answers undefined when the file cannot be opened', () => {
     assert.equal(takeFileLock(native, join(dir, 'missing', 'door.opening'), 0), undefined);
   });
