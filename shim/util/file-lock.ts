@@ -5,15 +5,16 @@
  * left behind by a holder killed in between, and must be judged stale by its age or by a pid in it,
  * which a second process may be taking over at the same moment.)
  *
- * The holder does not remove the file: removing a locked file would let the next process lock a
- * new file of the same name while an earlier one still holds the old. Anyone else who removes it
- * (a sweep of files whose owner is gone) is answered by a check that the file locked is still the
- * one at the path.
+ * The holder removes the file as it lets go, still holding the lock. A process that opened the file
+ * before that gets the lock on a file no longer at the path: it checks that the file it locked is
+ * the one at the path, and tries again if not — so no file is left but a killed holder's, which
+ * the next holder takes and removes.
  *
  * A fork shares the holder's open file description, and with it the lock: hold it only where no
  * fork can happen meanwhile (Door.open is synchronous).
  */
 import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
+import { removeQuiet } from './remove';
 import type { Native } from '../../native';
 
 const { O_RDWR, O_CREAT } = constants;
@@ -25,7 +26,8 @@ const nap = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Locks `path` (created 0600 if missing), waiting up to `waitMs` while another process holds it.
- * Returns what lets go of it; undefined when the wait ran out, or the file cannot be opened.
+ * Returns what lets go of it (and removes the file); undefined when the wait ran out, or the file
+ * cannot be opened.
  */
 export function takeFileLock(native: Pick<Native, 'tryLockExclusive'>, path: string, waitMs: number): (() => void) | undefined {
   const until = Date.now() + waitMs;
@@ -49,7 +51,12 @@ export function takeFileLock(native: Pick<Native, 'tryLockExclusive'>, path: str
       closeSync(fd);
       throw err;
     }
-    if (locked) return () => closeSync(fd);
+    if (locked) {
+      return () => {
+        if (samePath(fd, path)) removeQuiet(path);
+        closeSync(fd);
+      };
+    }
     closeSync(fd);
     if (Date.now() >= until) return undefined;
   }
