@@ -30,7 +30,7 @@ const nap = new Int32Array(new SharedArrayBuffer(4));
  * cannot be opened.
  */
 export function takeFileLock(native: Pick<Native, 'tryLockExclusive'>, path: string, waitMs: number): (() => void) | undefined {
-  const until = Date.now() + waitMs;
+  const until = performance.now() + waitMs;
   for (;;) {
     let fd: number;
     try {
@@ -41,7 +41,7 @@ export function takeFileLock(native: Pick<Native, 'tryLockExclusive'>, path: str
     let locked: boolean;
     try {
       locked = native.tryLockExclusive(fd);
-      while (!locked && Date.now() < until) {
+      while (!locked && performance.now() < until) {
         Atomics.wait(nap, 0, 0, 1);
         locked = native.tryLockExclusive(fd);
       }
@@ -58,7 +58,7 @@ export function takeFileLock(native: Pick<Native, 'tryLockExclusive'>, path: str
       };
     }
     closeSync(fd);
-    if (Date.now() >= until) return undefined;
+    if (performance.now() >= until) return undefined;
   }
 }
 
