@@ -107,8 +107,11 @@ describe('shim lifecycle through ctr (real containerd + runc)', function () {
 
         const id2 = uniqueId();
         assert.equal((await run(id2, ['/bin/sh', '-c', 'trap "" TERM; sleep 1000 & sleep 1000 & wait'], { detach: true })).code, 0);
-        const pids = (await ct.ctrOk(['task', 'ps', id2])).split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((p) => p > 0);
-        assert.equal(pids.length, 3, 'init and two sleeps');
+        // (the shell forks its sleeps after `run -d` has returned)
+        const pids = await waitFor(async () => {
+          const listed = (await ct.ctrOk(['task', 'ps', id2])).split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((p) => p > 0);
+          return listed.length === 3 ? listed : undefined;
+        }, { what: 'init and two sleeps' });
         await ct.ctrOk(['task', 'kill', '--all', '--signal', 'SIGKILL', id2]);
         await waitFor(() => pids.every((p) => !alive(p)), { what: 'every process of the container to die' });
         await cleanup(id2);

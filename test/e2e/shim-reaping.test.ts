@@ -72,8 +72,11 @@ describe('reaping and exit order in our shim (real containerd + runc)', function
   it('kills every process of a container that shares the host pid namespace when its init exits', async () => {
     const id = uniqueId();
     await run(id, ['/bin/sh', '-c', 'sleep 1000 & sleep 1000 & exec sleep 1000'], hostPidNs);
-    const pids = (await ct.ctrOk(['task', 'ps', id])).split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((p) => p > 0);
-    assert.equal(pids.length, 3);
+    // (the shell forks its sleeps after `run` has returned)
+    const pids = await waitFor(async () => {
+      const listed = (await ct.ctrOk(['task', 'ps', id])).split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((p) => p > 0);
+      return listed.length === 3 ? listed : undefined;
+    }, { what: 'init and two sleeps' });
     const { task, close } = await connectTask(ct.shimSocket(id));
     await task.kill({ id, execId: '', signal: 9, all: false }); // the init only
     const waited = await task.wait({ id, execId: '' });

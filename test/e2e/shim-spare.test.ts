@@ -320,9 +320,12 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
       for (let i = 0; i < 3; i++) {
         await ct.ctrOk(['run', '--rm', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), uniqueId(), '/bin/true']);
         await waitFor(() => ct.readySparePids().includes(fork), { what: 'the warm spare back after the task' });
-        if (spareKinds(ct).forking.length > 0) break; // a slow machine: the delay is over
+        // a slow machine: the delay is over, and the next spare runs (booting, or with its door open)
+        if (ct.sparePids().some((pid) => pid !== fork)) break;
         assert.ok(existsSync(`${prefix}.lock`), 'the claim stays while the next spare is on its way');
-        assert.equal(nextSpares().length, 1, 'one next spare on its way, however many tasks came');
+        // the shell execs the spare in place: read in this order, a pid caught between is seen once
+        const onItsWay = new Set([...nextSpares(), ...ct.sparePids().filter((pid) => pid !== fork)]);
+        assert.equal(onItsWay.size, 1, 'one next spare on its way, however many tasks came');
       }
       await waitFor(() => spareKinds(ct).forking.find((p) => ct.readySparePids().includes(p)), { what: 'the forking spare again', timeoutMs: 15_000 });
       await waitFor(() => !existsSync(`${prefix}.lock`), { what: 'its door open, the claim released' });

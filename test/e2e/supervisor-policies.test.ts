@@ -88,7 +88,11 @@ describe('tsrunc restart policies, log options and shim debugging (real runc)', 
         assert.ok(pids.some((p) => p.pid === c.pid));
         assert.match(await sv.ok(['shim', nm, 'pids']), new RegExp(`^PID\\s+EXEC ID\\n${c.pid}\\s+-\\n`));
         await sv.ok(['kill', nm]);
-        await waitFor(async () => (await sv.inspect(nm)).status === 'exited', { what: 'the exit' });
+        // the status changes at the exit; the shim is let go of after it (Delete, Shutdown)
+        await waitFor(async () => {
+          const x = await sv.inspect(nm);
+          return x.status === 'exited' && x.shim === null;
+        }, { what: 'the exit, and the task’s shim let go of' });
         const none = await sv.cli(['shim', nm, 'state']);
         assert.equal(none.code, 2);
         assert.match(none.stderr, /^tsrunc: container \S+ has no shim/);

@@ -128,7 +128,7 @@ describe('tsrunc resources: limits, update, stats, pause (daemon + CLI, real run
         await sv.ok(['pause', nm]);
         await sv.ok(['rm', '-f', nm]);
         await waitFor(() => !alive(pid), { timeoutMs: 20_000, what: 'the paused container to be gone' });
-        assert.deepEqual(sv.shimPids(id), []);
+        await waitFor(() => sv.shimPids(id).length === 0, { what: 'the shim to exit after its Shutdown' });
       });
     });
   }

@@ -131,8 +131,8 @@ describe('tsrunc verbs (daemon + CLI, real runc)', function () {
         assert.match(refused.stderr, /^tsrunc: cannot remove container \S+: it is running; stop it first or use --force\n$/);
         await sv.ok(['rm', '-f', nm]);
         await waitFor(() => !alive(c.pid), { what: 'the container init to be gone' });
-        assert.deepEqual(sv.shimPids(c.id), [], 'no shim left');
-        assert.equal(existsSync(sv.shimSocket(c.id)), false, 'no shim socket left');
+        // the shim exits a moment after it answered Shutdown (Go's as ours)
+        await waitFor(() => sv.shimPids(c.id).length === 0 && !existsSync(sv.shimSocket(c.id)), { what: 'no shim process or socket left' });
         assert.deepEqual(mountsUnder(c.bundle), []);
         assert.equal(existsSync(c.bundle), false);
         assert.equal(existsSync(c.logDir), false);
@@ -213,7 +213,8 @@ describe('tsrunc verbs (daemon + CLI, real runc)', function () {
         assert.match(missing.stderr, /^tsrunc: .*no such file or directory.*\n$/i);
         assert.equal((await sv.list()).some((c) => c.name === failed), false, 'a failed create leaves no container');
         // nothing else either: no shim, bundle, fifo, runc state, record or log directory
-        await waitFor(() => sv.shimPids().length === before.shims.length, { what: 'the failed task’s shim to exit' });
+        // (a shim of an earlier test may still be on its way out: fewer is fine)
+        await waitFor(() => sv.shimPids().every((p) => before.shims.includes(p)), { what: 'the failed task’s shim to exit' });
         // (the per-namespace directories, e.g. run/tasks/NS, are made by the first task and stay)
         const left = filesUnder(sv.root).filter((f) => !before.files.includes(f) && !f.endsWith('daemon.log') && f.split('/').length > 3);
         assert.deepEqual(left, []);
@@ -260,7 +261,7 @@ describe('tsrunc verbs (daemon + CLI, real runc)', function () {
       const e = await sv.cli(['exec', nm, '--', '/bin/echo', 'ok']);
       assert.deepEqual([e.code, e.stdout], [0, 'ok\n'], e.stderr);
       await sv.ok(['rm', '-f', nm]);
-      assert.deepEqual(sv.shimPids(c.id), []);
+      await waitFor(() => sv.shimPids(c.id).length === 0, { what: 'the shim to exit after its Shutdown' });
     }
     const refused = await sv.cli(['run', '--runtime', wrapper(4, false), '--rootfs', rootfs, '--', '/bin/true']);
     assert.deepEqual([refused.code, refused.stderr], [125, 'tsrunc: unsupported shim version (4)\n']);
