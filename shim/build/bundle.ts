@@ -69,7 +69,7 @@ async function main(): Promise<void> {
  */
 function forgetTrained(dir: string, name: string): void {
   for (const file of readdirSync(dir)) {
-    if (file.startsWith(`${name}.js.`) && (file.endsWith('.trained') || /\.trained\.\d+\.tmp$/.test(file))) rmSync(join(dir, file), { force: true });
+    if (file.startsWith(`${name}.js.`) && /\.trained(?:\.\d+\.tmp)?$/.test(file)) rmSync(join(dir, file), { force: true });
   }
 }
 

@@ -36,11 +36,10 @@ import { join } from 'node:path';
 import { SOCKET_DIR } from './socket';
 import { removeQuiet } from '../util/remove';
 import { takeFileLock } from '../util/file-lock';
+import { O_CLOEXEC, isFileAt } from '../util/open-file';
 import type { Native } from '../../native';
 
 const { O_RDWR, O_WRONLY, O_NONBLOCK } = constants;
-/** Linux O_CLOEXEC (Node's fs.constants does not export it). */
-const O_CLOEXEC = 0o2000000;
 const REPLY_PREFIX = 'tsrunc-reply-';
 /** How long the spare waits for the requester to open its reply FIFO. */
 const REPLY_OPEN_MS = 2000;
@@ -158,12 +157,8 @@ export class Door {
   close(graceMs = GRACE_MS): Promise<void> {
     if (this.closing) return this.closing;
     this.retiring = true;
-    try {
-      // only our own door: a racing spare may have replaced the name
-      if (statSync(this.path).ino === fstatSync(this.fd).ino) unlinkSync(this.path);
-    } catch {
-      // gone already
-    }
+    // only our own door: a racing spare may have replaced the name
+    if (isFileAt(this.fd, this.path)) removeQuiet(this.path);
     this.closing = new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.reader.destroy();

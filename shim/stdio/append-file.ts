@@ -2,9 +2,7 @@
 import { createWriteStream, mkdirSync, openSync, constants as fsConstants } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Writable } from 'node:stream';
-
-/** Linux O_CLOEXEC (Node's fs.constants does not export it). */
-const O_CLOEXEC = 0o2000000;
+import { O_CLOEXEC } from '../util/open-file';
 
 /**
  * Opens `path` for appending (mkdir -p 0755, file 0644). A regular file: fs writes (pool threads)

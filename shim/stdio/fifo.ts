@@ -13,10 +13,9 @@
  */
 import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import net from 'node:net';
+import { O_CLOEXEC } from '../util/open-file';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK } = constants;
-/** Linux O_CLOEXEC (Node's fs.constants does not export it). */
-const CLOEXEC = 0o2000000;
 
 /** An output FIFO opened for writing, with its keep-open reader. */
 export interface OutputFifo {
@@ -33,7 +32,7 @@ export interface InputFifo {
 }
 
 function openFifo(path: string, flags: number): number {
-  const fd = openSync(path, flags | O_NONBLOCK | CLOEXEC);
+  const fd = openSync(path, flags | O_NONBLOCK | O_CLOEXEC);
   try {
     if (!fstatSync(fd).isFIFO()) throw Object.assign(new Error(`${path} is not a FIFO`), { code: 'EINVAL' });
   } catch (err) {

@@ -13,14 +13,12 @@
  * A fork shares the holder's open file description, and with it the lock: hold it only where no
  * fork can happen meanwhile (Door.open is synchronous).
  */
-import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
+import { O_CLOEXEC, isFileAt } from './open-file';
 import { removeQuiet } from './remove';
 import type { Native } from '../../native';
 
 const { O_RDWR, O_CREAT } = constants;
-/** Linux O_CLOEXEC (Node's fs.constants does not export it): no program a child runs inherits the lock. */
-const O_CLOEXEC = 0o2000000;
-
 /** One millisecond's sleep for a synchronous wait: the holder runs a few syscalls, then lets go. */
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
@@ -46,26 +44,18 @@ export function takeFileLock(native: Pick<Native, 'tryLockExclusive'>, path: str
         locked = native.tryLockExclusive(fd);
       }
       // removed (and made again) after we opened it: our lock is on a file nobody else will open
-      if (locked && !samePath(fd, path)) locked = false;
+      if (locked && !isFileAt(fd, path)) locked = false;
     } catch (err) {
       closeSync(fd);
       throw err;
     }
     if (locked) {
       return () => {
-        if (samePath(fd, path)) removeQuiet(path);
+        if (isFileAt(fd, path)) removeQuiet(path);
         closeSync(fd);
       };
     }
     closeSync(fd);
     if (performance.now() >= until) return undefined;
-  }
-}
-
-function samePath(fd: number, path: string): boolean {
-  try {
-    return statSync(path).ino === fstatSync(fd).ino;
-  } catch {
-    return false;
   }
 }
