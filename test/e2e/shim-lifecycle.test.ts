@@ -109,7 +109,7 @@ describe('shim lifecycle through ctr (real containerd + runc)', function () {
         assert.equal((await run(id2, ['/bin/sh', '-c', 'trap "" TERM; sleep 1000 & sleep 1000 & wait'], { detach: true })).code, 0);
         // (the shell forks its sleeps after `run -d` has returned)
         const pids = await waitFor(async () => {
-          const listed = (await ct.ctrOk(['task', 'ps', id2])).split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((p) => p > 0);
+          const listed = await ct.taskPids(id2);
           return listed.length === 3 ? listed : undefined;
         }, { what: 'init and two sleeps' });
         await ct.ctrOk(['task', 'kill', '--all', '--signal', 'SIGKILL', id2]);

@@ -74,7 +74,7 @@ describe('reaping and exit order in our shim (real containerd + runc)', function
     await run(id, ['/bin/sh', '-c', 'sleep 1000 & sleep 1000 & exec sleep 1000'], hostPidNs);
     // (the shell forks its sleeps after `run` has returned)
     const pids = await waitFor(async () => {
-      const listed = (await ct.ctrOk(['task', 'ps', id])).split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((p) => p > 0);
+      const listed = await ct.taskPids(id);
       return listed.length === 3 ? listed : undefined;
     }, { what: 'init and two sleeps' });
     const { task, close } = await connectTask(ct.shimSocket(id));

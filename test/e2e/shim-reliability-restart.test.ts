@@ -120,7 +120,7 @@ describe('reliability: shim SIGKILLed (ours, real containerd + runc)', function 
     const { task, close } = await connectTask(ct.shimSocket(id));
     const { shimPid, taskPid } = await task.connect({ id });
     await close();
-    const pids = (await ct.ctrOk(['task', 'ps', id])).split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((p) => p > 0);
+    const pids = await ct.taskPids(id);
     assert.equal(pids.length, 4, 'init, two children and the exec');
     assert.deepEqual(mountsUnder(join(bundle, 'rootfs')), [join(bundle, 'rootfs')], 'the snapshot is mounted');
     const runcState = join('/run/containerd/runc', ct.namespace, id);

@@ -173,6 +173,12 @@ export class Containerd {
     return r.stdout;
   }
 
+  /** The host pids `ctr task ps` lists for task `id`. */
+  async taskPids(id: string): Promise<number[]> {
+    const listing = await this.ctrOk(['task', 'ps', id]);
+    return listing.split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((p) => p > 0);
+  }
+
   /** A runc root (besides /run/containerd/runc/<ns>) whose containers `stop` must delete. */
   registerRuncRoot(root: string): void {
     this.extraRuncRoots.add(root);
