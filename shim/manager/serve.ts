@@ -59,7 +59,8 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
   if (!flags.namespace) throw new Error('shim namespace cannot be empty');
   const problem = identifierProblem(flags.namespace) ?? identifierProblem(flags.id);
   if (problem) throw new Error(`invalid namespace or id: ${problem}`);
-  process.title = taskTitle(flags);
+  // a spare handed the task (`bound`) titled itself before it answered `start` (spare.ts)
+  if (!bound) process.title = taskTitle(flags);
 
   const { log, fd: logFd } = openLog(flags);
 

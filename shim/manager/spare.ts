@@ -470,8 +470,8 @@ function becomeTask(r: Requester, flags: ShimFlags): void {
   for (const key of Object.keys(process.env)) delete process.env[key];
   Object.assign(process.env, daemonEnv(r.env));
   chdir(r.cwd); // serve opens the bundle's `log` FIFO, then moves to /
-  // before the answer, which leaves before serve() titles the daemon: whoever looks for the
-  // task's shim (`ps`, tools that match `-id X`) as soon as `start` returns finds it
+  // here, before the answer (serve() runs after it, and titles only spawned daemons): whoever
+  // looks for the task's shim (`ps`, tools that match `-id X`) as soon as `start` returns finds it
   process.title = taskTitle(flags);
 }
 
