@@ -66,9 +66,14 @@ export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1'];
  *  - `--no-memory-reducer`: V8's memory reducer, on a timer it schedules after a full collection,
  *    compacted idle forks on its own some seconds after their start, which made their heap their
  *    own: an idle fork owned 6.3 MiB 20 s after its start with it, 4.3–4.8 without, and the spare
- *    5.9 against 3.4. A daemon that worked gets its memory back from the collector's idle collection.
+ *    5.9 against 3.4. A daemon that worked gets its memory back from the collector's idle collection;
+ *  - `--max-opt=1`: V8 compiles hot functions to baseline code (Sparkplug) and no further. With
+ *    `--single-threaded` the optimising compiler runs on the main thread, and a daemon's calls are
+ *    too few to pay for it: over 200 execs per daemon a fork spent 4.75 ms of CPU per exec against
+ *    5.2 with it, and kept 7.0 MiB of its own after the idle collections against 7.6 (optimised code
+ *    and its deoptimisation data; docs/benchmarks.md).
  */
-export const FORKING_SPARE_NODE_OPTIONS = [...DAEMON_NODE_OPTIONS, '--single-threaded', '--max-semi-space-size=1', '--expose-gc', '--compact-on-every-full-gc', '--no-memory-reducer'];
+export const FORKING_SPARE_NODE_OPTIONS = [...DAEMON_NODE_OPTIONS, '--single-threaded', '--max-semi-space-size=1', '--expose-gc', '--compact-on-every-full-gc', '--no-memory-reducer', '--max-opt=1'];
 
 /** Runs `start` (the Node entry point: no spare took it); returns the address to print. */
 export async function start(flags: ShimFlags, script: string): Promise<string> {
