@@ -98,6 +98,10 @@ export class FakeNative implements Native {
   trimMalloc(): void {
     this.record('trimMalloc');
   }
+  releaseFilePages(): number {
+    this.record('releaseFilePages');
+    return 0;
+  }
   pidfdOpen(pid: number): number {
     this.record('pidfdOpen', pid);
     if (!this.children.has(pid)) throw systemError(ESRCH, 'pidfd_open');

@@ -3,6 +3,7 @@ import * as fd from './fd';
 import { loadLibc } from './libc';
 import * as mount from './mount';
 import { forkDetached } from './fork';
+import { releaseFilePages } from './pages';
 import { watchFd } from './poll';
 import * as proc from './process';
 import * as socket from './socket';
@@ -21,6 +22,7 @@ export function createLinuxNative(): Native {
     waitPidfd: (pidfd) => proc.waitPidfd(libc, pidfd),
     forkDetached: () => forkDetached(libc),
     trimMalloc: () => void libc.malloc_trim(0),
+    releaseFilePages: () => releaseFilePages(libc),
     pidfdOpen: (pid) => proc.pidfdOpen(libc, pid),
     pidfdSendSignal: (pidfd, signal) => proc.pidfdSendSignal(libc, pidfd, signal),
     spawn: (request) => spawn(libc, request),

@@ -82,6 +82,12 @@ export interface Native {
    * otherwise: a daemon's malloc heap stays at its largest). Never fails.
    */
   trimMalloc(): void;
+  /**
+   * Unmaps the resident pages of every private, read-only file mapping that has no page of this
+   * process's own (native/pages.ts): they stay in the page cache, and an access maps them again.
+   * Returns the KiB that were resident in them.
+   */
+  releaseFilePages(): number;
   /** waitid(P_PIDFD, fd, WEXITED | WNOHANG): as waitPid, through a pidfd (no pid-reuse race). */
   waitPidfd(pidfd: number): ExitInfo | null;
   /** pidfd_open(2): a descriptor that refers to this process for as long as it is held. */

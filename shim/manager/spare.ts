@@ -111,6 +111,8 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
     if (!rehearsed) {
       rehearsed = true; // a forking spare that took a task itself and comes back has rehearsed
       await rehearse();
+      // what starting up read of the executable and its libraries, which no fork maps (native/pages.ts)
+      loadNative().releaseFilePages();
     }
   }
 
