@@ -5,8 +5,8 @@
  * Why (the forking spare, shim/manager/spare.ts): PSS counts a page of a file mapping to every
  * process that maps it, and wholly to a process that is the only one. Starting up (Node compiles
  * its built-ins from the sources in its executable when V8 flags reject their code cache), the
- * forking spare maps ~17 MiB of /usr/bin/node that its forks never touch: 8 MiB of its PSS, 0.4
- * MiB per container of twenty. A fork copies no page table entry of a mapping that has no
+ * forking spare maps ~16 MiB of /usr/bin/node that its forks never touch: 8 MiB of its PSS beside
+ * twenty forks, 0.4 MiB per container. A fork copies no page table entry of a mapping that has no
  * anonymous page (the kernel fills those on fault), so unmapping them in the spare costs its forks
  * nothing.
  *

@@ -70,8 +70,9 @@ export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1'];
  *  - `--max-opt=1`: V8 compiles hot functions to baseline code (Sparkplug) and no further. With
  *    `--single-threaded` the optimising compiler runs on the main thread, and a daemon's calls are
  *    too few to pay for it: over 200 execs per daemon a fork spent 4.75 ms of CPU per exec against
- *    5.2 with it, and kept 7.0 MiB of its own after the idle collections against 7.6 (optimised code
- *    and its deoptimisation data; docs/benchmarks.md).
+ *    5.2 with it, and kept 6.8–6.9 MiB of its own after the idle collections against 7.4–7.5
+ *    (optimised code and its deoptimisation data; docs/benchmarks.md). The stdout copier, a fork
+ *    too, moves ~4 % fewer MiB/s.
  */
 export const FORKING_SPARE_NODE_OPTIONS = [...DAEMON_NODE_OPTIONS, '--single-threaded', '--max-semi-space-size=1', '--expose-gc', '--compact-on-every-full-gc', '--no-memory-reducer', '--max-opt=1'];
 
