@@ -11,11 +11,13 @@
  * nothing.
  *
  * Safe only where no page is the process's own copy: MADV_DONTNEED on a private file mapping drops
- * such a copy and maps the file's content again. So only private mappings of a file with no write
- * permission and no anonymous page (the kernel's per-mapping `Anonymous:` of /proc/self/smaps; the
- * RELRO part of an executable, written by the dynamic linker, has some) are advised. Nothing can
- * write to such a mapping without an mprotect(2) first, which nothing in this process runs while
- * this synchronous call does.
+ * such a copy, in memory or in swap, and maps the file's content again. So a mapping is advised only
+ * when smaps (/proc/self/smaps, per mapping) shows it private, of a file, with no write permission,
+ * never writable (no `ac` in VmFlags: the kernel marks a private mapping that was writable when made,
+ * as the RELRO part of an executable is, which the dynamic linker wrote before making it read-only),
+ * with no anonymous page (`Anonymous: 0 kB`) and none in swap (`Swap: 0 kB`), and not locked, huge,
+ * I/O or sealed (madvise refuses those). Such a mapping gets a page of the process's own only from a
+ * debugger or /proc/<pid>/mem; nothing in this process does that.
  */
 import { readFileSync } from 'node:fs';
 import { check } from './check';
@@ -24,6 +26,11 @@ import { type Libc } from './libc';
 const MADV_DONTNEED = 4;
 /** madvise on a range no longer mapped. */
 const ENOMEM = 12;
+/** madvise refusing a range (locked, huge, PFN-mapped: skipped by cleanFileMappings already). */
+const EINVAL = 22;
+const EPERM = 1;
+/** VmFlags of a mapping that is not advised: once writable (`ac`), locked, I/O, PFN-mapped, huge, sealed. */
+const KEEP_FLAGS = new Set(['ac', 'lo', 'io', 'pf', 'ht', 'sl']);
 
 /** A private read-only file mapping with no page of its own: `start`, `end` (bytes), and what it maps. */
 export interface CleanFileMapping {
@@ -43,7 +50,8 @@ export function releaseFilePages(libc: Libc, smaps = readFileSync('/proc/self/sm
   for (const m of cleanFileMappings(smaps)) {
     if (m.rssKiB === 0) continue;
     if (libc.madvise(m.start, m.end - m.start, MADV_DONTNEED) < 0) {
-      if (libc.errno() === ENOMEM) continue; // unmapped since the read
+      const errno = libc.errno();
+      if (errno === ENOMEM || errno === EINVAL || errno === EPERM) continue; // unmapped since the read, or refused: the next one
       check(libc, -1, 'madvise');
     }
     released += m.rssKiB;
@@ -53,13 +61,17 @@ export function releaseFilePages(libc: Libc, smaps = readFileSync('/proc/self/sm
 
 /**
  * The mappings of /proc/<pid>/smaps text that releaseFilePages may advise: private (`p`), not
- * writable, of a file (an absolute path, not deleted), with `Anonymous: 0 kB`.
+ * writable, of a file (an absolute path, not deleted), with `Anonymous: 0 kB`, no `Swap:`, and
+ * VmFlags without `ac` (once writable) or a flag madvise refuses. A mapping missing the Anonymous or
+ * VmFlags line (a kernel that does not say) is left alone.
  */
 export function cleanFileMappings(smaps: string): CleanFileMapping[] {
   const out: CleanFileMapping[] = [];
-  let current: (CleanFileMapping & { anonKiB: number | undefined }) | undefined;
+  let current: (CleanFileMapping & { anonKiB: number | undefined; swapKiB: number; flagsOk: boolean | undefined }) | undefined;
   const flush = (): void => {
-    if (current?.anonKiB === 0) out.push({ start: current.start, end: current.end, path: current.path, rssKiB: current.rssKiB });
+    if (current?.anonKiB === 0 && current.swapKiB === 0 && current.flagsOk === true) {
+      out.push({ start: current.start, end: current.end, path: current.path, rssKiB: current.rssKiB });
+    }
     current = undefined;
   };
   for (const line of smaps.split('\n')) {
@@ -69,14 +81,19 @@ export function cleanFileMappings(smaps: string): CleanFileMapping[] {
       flush();
       const [, start = '', end = '', perms = '', path = ''] = head;
       if (perms[1] === '-' && perms[3] === 'p' && path.startsWith('/') && !path.endsWith(' (deleted)')) {
-        current = { start: BigInt(`0x${start}`), end: BigInt(`0x${end}`), path, rssKiB: 0, anonKiB: undefined };
+        current = { start: BigInt(`0x${start}`), end: BigInt(`0x${end}`), path, rssKiB: 0, anonKiB: undefined, swapKiB: 0, flagsOk: undefined };
       }
       continue;
     }
     if (!current) continue;
-    const field = /^(Rss|Anonymous):\s+(\d+) kB$/.exec(line);
+    if (line.startsWith('VmFlags:')) {
+      current.flagsOk = !line.slice('VmFlags:'.length).trim().split(/\s+/).some((flag) => KEEP_FLAGS.has(flag));
+      continue;
+    }
+    const field = /^(Rss|Anonymous|Swap):\s+(\d+) kB$/.exec(line);
     if (field?.[1] === 'Rss') current.rssKiB = Number(field[2]);
     else if (field?.[1] === 'Anonymous') current.anonKiB = Number(field[2]);
+    else if (field?.[1] === 'Swap') current.swapKiB = Number(field[2]);
   }
   flush();
   return out;
