@@ -20,15 +20,9 @@
  * debugger or /proc/<pid>/mem; nothing in this process does that.
  */
 import { readFileSync } from 'node:fs';
-import { check } from './check';
 import { type Libc } from './libc';
 
 const MADV_DONTNEED = 4;
-/** madvise on a range no longer mapped. */
-const ENOMEM = 12;
-/** madvise refusing a range (locked, huge, PFN-mapped: skipped by cleanFileMappings already). */
-const EINVAL = 22;
-const EPERM = 1;
 /** VmFlags of a mapping that is not advised: once writable (`ac`), locked, I/O, PFN-mapped, huge, sealed. */
 const KEEP_FLAGS = new Set(['ac', 'lo', 'io', 'pf', 'ht', 'sl']);
 
@@ -43,20 +37,23 @@ export interface CleanFileMapping {
 
 /**
  * Unmaps the resident pages of every clean read-only file mapping (cleanFileMappings); returns the
- * KiB that were resident in them.
+ * KiB that were resident in those it unmapped. A saving only, so it never fails: a mapping madvise
+ * refuses, or one unmapped since smaps was read, is left as it is, and no smaps means nothing to do.
  */
-export function releaseFilePages(libc: Libc, smaps = readFileSync('/proc/self/smaps', 'latin1')): number {
+export function releaseFilePages(libc: Libc, smaps = readSmaps()): number {
   let released = 0;
   for (const m of cleanFileMappings(smaps)) {
-    if (m.rssKiB === 0) continue;
-    if (libc.madvise(m.start, m.end - m.start, MADV_DONTNEED) < 0) {
-      const errno = libc.errno();
-      if (errno === ENOMEM || errno === EINVAL || errno === EPERM) continue; // unmapped since the read, or refused: the next one
-      check(libc, -1, 'madvise');
-    }
-    released += m.rssKiB;
+    if (m.rssKiB > 0 && libc.madvise(m.start, m.end - m.start, MADV_DONTNEED) === 0) released += m.rssKiB;
   }
   return released;
+}
+
+function readSmaps(): string {
+  try {
+    return readFileSync('/proc/self/smaps', 'latin1');
+  } catch {
+    return '';
+  }
 }
 
 /**

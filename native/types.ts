@@ -85,7 +85,7 @@ export interface Native {
   /**
    * Unmaps the resident pages of every private, read-only file mapping that has no page of this
    * process's own (native/pages.ts): they stay in the page cache, and an access maps them again.
-   * Returns the KiB that were resident in them.
+   * Returns the KiB that were resident in them. Never fails: a mapping madvise refuses stays mapped.
    */
   releaseFilePages(): number;
   /** waitid(P_PIDFD, fd, WEXITED | WNOHANG): as waitPid, through a pidfd (no pid-reuse race). */

@@ -111,13 +111,8 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
     if (!rehearsed) {
       rehearsed = true; // a forking spare that took a task itself and comes back has rehearsed
       await rehearse();
-      // what starting up read of the executable and its libraries, which no fork maps (native/pages.ts);
-      // a saving only: a refused madvise leaves the spare as it was
-      try {
-        loadNative().releaseFilePages();
-      } catch {
-        // mapped as before
-      }
+      // what starting up read of the executable and its libraries, which no fork maps (native/pages.ts)
+      loadNative().releaseFilePages();
     }
   }
 

@@ -5,7 +5,8 @@
  * page of their own, are picked.
  */
 import assert from 'node:assert/strict';
-import { cleanFileMappings } from '../../../native/pages';
+import { type Libc } from '../../../native/libc';
+import { cleanFileMappings, releaseFilePages } from '../../../native/pages';
 
 interface Entry {
   range: string;
@@ -67,5 +68,30 @@ describe('native/pages cleanFileMappings', () => {
     const head = '00400000-00b6f000 r--p 00000000 fe:01 1234 /usr/bin/node';
     assert.deepEqual(cleanFileMappings([head, 'Rss:                 4096 kB', 'VmFlags: rd mr mw me'].join('\n')), []);
     assert.deepEqual(cleanFileMappings([head, 'Rss:                 4096 kB', 'Anonymous:            0 kB'].join('\n')), []);
+  });
+});
+
+describe('native/pages releaseFilePages', () => {
+  it('advises each clean mapping, goes on past one madvise refuses, and counts only what it unmapped', () => {
+    const smaps = [
+      entry({ range: '00400000-00500000', perms: 'r--p', path: NODE, rss: 100, anon: 0 }),
+      entry({ range: '00600000-00700000', perms: 'r-xp', path: NODE, rss: 200, anon: 0 }), // refused below
+      entry({ range: '00800000-00900000', perms: 'r-xp', path: NODE, rss: 0, anon: 0 }), // nothing resident: not advised
+      entry({ range: '00a00000-00b00000', perms: 'r--p', path: '/usr/lib/x.so', rss: 300, anon: 0 }),
+      entry({ range: '00c00000-00d00000', perms: 'r--p', path: NODE, rss: 16, anon: 8, flags: 'rd mr mw me ac' }),
+    ].join('\n');
+    const calls: [bigint, bigint, number][] = [];
+    const libc = {
+      madvise: (start: bigint, length: bigint, advice: number): number => {
+        calls.push([start, length, advice]);
+        return start === 0x600000n ? -1 : 0;
+      },
+    } as unknown as Libc;
+    assert.equal(releaseFilePages(libc, smaps), 400);
+    assert.deepEqual(calls, [
+      [0x400000n, 0x100000n, 4],
+      [0x600000n, 0x100000n, 4],
+      [0xa00000n, 0x100000n, 4],
+    ]);
   });
 });
