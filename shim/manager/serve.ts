@@ -117,13 +117,13 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
     },
   });
 
-  const quietGc = new QuietGc({ trim: () => native.trimMalloc() });
+  const quietGc = new QuietGc({ trim: () => native.trimMalloc(), release: () => void native.releaseFilePages() });
   const server = new Server({ handshake: requireSameUser((fd) => native.getPeerCred(fd)), onAnswered: () => quietGc.touch() });
   server.on('refused', (err: unknown) => log.warn('connection refused', { error: errorMessage(err) }));
   server.register(TaskServiceDefinition, service);
   server.register(renameService(TaskServiceDefinition, TASK_SERVICE_V3), service);
 
-  const onReport = (): void => writeReport(log, () => ({ containers: service.size, pendingEvents: queue.pending, quietCollections: quietGc.collections, idleCollections: quietGc.idleCollections }));
+  const onReport = (): void => writeReport(log, () => ({ containers: service.size, pendingEvents: queue.pending, quietCollections: quietGc.collections, idleCollections: quietGc.idleCollections, fileReleases: quietGc.releases }));
   process.on('SIGUSR1', onReport);
   reaper.start();
   const detach = tracker.attach();

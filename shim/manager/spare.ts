@@ -81,6 +81,11 @@ const RETIRE_GRACE_MS = 100;
  * with the bench's lifecycle section, four runs each: 1.19–1.26× Go's with 0, 1.25–1.29× with 250.
  */
 const PRELOAD_DELAY_MS = 0;
+/**
+ * A spare idle this long unmaps the executable's pages it read (releaseLater). A second: a burst's
+ * forks come closer together than that, and a spare runs nothing between its requests.
+ */
+const RELEASE_AFTER_MS = 1000;
 
 /**
  * Runs the spare; resolves with the exit code (the adopted daemon's, once adopted). `handedBack`:
@@ -111,8 +116,6 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
     if (!rehearsed) {
       rehearsed = true; // a forking spare that took a task itself and comes back has rehearsed
       await rehearse();
-      // what starting up read of the executable and its libraries, which no fork maps (native/pages.ts)
-      loadNative().releaseFilePages();
     }
   }
 
@@ -142,9 +145,28 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
       return closed;
     }
 
+    let releaseTimer: NodeJS.Timeout | undefined;
+    /**
+     * RELEASE_AFTER_MS after the last request (a fork, a `delete`), and after the door opens:
+     * unmaps what starting up and serving read of the executable and its libraries, which no fork
+     * maps (a fork copies no page table entry of them) and which an idle spare does not run
+     * (native/pages.ts). Its forks do the same when idle (util/quiet-gc.ts): the spare would
+     * otherwise be the one process left mapping those pages, and PSS would count them all to it.
+     */
+    function releaseLater(): void {
+      if (releaseTimer !== undefined) return void releaseTimer.refresh();
+      releaseTimer = setTimeout(() => {
+        releaseTimer = undefined;
+        loadNative().releaseFilePages();
+      }, RELEASE_AFTER_MS);
+      releaseTimer.unref();
+    }
+
     /** Drops what waiting took (the door is closed or forgotten by the caller). */
     function letGo(): void {
       adopted = true;
+      clearTimeout(releaseTimer);
+      releaseTimer = undefined;
       clearTimeout(idle);
       clearTimeout(preload);
       watch?.destroy();
@@ -167,6 +189,7 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
       }
       if (!copy) {
         idle?.refresh(); // a fork is a task: the idle time starts again
+        releaseLater();
         return true;
       }
       // the copy: nothing of the spare's waiting is its own; the door stays the spare's
@@ -210,6 +233,7 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
       // shell releases that claim if it starts none), and a second claim would start another
       if (!handedBack) removeQuiet(`${prefix}.lock`);
       if (!door) return retire(0); // another spare serves this containerd already
+      releaseLater();
     }
 
     async function handle(r: Requester, reply: Reply): Promise<void> {
@@ -261,6 +285,7 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
         if (!adopted) {
           claimed = false;
           if (retireAfterStart !== undefined) retire(retireAfterStart);
+          else releaseLater();
         }
         if (--inFlight === 0) idleAgain?.();
       }

@@ -41,8 +41,19 @@
  * shared page; and once for each, so a daemon probed every few seconds does not collect every
  * time.
  *
+ * And after IDLE_MS with no call, whether or not it collected, the daemon unmaps the pages of the
+ * executable and libraries it has mapped (`release`, native/pages.ts). PSS counts a page of a file
+ * mapping to each process that maps it: a forked daemon keeps ~17 MiB of /usr/bin/node mapped after
+ * its task's start and its calls (a Node process started for one task ~34), ~1.2 MiB of PSS each
+ * beside twenty others, where an idle daemon runs next to none of it. The pages stay in the page
+ * cache; the next call maps what it runs again, with minor faults. Only when idle, so a daemon that
+ * answers a call every second or so does not fault its code in again each time; a probe every 10 s
+ * or more pays it each time. Then a malloc trim, which a daemon that never collected never had: what
+ * its calls freed in malloc's heap (~0.1 MiB). Twenty forks after 200 execs each and the idle time,
+ * spare included: 8.04–8.13 → 7.42–7.48 MiB of PSS per container (docs/benchmarks.md).
+ *
  * `gc` is V8's, exposed by `--expose-gc` (the forking spare's node options, and so its forks'); in
- * a daemon without it the collector does nothing. Timers unref'd: the quiet one re-armed after each
+ * a daemon without it the collector only releases. Timers unref'd: the quiet one re-armed after each
  * answer with `refresh()`, the idle one cleared by an answer; nothing wakes the process while it is
  * idle but those two, and a daemon kept busy (execs back to back) never collects in the middle of
  * its work.
@@ -56,6 +67,8 @@ export interface QuietGcOptions {
   gc?: (() => void) | undefined;
   /** Gives freed malloc memory back to the kernel after the collection (native trimMalloc). */
   trim?: () => void;
+  /** Unmaps the pages of read-only file mappings once idle (native releaseFilePages); none if absent. */
+  release?: (() => void) | undefined;
   /** Bytes of memory the process owns (ownedMemory). */
   owned?: () => number;
   /** Quiet time after the last answer before collecting. */
@@ -64,7 +77,7 @@ export interface QuietGcOptions {
   ownedMin?: number;
   /** Growth of owned memory since right after the last collection below which collecting does not pay. */
   ownedGrowth?: number;
-  /** Quiet time after the last answer before the idle collection (which follows a collection). */
+  /** Quiet time after the last answer before the idle collection (which follows a collection) and the release. */
   idleMs?: number;
 }
 
@@ -81,6 +94,7 @@ export const IDLE_MS = 10_000;
 export class QuietGc {
   private readonly gc: (() => void) | undefined;
   private readonly trim: () => void;
+  private readonly release: (() => void) | undefined;
   private readonly owned: () => number;
   private readonly quietMs: number;
   private readonly ownedMin: number;
@@ -97,10 +111,13 @@ export class QuietGc {
   collections = 0;
   /** Idle collections made. */
   idleCollections = 0;
+  /** Releases of file pages made. */
+  releases = 0;
 
   constructor(options: QuietGcOptions = {}) {
     this.gc = 'gc' in options ? options.gc : exposedGc();
     this.trim = options.trim ?? (() => undefined);
+    this.release = options.release;
     this.owned = options.owned ?? ownedMemory;
     this.quietMs = options.quietMs ?? QUIET_MS;
     this.ownedMin = options.ownedMin ?? OWNED_MIN;
@@ -108,14 +125,14 @@ export class QuietGc {
     this.idleMs = Math.max(options.idleMs ?? IDLE_MS, this.quietMs);
   }
 
-  /** True when there is a `gc` to call. */
+  /** True when there is a `gc` or a `release` to call. */
   get enabled(): boolean {
-    return this.gc !== undefined;
+    return this.gc !== undefined || this.release !== undefined;
   }
 
   /** A call was answered: (re)starts the quiet period. */
   touch(): void {
-    if (this.gc === undefined || this.stopped) return;
+    if (!this.enabled || this.stopped) return;
     if (this.idleTimer !== undefined) {
       clearTimeout(this.idleTimer);
       this.idleTimer = undefined;
@@ -139,23 +156,29 @@ export class QuietGc {
 
   private quiet(): void {
     this.timer = undefined;
-    if (this.gc === undefined || this.stopped) return;
-    if (this.owned() >= Math.max(this.ownedMin, this.ownedAfter + this.ownedGrowth)) {
+    if (this.stopped) return;
+    if (this.gc !== undefined && this.owned() >= Math.max(this.ownedMin, this.ownedAfter + this.ownedGrowth)) {
       this.collect(this.gc);
       this.idleDue = true;
     }
-    if (!this.idleDue) return;
+    if (!this.idleDue && this.release === undefined) return;
     this.idleTimer = setTimeout(() => this.idle(), this.idleMs - this.quietMs);
     this.idleTimer.unref();
   }
 
   private idle(): void {
     this.idleTimer = undefined;
-    if (this.gc === undefined || this.stopped) return;
-    this.idleDue = false;
-    this.gc(); // gives back a semi-space
-    this.collect(this.gc); // and the unused pages of the other
-    this.idleCollections++;
+    if (this.stopped) return;
+    if (this.idleDue && this.gc !== undefined) {
+      this.idleDue = false;
+      this.gc(); // gives back a semi-space
+      this.collect(this.gc); // and the unused pages of the other
+      this.idleCollections++;
+    }
+    if (this.release === undefined) return;
+    this.release();
+    this.trim(); // what calls freed in malloc's heap, when no collection trimmed it
+    this.releases++;
   }
 
   private collect(gc: () => void): void {

@@ -33,6 +33,19 @@ function smapsRollup(pid: number): { anonymous: number; pssAnon: number } {
   return { anonymous: kb('Anonymous'), pssAnon: kb('Pss_Anon') };
 }
 
+/** KiB of the executable of `pid` resident in its read-only mappings (its text and read-only data). */
+function executableRss(pid: number): number {
+  const exe = readlinkSync(`/proc/${pid}/exe`);
+  let kib = 0;
+  let counting = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'latin1').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ \S+ \S+ *(.*)$/.exec(line);
+    if (head) counting = head[1]?.[1] === '-' && head[2] === exe;
+    else if (counting) kib += Number(/^Rss:\s+(\d+) kB$/.exec(line)?.[1] ?? 0);
+  }
+  return kib;
+}
+
 /** The pid of task `id`'s shim, as `start` recorded it. */
 function shimPidOf(ct: Containerd, id: string): number {
   return Number(readFileSync(join(ct.state, 'io.containerd.runtime.v2.task', ct.namespace, id, 'shim.pid'), 'utf8'));
@@ -275,6 +288,33 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
       assert.ok(![spare, shim].includes(shimPid(fourth)), 'a fork served the one after');
       assert.ok(ct.readySparePids().includes(spare));
       for (const id of [third, fourth]) await remove(id);
+    } finally {
+      await ct.stop();
+    }
+  });
+
+  it('idle, the spare and every task daemon unmap the pages of the executable they read, and serve on', async function () {
+    this.timeout(120_000);
+    const { ct, shimPid, remove, runDetached } = await ownContainerd(); // its first task's daemon is a Node start, the second a fork
+    try {
+      const { first, spare, second } = await twoTasks(ct, runDetached);
+      const pids = { node: shimPid(first), fork: shimPid(second), spare };
+      const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, executableRss(pid)]));
+      // the daemons after IDLE_MS with no call (shim/util/quiet-gc.ts), the spare a second after its fork
+      const after = await waitFor(
+        () => {
+          const now = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, executableRss(pid)]));
+          return Object.keys(pids).every((k) => (now[k] ?? Infinity) < (before[k] ?? 0) / 2) ? now : undefined;
+        },
+        { what: `the executable's resident pages halved in each of ${JSON.stringify(pids)} (KiB before: ${JSON.stringify(before)})`, timeoutMs: 40_000, intervalMs: 500 },
+      );
+      assert.ok(Object.values(after).every((kib) => kib > 0));
+      for (const id of [first, second]) assert.equal(await ct.ctrOk(['task', 'exec', '--exec-id', 'after', id, '/bin/echo', 'served']), 'served\n');
+      const third = uniqueId(); // the spare forks as before
+      await runDetached(third);
+      assert.ok(![spare, pids.node, pids.fork].includes(shimPid(third)));
+      assert.equal(await ct.ctrOk(['task', 'exec', '--exec-id', 'e1', third, '/bin/echo', 'forked']), 'forked\n');
+      for (const id of [first, second, third]) await remove(id);
     } finally {
       await ct.stop();
     }

@@ -64,6 +64,21 @@ describe('native/pages cleanFileMappings', () => {
     ]);
   });
 
+  it('reads smaps fed in pieces that end anywhere, as read(2) gives it in chunks', () => {
+    const smaps = [
+      entry({ range: '00400000-00b6f000', perms: 'r--p', path: NODE, rss: 4096, anon: 0 }),
+      entry({ range: '0563a000-0563e000', perms: 'r--p', path: NODE, rss: 16, anon: 8, flags: 'rd mr mw me ac sd' }),
+      entry({ range: '00b72000-02601000', perms: 'r-xp', path: NODE, rss: 11000, anon: 0 }),
+    ].join('\n');
+    const whole = cleanFileMappings(smaps);
+    assert.equal(whole.length, 2);
+    for (let size = 1; size < smaps.length; size += size < 40 ? 1 : 37) {
+      const pieces: string[] = [];
+      for (let at = 0; at < smaps.length; at += size) pieces.push(smaps.slice(at, at + size));
+      assert.deepEqual(cleanFileMappings(pieces), whole, `pieces of ${size}`);
+    }
+  });
+
   it('picks nothing from a mapping whose Anonymous or VmFlags line is missing (a kernel that does not say)', () => {
     const head = '00400000-00b6f000 r--p 00000000 fe:01 1234 /usr/bin/node';
     assert.deepEqual(cleanFileMappings([head, 'Rss:                 4096 kB', 'VmFlags: rd mr mw me'].join('\n')), []);

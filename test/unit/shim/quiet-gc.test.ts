@@ -1,7 +1,8 @@
 /**
  * The collection once calls stop coming (shim/util/quiet-gc.ts) under sinon fake timers: none while
  * calls keep coming, one after a quiet second when the daemon owns enough, the malloc trim after it,
- * the idle collection after it, none after stop(), and nothing at all without `gc`. Real checks in
+ * the idle collection after it, the release of file pages once idle, none after stop(), and nothing
+ * at all without `gc` or `release`. Real checks in
  * a Node process: what it owns is read from the kernel, the timers it arms do not keep Node alive,
  * and V8 does shrink the young generation in the idle collection (what that collection is for).
  */
@@ -126,7 +127,53 @@ describe('shim/util/quiet-gc', () => {
     assert.equal(clock.countTimers(), 0);
   });
 
-  it('does nothing without gc (a process run without --expose-gc)', () => {
+  it('releases the file pages once idle, collected or not, with a trim after, and not while calls come', () => {
+    const calls: string[] = [];
+    let owned = OWNED_MIN;
+    const q = new QuietGc({
+      gc: () => {
+        calls.push('gc');
+        owned = 7 * MiB;
+      },
+      trim: () => calls.push('trim'),
+      release: () => calls.push('release'),
+      owned: () => owned,
+    });
+    q.touch();
+    clock.tick(IDLE_MS);
+    assert.deepEqual(calls, ['gc', 'trim', 'gc', 'gc', 'trim', 'release', 'trim'], 'after the idle collection');
+    assert.equal(q.releases, 1);
+    calls.length = 0;
+    // a daemon that owns too little to collect still releases; a call in the idle time puts it off
+    q.touch();
+    clock.tick(IDLE_MS - 1);
+    q.touch();
+    clock.tick(IDLE_MS - 1);
+    assert.deepEqual(calls, []);
+    clock.tick(1);
+    assert.deepEqual(calls, ['release', 'trim']);
+    clock.tick(10 * IDLE_MS);
+    assert.equal(q.releases, 2, 'once per idle time');
+    assert.equal(clock.countTimers(), 0);
+    q.touch();
+    q.stop();
+    clock.tick(IDLE_MS);
+    assert.equal(q.releases, 2, 'none after stop()');
+  });
+
+  it('releases without gc too (a daemon run without --expose-gc), and never collects there', () => {
+    const owned = sinon.stub().returns(OWNED_MIN * 4);
+    const release = sinon.spy();
+    const q = new QuietGc({ gc: undefined, owned, release });
+    assert.equal(q.enabled, true);
+    q.touch();
+    clock.tick(IDLE_MS);
+    assert.equal(release.callCount, 1);
+    assert.equal(q.collections, 0);
+    assert.equal(owned.callCount, 0, 'what it owns matters only to a collection');
+  });
+
+  it('does nothing without gc or release', () => {
     const owned = sinon.stub().returns(OWNED_MIN * 4);
     const q = new QuietGc({ gc: undefined, owned });
     assert.equal(q.enabled, false);
