@@ -12,9 +12,10 @@
  * each request: once the daemons have let go of a page, the process still mapping it pays for all of
  * it.
  *
- * Between reading smaps and the madvise, a mapping could be unmapped and its range reused only by
- * code that unmaps files (dlclose); none runs in a shim's process, and madvise runs on the thread
- * that read smaps.
+ * Between reading smaps and the madvise, another thread could change what a range maps only by
+ * loading or unloading a library there (dlopen maps a library read-only, then its data over it;
+ * getaddrinfo loads NSS modules from libuv's threads) or by mapping a file; a shim's process does
+ * none of that (it resolves no names), and madvise runs on the thread that read smaps.
  * Safe only where no page is the process's own copy: MADV_DONTNEED on a private file mapping drops
  * such a copy, in memory or in swap, and maps the file's content again. So a mapping is advised only
  * when smaps (/proc/self/smaps, per mapping) shows it private, of a file, with no write permission,

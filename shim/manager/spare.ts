@@ -157,6 +157,7 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
       if (releaseTimer !== undefined) return void releaseTimer.refresh();
       releaseTimer = setTimeout(() => {
         releaseTimer = undefined;
+        if (claimed || inFlight > 0) return releaseLater(); // a request of its own is being served: after it
         loadNative().releaseFilePages();
       }, RELEASE_AFTER_MS);
       releaseTimer.unref();
