@@ -12,10 +12,6 @@
  * each request: once the daemons have let go of a page, the process still mapping it pays for all of
  * it.
  *
- * Between reading smaps and the madvise, another thread could change what a range maps only by
- * loading or unloading a library there (dlopen maps a library read-only, then its data over it;
- * getaddrinfo loads NSS modules from libuv's threads) or by mapping a file; a shim's process does
- * none of that (it resolves no names), and madvise runs on the thread that read smaps.
  * Safe only where no page is the process's own copy: MADV_DONTNEED on a private file mapping drops
  * such a copy, in memory or in swap, and maps the file's content again. So a mapping is advised only
  * when smaps (/proc/self/smaps, per mapping) shows it private, of a file, with no write permission,
@@ -23,7 +19,11 @@
  * as the RELRO part of an executable is, which the dynamic linker wrote before making it read-only),
  * with no anonymous page (`Anonymous: 0 kB`) and none in swap (`Swap: 0 kB`), and not locked, huge,
  * I/O or sealed (madvise refuses those). Such a mapping gets a page of the process's own only from a
- * debugger or /proc/<pid>/mem; nothing in this process does that.
+ * debugger or /proc/<pid>/mem; nothing in this process does that. Between reading smaps and the
+ * madvise, another thread could change what a range maps only by loading or unloading a library there
+ * (dlopen maps a library read-only, then its data over it; getaddrinfo loads NSS modules from libuv's
+ * threads) or by mapping a file; a shim's process does none of that (it resolves no names), and
+ * madvise runs on the thread that read smaps.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { type Libc } from './libc';

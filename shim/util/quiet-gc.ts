@@ -169,20 +169,28 @@ export class QuietGc {
   private idle(): void {
     this.idleTimer = undefined;
     if (this.stopped) return;
-    if (this.idleDue && this.gc !== undefined) {
-      this.idleDue = false;
-      this.gc(); // gives back a semi-space
-      this.collect(this.gc); // and the unused pages of the other
+    const gc = this.idleDue ? this.gc : undefined;
+    this.idleDue = false;
+    if (gc !== undefined) {
+      gc(); // gives back a semi-space
+      gc(); // and the unused pages of the other
       this.idleCollections++;
     }
-    if (this.release === undefined) return;
-    this.release();
-    this.trim(); // what calls freed in malloc's heap, when no collection trimmed it
-    this.releases++;
+    if (this.release !== undefined) {
+      this.release(); // after the collections, whose code it would otherwise map again
+      this.releases++;
+    }
+    // one trim for both: what the collections and the calls before freed in malloc's heap
+    if (gc !== undefined) this.collected();
+    else if (this.release !== undefined) this.trim();
   }
 
   private collect(gc: () => void): void {
     gc();
+    this.collected();
+  }
+
+  private collected(): void {
     this.trim(); // what the collection freed outside V8's heap (buffers' memory) is malloc's
     this.collections++;
     this.ownedAfter = this.owned();
