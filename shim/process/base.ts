@@ -7,14 +7,15 @@ import { type Exit } from '../reaper';
 import { ShimError } from '../util/errors';
 import { Latch, OperationQueue } from './serial';
 import { type ProcessState, type Refusal, type Role, type Transition, type Verb, next, refusal } from './state';
-import { type DeliveryLimits, type ProcessIO, type StdioConfig } from './types';
+import { type DeliveryLimits, type DeliveryOutcome, type ProcessIO, type StdioConfig } from './types';
 
 /**
  * How long a reaped process's exit waits for its output to reach the client: as long as the client
- * keeps reading, up to the 2 s Delete also gives the copies; 100 ms without a byte moved means no
- * client is reading (a detached run) and the exit goes out.
+ * keeps reading, up to 5 s; 500 ms without a byte moved means no client is reading (a detached
+ * `ctr run -d` whose ctr has gone) and the exit goes out. 100 ms proved too short on a loaded
+ * machine: a slow terminal reader that stalled longer lost the tail of its output (CI, 2026-11-24).
  */
-export const OUTPUT_DELIVERY: DeliveryLimits = { idleMs: 100, maxMs: 2000 };
+export const OUTPUT_DELIVERY: DeliveryLimits = { idleMs: 500, maxMs: 5000 };
 
 /** The error a refusal becomes. */
 export function refusalError(r: Refusal): ShimError {
@@ -89,7 +90,7 @@ export abstract class BaseProcess {
    * After the reap, before the exit is applied: a promise that settles once the output the process
    * wrote has reached the client (bounded by OUTPUT_DELIVERY), or undefined when none is in flight.
    */
-  outputInFlight(): Promise<void> | undefined {
+  outputInFlight(): Promise<DeliveryOutcome> | undefined {
     return this.io?.inFlight(OUTPUT_DELIVERY);
   }
 

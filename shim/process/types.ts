@@ -1,9 +1,9 @@
 /** What the process layer works with: stdio handles and the status a process reports. */
 import { type ProcessIO } from '../stdio/io';
-import { type DeliveryLimits } from '../stdio/types';
+import { type DeliveryLimits, type DeliveryOutcome } from '../stdio/types';
 import { type StdioConfig } from '../stdio/uri';
 
-export type { DeliveryLimits, ProcessIO, StdioConfig };
+export type { DeliveryLimits, DeliveryOutcome, ProcessIO, StdioConfig };
 
 /** A process as State reports it. */
 export interface ProcessStatus {

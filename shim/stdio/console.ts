@@ -26,7 +26,7 @@ import { ConsoleSocket, RECEIVE_TIMEOUT_MS } from './console-socket';
 import { type OutputFifoFds, closeFd, closeOutputFifoFds, openInputFifo, openOutputFifoFdForClient, openOutputFifoFdIfRead, outputFifoSocket } from './fifo';
 import { PtyMaster } from './pty-master';
 import { awaitDelivery, unreadInFifo } from './delivery';
-import { type DeliveryLimits, type ProcessIO } from './types';
+import { type DeliveryLimits, type DeliveryOutcome, type ProcessIO } from './types';
 import { type StdioMode } from './uri';
 
 /** What ConsoleIO needs; the logger options are used for binary:// output only. */
@@ -179,7 +179,7 @@ export class ConsoleIO implements ProcessIO {
    * The process is gone: read the master until it is empty and end the output (what processExited
    * does; it repeats it when the exit is applied), then wait for the client to read the FIFO.
    */
-  inFlight(limits: DeliveryLimits): Promise<void> | undefined {
+  inFlight(limits: DeliveryLimits): Promise<DeliveryOutcome> | undefined {
     const master = this.master;
     if (!master) return undefined; // no terminal yet: nothing was written to it
     master.processExited();
@@ -187,6 +187,7 @@ export class ConsoleIO implements ProcessIO {
       {
         delivered: () => this.closed || (master.outputOver && this.unreadOutput() === 0),
         progress: () => `${master.bytesRead}/${this.unreadOutput()}`,
+        unread: () => this.unreadOutput(),
         copiesOver: () => master.outputDone,
       },
       limits,

@@ -8,7 +8,7 @@
  * keep-open reader of its FIFO.
  */
 import { type Native } from '../../native';
-import { type DeliveryLimits } from './types';
+import { type DeliveryLimits, type DeliveryOutcome } from './types';
 
 const FIRST_LOOK_MS = 1;
 const MAX_LOOK_MS = 10;
@@ -19,17 +19,19 @@ export interface Delivery {
   delivered(): boolean;
   /** A value that changes whenever bytes move: copied, or read by the client. */
   progress(): string;
+  /** Bytes the client has not read yet (reported when the wait gives up). */
+  unread(): number;
   /** Resolves when the copies are over (besides the polls, a wake-up). */
   copiesOver(): Promise<void>;
 }
 
-/** Undefined when nothing is in flight; else a promise that settles as the header says. Never rejects. */
-export function awaitDelivery(d: Delivery, limits: DeliveryLimits): Promise<void> | undefined {
+/** Undefined when nothing is in flight; else a promise that settles as the header says, with how it ended. Never rejects. */
+export function awaitDelivery(d: Delivery, limits: DeliveryLimits): Promise<DeliveryOutcome> | undefined {
   if (d.delivered()) return undefined;
   return untilDelivered(d, limits);
 }
 
-async function untilDelivered(d: Delivery, limits: DeliveryLimits): Promise<void> {
+async function untilDelivered(d: Delivery, limits: DeliveryLimits): Promise<DeliveryOutcome> {
   const start = Date.now();
   let seen = d.progress();
   let movedAt = start;
@@ -42,7 +44,8 @@ async function untilDelivered(d: Delivery, limits: DeliveryLimits): Promise<void
   );
   for (let look = FIRST_LOOK_MS; !d.delivered(); look = Math.min(look * 2, MAX_LOOK_MS)) {
     const now = Date.now();
-    if (now - start >= limits.maxMs || now - movedAt >= limits.idleMs) return;
+    const gaveUp = now - start >= limits.maxMs ? 'limit' : now - movedAt >= limits.idleMs ? 'idle' : undefined;
+    if (gaveUp) return { delivered: false, gaveUp, waitedMs: now - start, unread: d.unread() };
     await timerOr(look, copiesOver ? undefined : over);
     const current = d.progress();
     if (current !== seen) {
@@ -50,6 +53,7 @@ async function untilDelivered(d: Delivery, limits: DeliveryLimits): Promise<void
       movedAt = Date.now();
     }
   }
+  return { delivered: true };
 }
 
 /** Resolves after `ms`, or when `wake` settles first. */

@@ -36,7 +36,7 @@ import { openAppendFile } from './append-file';
 import { awaitDelivery, unreadInFifo } from './delivery';
 import { type OutputFifoFds, checkFifo, closeFd, closeOutputFifoFds, openInputFifo, openOutputFifoFdForClient, openOutputFifoFdIfRead } from './fifo';
 import { SpliceCopy } from './splice-copy';
-import { type DeliveryLimits, type ProcessIO } from './types';
+import { type DeliveryLimits, type DeliveryOutcome, type ProcessIO } from './types';
 import { type StdioMode } from './uri';
 
 /** fds for runc's stdin, stdout, stderr ('ignore' = /dev/null). */
@@ -341,11 +341,12 @@ export class PipeIO implements ProcessIO {
   }
 
   /** After the process exited: its output in flight, as delivery.ts waits for it (ProcessIO.inFlight). */
-  inFlight(limits: DeliveryLimits): Promise<void> | undefined {
+  inFlight(limits: DeliveryLimits): Promise<DeliveryOutcome> | undefined {
     return awaitDelivery(
       {
         delivered: () => this.closed || this.outputs.every((o) => o.over && this.unread(o) === 0),
         progress: () => this.outputs.map((o) => `${o.moved()}/${this.unread(o)}`).join(' '),
+        unread: () => this.outputs.reduce((sum, o) => sum + this.unread(o), 0),
         copiesOver: () => this.copiesOver(),
       },
       limits,

@@ -8,6 +8,18 @@ export interface DeliveryLimits {
   maxMs: number;
 }
 
+/** How a wait for output in flight ended: everything reached the client, or the wait gave up. */
+export type DeliveryOutcome =
+  | { delivered: true }
+  | {
+      delivered: false;
+      /** `idle`: the client read nothing for `idleMs`; `limit`: `maxMs` was over. */
+      gaveUp: 'idle' | 'limit';
+      waitedMs: number;
+      /** What the client had not read then (its client may lose it). */
+      unread: number;
+    };
+
 /**
  * The stdio of a process. The process layer calls, in this order: `openIO` → runc create/exec/restore
  * with `runcStdio` (and `consoleSocket` when set) → `runcStarted()` as soon as runc has been started →
@@ -45,7 +57,7 @@ export interface ProcessIO {
    * nothing is in flight. Never rejects. The init's exit waits for it (shim/task/exits.ts, rule 5):
    * containerd's client up to 1.6.21 and 1.7.2 closes its FIFOs as soon as it learns the exit.
    */
-  inFlight(limits: DeliveryLimits): Promise<void> | undefined;
+  inFlight(limits: DeliveryLimits): Promise<DeliveryOutcome> | undefined;
   /** Resolves when output has been copied out (bounded by `timeoutMs`). */
   drained(timeoutMs: number): Promise<void>;
   /** Releases everything; starts stopping a logging binary. Idempotent, never throws. */

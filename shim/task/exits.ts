@@ -35,6 +35,7 @@
  */
 import { type Container } from '../container/container';
 import { type BaseProcess } from '../process/base';
+import { type DeliveryOutcome } from '../process/types';
 import { type Exit, type ProcessMonitor } from '../reaper';
 
 /** Publishes a TaskExit (the task layer owns the event queue). */
@@ -81,6 +82,7 @@ export class ExitTracker {
     private readonly monitor: ProcessMonitor,
     private readonly publishExit: ExitPublisher,
     private readonly onError: (message: string, err: unknown) => void,
+    private readonly warn: (message: string, fields: Record<string, string | number>) => void = () => undefined,
   ) {}
 
   /** Subscribes to the monitor; returns the unsubscribe function. */
@@ -223,8 +225,12 @@ export class ExitTracker {
     const inFlight = s.outputDelivered ? undefined : container.init.outputInFlight();
     if (inFlight) {
       s.delivering = true;
-      const delivered = (): void => {
+      const delivered = (outcome?: DeliveryOutcome): void => {
         s.delivering = false;
+        if (outcome?.delivered === false) {
+          // the client stopped reading (or reads too slowly): containerd's client up to 1.6.21 drops what it has not read
+          this.warn("the init's exit goes out before its client read all its output", { task: container.id, gaveUp: outcome.gaveUp, waitedMs: outcome.waitedMs, unread: outcome.unread });
+        }
         s.outputDelivered = true;
         if (this.containers.get(container) !== s) return; // deleted meanwhile: forget applied it
         try {
@@ -234,7 +240,7 @@ export class ExitTracker {
           this.onError(`container ${container.id}: applying the init's exit after its output`, err);
         }
       };
-      const applied = inFlight.then(delivered, delivered);
+      const applied = inFlight.then(delivered, () => delivered());
       this.deliveries.add(applied);
       void applied.finally(() => this.deliveries.delete(applied));
       return;

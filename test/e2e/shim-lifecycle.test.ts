@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Containerd, cleanEnv, mountsUnder, processesWithArgs } from '../helpers/containerd';
 import { EventWatcher } from '../helpers/events';
 import { sharedRootfs } from '../helpers/rootfs';
-import { OUR_RUNTIME, RUNTIMES, label, uniqueId } from '../helpers/runtimes';
+import { GO_RUNTIME, OUR_RUNTIME, RUNTIMES, label, uniqueId } from '../helpers/runtimes';
 import { alive } from '../helpers/proc';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
@@ -157,7 +157,10 @@ describe('shim lifecycle through ctr (real containerd + runc)', function () {
         assert.equal(out, 'line one\nline two\n');
       });
 
-      it('copies 30 MiB of stdout byte-exact', async () => {
+      it('copies 30 MiB of stdout byte-exact', async function () {
+        // Go's shim (the reference, not the subject) lost 60 KiB of the tail once in CI (2026-11-24):
+        // this machine's ctr closes its FIFOs when it learns the exit (the test below). Two more tries.
+        if (runtime === GO_RUNTIME) this.retries(2);
         const size = 30 * 1024 * 1024;
         const r = await run(uniqueId(), ['/bin/sh', '-c', `yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c ${size}`], { timeoutMs: 60_000 });
         assert.equal(r.code, 0);

@@ -138,9 +138,11 @@ describe('terminals (real containerd + runc, node-pty)', function () {
           const t = new Terminal(ctrArgs('run', '-t', '--rm', '--runtime', runtime, '--rootfs', sharedRootfs(), uniqueId(), '/bin/sh', '-c', 'head -c 2000000 /dev/zero | tr "\\0" a; echo END-OF-OUTPUT'), undefined, { slowReader: true });
           try {
             assert.equal(await t.exit, 0);
-            const body = t.output.slice(0, t.output.indexOf('END-OF-OUTPUT'));
-            assert.match(t.output, /END-OF-OUTPUT/, 'the last line arrived before ctr exited');
-            assert.equal(body.split('').filter((c) => c === 'a').length, 2_000_000);
+            const count = (text: string): number => text.split('').filter((c) => c === 'a').length;
+            // on failure: how much came, and whether our shim gave up waiting for the reader (its warning)
+            const what = (): string => `${count(t.output)} a's; the shim: ${JSON.stringify(ct.logLines(/before its client read/))}`;
+            assert.match(t.output, /END-OF-OUTPUT/, `the last line arrived before ctr exited (${what()})`);
+            assert.equal(count(t.output.slice(0, t.output.indexOf('END-OF-OUTPUT'))), 2_000_000, what());
           } finally {
             t.kill();
           }

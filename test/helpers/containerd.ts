@@ -229,6 +229,17 @@ export class Containerd {
     });
   }
 
+  /** The lines of containerd's log (its shims' warnings included) that match `pattern`. */
+  logLines(pattern: RegExp): string[] {
+    try {
+      return readFileSync(this.log, 'utf8')
+        .split('\n')
+        .filter((line) => pattern.test(line));
+    } catch {
+      return [];
+    }
+  }
+
   /** The last lines of containerd's log. */
   logTail(lines = 40): string {
     try {

@@ -119,7 +119,7 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
         await delay(50); // a window in which nothing may happen: the client reads nothing
         assert.equal(settled, false);
         reader.socket.resume();
-        await inFlight;
+        assert.deepEqual(await inFlight, { delivered: true });
         assert.equal(reader.bytes, BYTES, 'the client had every byte when the wait ended');
         assert.equal((await reader.ended).length, BYTES);
       });
@@ -129,8 +129,9 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
       const { io, reader } = await wroteAndExited();
       const inFlight = io.inFlight({ idleMs: 100, maxMs: 60_000 });
       assert.ok(inFlight);
-      await inFlight; // with the reader paused, only the idle limit ends this
+      const outcome = await inFlight; // with the reader paused, only the idle limit ends this
       assert.ok(reader.bytes < BYTES, 'settled with output still unread');
+      assert.ok(!outcome.delivered && outcome.gaveUp === 'idle' && outcome.unread > 0, JSON.stringify(outcome));
       reader.socket.resume();
       assert.equal((await reader.ended).length, BYTES, 'what was unread is still there for the client');
     });

@@ -15,16 +15,19 @@
  */
 import assert from 'node:assert/strict';
 import { type Container } from '../../../shim/container/container';
+import { type DeliveryOutcome } from '../../../shim/process/types';
 import { ExitTracker } from '../../../shim/task/exits';
 import { Deferred, FakeMonitor, FakeProcess, fakeContainer, flushMicrotasks } from './fakes';
 
 const INIT_PID = 100;
+const DELIVERED: DeliveryOutcome = { delivered: true };
 
 interface World {
   monitor: FakeMonitor;
   tracker: ExitTracker;
   trace: string[];
   errors: [string, unknown][];
+  warnings: [string, Record<string, string | number>][];
   init: FakeProcess;
   c: Container;
   detach: () => void;
@@ -40,6 +43,7 @@ function world(options: { killAllOnExit?: boolean; createdOnly?: boolean; publis
   const monitor = new FakeMonitor();
   const trace: string[] = [];
   const errors: [string, unknown][] = [];
+  const warnings: [string, Record<string, string | number>][] = [];
   const tracker = new ExitTracker(
     monitor,
     (_c, p, exit) => {
@@ -47,6 +51,7 @@ function world(options: { killAllOnExit?: boolean; createdOnly?: boolean; publis
       trace.push(`exit ${p.id} ${exit.status}`);
     },
     (message, err) => errors.push([message, err]),
+    (message, fields) => warnings.push([message, fields]),
   );
   const detach = tracker.attach();
   const init = new FakeProcess('c1', 'init', trace);
@@ -82,7 +87,7 @@ function world(options: { killAllOnExit?: boolean; createdOnly?: boolean; publis
     end();
     return p;
   };
-  return { monitor, tracker, trace, errors, init, c, detach, exec, startExec, openExec };
+  return { monitor, tracker, trace, errors, warnings, init, c, detach, exec, startExec, openExec };
 }
 
 /** A tracker over a fresh monitor and a container not created yet (its init has no pid). */
@@ -410,14 +415,14 @@ describe('shim/task/exits: the init output reaches its client before the exit', 
 
   it('output in flight holds the exit until it has been delivered, then applies it once', async () => {
     const w = world();
-    const delivered = new Deferred();
+    const delivered = new Deferred<DeliveryOutcome>();
     w.init.inFlightResult = () => delivered.promise;
     w.monitor.deliver(INIT_PID, 3);
     await flushMicrotasks();
     assert.equal(w.init.exited.done, false, 'held while the client reads');
     assert.equal(w.init.state, 'running');
     assert.equal(w.tracker.initExited(w.c), true, 'no new exec may start meanwhile');
-    delivered.resolve();
+    delivered.resolve(DELIVERED);
     await flushMicrotasks();
     assert.deepEqual(w.trace.slice(-1), ['exit c1 3']);
     assert.equal(w.init.inFlightCalls, 1, 'asked once: a wait that gave up is not started again');
@@ -428,7 +433,7 @@ describe('shim/task/exits: the init output reaches its client before the exit', 
     const w = world({ killAllOnExit: true });
     const killed = new Deferred();
     w.init.killAllResult = () => killed.promise;
-    const delivered = new Deferred();
+    const delivered = new Deferred<DeliveryOutcome>();
     w.init.inFlightResult = () => delivered.promise;
     w.startExec('e1', 200);
     w.monitor.deliver(INIT_PID, 0);
@@ -439,20 +444,38 @@ describe('shim/task/exits: the init output reaches its client before the exit', 
     assert.deepEqual(w.trace.slice(-2), ['killAll c1', 'exit e1 0']);
     assert.equal(w.init.inFlightCalls, 1);
     assert.equal(w.init.exited.done, false);
-    delivered.resolve();
+    delivered.resolve(DELIVERED);
     await flushMicrotasks();
     assert.deepEqual(w.trace.slice(-1), ['exit c1 0']);
   });
 
+  it('a wait that gave up is reported with what was left unread; a delivered one is not', async () => {
+    const w = world();
+    const delivered = new Deferred<DeliveryOutcome>();
+    w.init.inFlightResult = () => delivered.promise;
+    w.monitor.deliver(INIT_PID, 0);
+    delivered.resolve({ delivered: false, gaveUp: 'idle', waitedMs: 512, unread: 4096 });
+    await w.tracker.deliveriesDone();
+    assert.deepEqual(w.trace.slice(-1), ['exit c1 0'], 'the exit goes out all the same');
+    assert.deepEqual(w.warnings, [["the init's exit goes out before its client read all its output", { task: 'c1', gaveUp: 'idle', waitedMs: 512, unread: 4096 }]]);
+    const v = world();
+    const done = new Deferred<DeliveryOutcome>();
+    v.init.inFlightResult = () => done.promise;
+    v.monitor.deliver(INIT_PID, 0);
+    done.resolve(DELIVERED);
+    await v.tracker.deliveriesDone();
+    assert.deepEqual(v.warnings, []);
+  });
+
   it('a container deleted while its exit was held: the exit reaches its waiters, with no event after the delete', async () => {
     const w = world({ createdOnly: true }); // a created init can be deleted after it was reaped
-    const delivered = new Deferred();
+    const delivered = new Deferred<DeliveryOutcome>();
     w.init.inFlightResult = () => delivered.promise;
     w.monitor.deliver(INIT_PID, 137);
     const waited = w.init.wait();
     w.tracker.forget(w.c);
     assert.equal((await waited).status, 137);
-    delivered.resolve();
+    delivered.resolve(DELIVERED);
     await flushMicrotasks();
     assert.deepEqual(w.trace.filter((t) => t.startsWith('exit')), [], 'no exit event');
   });
@@ -460,10 +483,10 @@ describe('shim/task/exits: the init output reaches its client before the exit', 
   it('a failure applying the exit after the wait is reported, not left as an unhandled rejection', async () => {
     const boom = new Error('queue closed');
     const w = world({ publishFails: boom });
-    const delivered = new Deferred();
+    const delivered = new Deferred<DeliveryOutcome>();
     w.init.inFlightResult = () => delivered.promise;
     w.monitor.deliver(INIT_PID, 0);
-    delivered.resolve();
+    delivered.resolve(DELIVERED);
     await w.tracker.deliveriesDone();
     assert.deepEqual(w.errors, [["container c1: applying the init's exit after its output", boom]]);
     assert.equal(w.init.exited.done, true, 'the exit itself was applied before publishing failed');
@@ -471,14 +494,14 @@ describe('shim/task/exits: the init output reaches its client before the exit', 
 
   it('deliveriesDone resolves once every held exit has been applied (shutdown sends the events after it)', async () => {
     const w = world();
-    const delivered = new Deferred();
+    const delivered = new Deferred<DeliveryOutcome>();
     w.init.inFlightResult = () => delivered.promise;
     w.monitor.deliver(INIT_PID, 0);
     let done = false;
     const all = w.tracker.deliveriesDone().then(() => (done = true));
     await flushMicrotasks();
     assert.equal(done, false);
-    delivered.resolve();
+    delivered.resolve(DELIVERED);
     await all;
     assert.deepEqual(w.trace.slice(-1), ['exit c1 0'], 'queued before deliveriesDone resolved');
   });

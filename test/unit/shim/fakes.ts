@@ -17,7 +17,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { type Container } from '../../../shim/container/container';
 import { BaseProcess } from '../../../shim/process/base';
 import { type ProcessState, type Role, type Transition } from '../../../shim/process/state';
-import { type StdioConfig } from '../../../shim/process/types';
+import { type DeliveryOutcome, type StdioConfig } from '../../../shim/process/types';
 import { type Child, type Exit, type ExitSubscription, type ProcessMonitor, type SpawnOptions, type Spawned } from '../../../shim/reaper';
 
 /** A promise with its resolve/reject exposed. */
@@ -187,7 +187,7 @@ export class FakeProcess extends BaseProcess implements InitHooks {
   killAllCalls = 0;
   resumeAfterExitCalls = 0;
   /** What outputInFlight answers (default: nothing in flight); each call is counted. */
-  inFlightResult: () => Promise<void> | undefined = () => undefined;
+  inFlightResult: () => Promise<DeliveryOutcome> | undefined = () => undefined;
   inFlightCalls = 0;
 
   constructor(
@@ -212,7 +212,7 @@ export class FakeProcess extends BaseProcess implements InitHooks {
     return this.killAllResult();
   }
 
-  override outputInFlight(): Promise<void> | undefined {
+  override outputInFlight(): Promise<DeliveryOutcome> | undefined {
     this.inFlightCalls++;
     return this.inFlightResult();
   }

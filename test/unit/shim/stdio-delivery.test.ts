@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { type Delivery, awaitDelivery, unreadInFifo } from '../../../shim/stdio/delivery';
+import { type DeliveryOutcome } from '../../../shim/stdio/types';
 import { Deferred } from './fakes';
 
 /** A scripted delivery: tests move `moved`, `unread` and `over`, and count the looks. */
 class Script implements Delivery {
   moved = 0;
-  unread = 0;
+  unreadBytes = 0;
   readonly over = new Deferred();
   private isOver = false;
   looks = 0;
@@ -21,10 +22,13 @@ class Script implements Delivery {
 
   delivered(): boolean {
     this.looks++;
-    return this.isOver && this.unread === 0;
+    return this.isOver && this.unreadBytes === 0;
   }
   progress(): string {
-    return `${this.moved}/${this.unread}`;
+    return `${this.moved}/${this.unreadBytes}`;
+  }
+  unread(): number {
+    return this.unreadBytes;
   }
   copiesOver(): Promise<void> {
     return this.over.promise;
@@ -41,49 +45,52 @@ describe('shim/stdio/delivery', () => {
 
   it('settles as soon as the copies end and the client has read everything', async () => {
     const d = new Script();
-    d.unread = 10;
+    d.unreadBytes = 10;
     const wait = awaitDelivery(d, { idleMs: 60_000, maxMs: 60_000 });
     assert.ok(wait);
     d.over.resolve();
-    d.unread = 0;
-    await wait; // only delivery can end this within the test's timeout
+    d.unreadBytes = 0;
+    assert.deepEqual(await wait, { delivered: true }); // only delivery can end this within the test's timeout
     assert.ok(d.delivered());
   });
 
   it('gives up once nothing moved for idleMs, with output still unread', async () => {
     const d = new Script();
     d.over.resolve();
-    d.unread = 4096;
+    d.unreadBytes = 4096;
     const wait = awaitDelivery(d, { idleMs: 30, maxMs: 60_000 });
     assert.ok(wait);
-    await wait;
-    assert.equal(d.unread, 4096);
+    const outcome = await wait;
+    assert.equal(d.unreadBytes, 4096);
+    assert.ok(!outcome.delivered && outcome.gaveUp === 'idle' && outcome.unread === 4096 && outcome.waitedMs >= 30, JSON.stringify(outcome));
   });
 
-  /** Waits for `d` (idleMs 40, maxMs 200) while a 2 ms ticker moves bytes; returns the ms it took. */
-  const waitWhileMoving = async (d: Script): Promise<number> => {
-    d.unread = 1;
+  /** Waits for `d` (idleMs 40, maxMs 200) while a 2 ms ticker moves bytes; returns the ms it took and how it ended. */
+  const waitWhileMoving = async (d: Script): Promise<{ ms: number; outcome: DeliveryOutcome }> => {
+    d.unreadBytes = 1;
     const ticker = setInterval(() => d.moved++, 2); // progress far more often than idleMs, if the event loop runs
     const started = Date.now();
     try {
       const wait = awaitDelivery(d, { idleMs: 40, maxMs: 200 });
       assert.ok(wait);
-      await wait;
+      const outcome = await wait;
+      return { ms: Date.now() - started, outcome };
     } finally {
       clearInterval(ticker);
     }
-    return Date.now() - started;
   };
 
   it('keeps waiting while bytes move, beyond idleMs, and gives up at maxMs', async () => {
-    assert.ok((await waitWhileMoving(new Script())) >= 200, 'held past idleMs while bytes moved, until maxMs');
+    const { ms, outcome } = await waitWhileMoving(new Script());
+    assert.ok(ms >= 200, 'held past idleMs while bytes moved, until maxMs');
+    assert.deepEqual(outcome.delivered === false && [outcome.gaveUp, outcome.unread], ['limit', 1]);
   });
 
   it('once the copies are over it waits on its timer, not in a microtask loop: the event loop runs and the client is seen reading', async () => {
     const d = new Script();
     d.over.resolve();
     await d.over.promise;
-    assert.ok((await waitWhileMoving(d)) >= 200, 'the ticker kept it going until maxMs');
+    assert.ok((await waitWhileMoving(d)).ms >= 200, 'the ticker kept it going until maxMs');
     assert.ok(d.looks < 100, `looked ${d.looks} times in 200 ms: a poll, not a spin`);
   });
 
