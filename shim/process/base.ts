@@ -11,11 +11,13 @@ import { type DeliveryLimits, type DeliveryOutcome, type ProcessIO, type StdioCo
 
 /**
  * How long a reaped process's exit waits for its output to reach the client: as long as the client
- * keeps reading, up to 5 s; 500 ms without a byte moved means no client is reading (a detached
- * `ctr run -d` whose ctr has gone) and the exit goes out. 100 ms proved too short on a loaded
- * machine: a slow terminal reader that stalled longer lost the tail of its output (CI, 2026-11-24).
+ * keeps reading, up to 5 s. A client that has read before and then reads nothing for 500 ms has
+ * stalled or gone; one that has read nothing at all for 100 ms most likely does not exist (a
+ * detached `ctr run -d` whose ctr has gone), and the exit goes out. 100 ms for both proved too
+ * short on a loaded machine: a slow terminal reader that stalled longer lost the tail of its output
+ * (CI, 2026-11-24); 500 ms for both held every detached exit that had printed 0.5 s.
  */
-export const OUTPUT_DELIVERY: DeliveryLimits = { idleMs: 500, maxMs: 5000 };
+export const OUTPUT_DELIVERY: DeliveryLimits = { idleMs: 500, idleNoReaderMs: 100, maxMs: 5000 };
 
 /** The error a refusal becomes. */
 export function refusalError(r: Refusal): ShimError {

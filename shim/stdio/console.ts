@@ -188,6 +188,7 @@ export class ConsoleIO implements ProcessIO {
         delivered: () => this.closed || (master.outputOver && this.unreadOutput() === 0),
         progress: () => `${master.bytesRead}/${this.unreadOutput()}`,
         unread: () => this.unreadOutput(),
+        clientRead: () => (this.keepOpenStdoutReader === undefined ? 0 : Math.max(0, master.bytesRead - this.unreadOutput())),
         copiesOver: () => master.outputDone,
       },
       limits,

@@ -1,7 +1,8 @@
 /**
  * Waiting for a process's output in flight to reach its client (ProcessIO.inFlight), for the pipe
  * and the terminal IO alike: done once the copies are over and the client has read its FIFO empty;
- * given up once nothing moved for `idleMs` (no client reads) or after `maxMs`.
+ * given up once nothing moved for `idleMs` (the client stalled, or went away), or for `idleNoReaderMs`
+ * when the client never read anything (there most likely is none), or after `maxMs`.
  *
  * A FIFO tells no one that it was read empty, so the wait polls — from 1 ms, doubling up to 10 ms —
  * and also wakes when the copies end. What the client has not read is counted with FIONREAD on our
@@ -21,6 +22,8 @@ export interface Delivery {
   progress(): string;
   /** Bytes the client has not read yet (reported when the wait gives up). */
   unread(): number;
+  /** Bytes the client has read from its FIFO so far: 0 when it never read (or there is no FIFO). */
+  clientRead(): number;
   /** Resolves when the copies are over (besides the polls, a wake-up). */
   copiesOver(): Promise<void>;
 }
@@ -44,7 +47,8 @@ async function untilDelivered(d: Delivery, limits: DeliveryLimits): Promise<Deli
   );
   for (let look = FIRST_LOOK_MS; !d.delivered(); look = Math.min(look * 2, MAX_LOOK_MS)) {
     const now = Date.now();
-    const gaveUp = now - start >= limits.maxMs ? 'limit' : now - movedAt >= limits.idleMs ? 'idle' : undefined;
+    const idleMs = d.clientRead() > 0 ? limits.idleMs : limits.idleNoReaderMs;
+    const gaveUp = now - start >= limits.maxMs ? 'limit' : now - movedAt >= idleMs ? 'idle' : undefined;
     if (gaveUp) return { delivered: false, gaveUp, waitedMs: now - start, unread: d.unread() };
     await timerOr(look, copiesOver ? undefined : over);
     const current = d.progress();

@@ -347,6 +347,8 @@ export class PipeIO implements ProcessIO {
         delivered: () => this.closed || this.outputs.every((o) => o.over && this.unread(o) === 0),
         progress: () => this.outputs.map((o) => `${o.moved()}/${this.unread(o)}`).join(' '),
         unread: () => this.outputs.reduce((sum, o) => sum + this.unread(o), 0),
+        // what went into a client's FIFO and is no longer there or in our writer
+        clientRead: () => this.outputs.reduce((sum, o) => sum + (o.fifo === undefined ? 0 : Math.max(0, o.moved() - this.unread(o))), 0),
         copiesOver: () => this.copiesOver(),
       },
       limits,

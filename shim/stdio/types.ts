@@ -2,8 +2,10 @@
 
 /** How long an exit may wait for its output to reach the client (ProcessIO.inFlight). */
 export interface DeliveryLimits {
-  /** Give up once nothing moved for this long: no client is reading. */
+  /** Give up once nothing moved for this long, when the client has read from its FIFO before: a reader that stalled. */
   idleMs: number;
+  /** The same, when the client has read nothing yet: most likely there is none (a detached `ctr run -d`). */
+  idleNoReaderMs: number;
   /** Give up after this long in any case. */
   maxMs: number;
 }
@@ -13,7 +15,7 @@ export type DeliveryOutcome =
   | { delivered: true }
   | {
       delivered: false;
-      /** `idle`: the client read nothing for `idleMs`; `limit`: `maxMs` was over. */
+      /** `idle`: the client read nothing for `idleMs` (or `idleNoReaderMs`); `limit`: `maxMs` was over. */
       gaveUp: 'idle' | 'limit';
       waitedMs: number;
       /** What the client had not read then (its client may lose it). */

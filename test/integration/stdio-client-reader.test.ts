@@ -112,7 +112,7 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
     for (const splice of [true, false]) {
       it(`settles only once the client has read everything, however slowly it reads (${splice ? 'splice' : 'stream'} path)`, async () => {
         const { io, reader } = await wroteAndExited(splice);
-        const inFlight = io.inFlight({ idleMs: 60_000, maxMs: 60_000 });
+        const inFlight = io.inFlight({ idleMs: 60_000, idleNoReaderMs: 60_000, maxMs: 60_000 });
         assert.ok(inFlight, 'output is in flight');
         let settled = false;
         void inFlight.then(() => (settled = true));
@@ -127,7 +127,7 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
 
     it('gives up once nothing moved for idleMs (no client reads), and nothing is lost by that', async () => {
       const { io, reader } = await wroteAndExited();
-      const inFlight = io.inFlight({ idleMs: 100, maxMs: 60_000 });
+      const inFlight = io.inFlight({ idleMs: 100, idleNoReaderMs: 100, maxMs: 60_000 });
       assert.ok(inFlight);
       const outcome = await inFlight; // with the reader paused, only the idle limit ends this
       assert.ok(reader.bytes < BYTES, 'settled with output still unread');
@@ -141,14 +141,14 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
       reader.socket.resume();
       await reader.ended;
       await io.drained(5_000);
-      assert.equal(io.inFlight({ idleMs: 60_000, maxMs: 60_000 }), undefined);
+      assert.equal(io.inFlight({ idleMs: 60_000, idleNoReaderMs: 60_000, maxMs: 60_000 }), undefined);
     });
 
     it('a process that wrote nothing to its pipes has nothing in flight once its copies ended', async () => {
       const io = PipeIO.open({ kind: 'null' }, { native: loadNative() });
       ios.push(io);
       await io.containerStarted();
-      assert.equal(io.inFlight({ idleMs: 60_000, maxMs: 60_000 }), undefined);
+      assert.equal(io.inFlight({ idleMs: 60_000, idleNoReaderMs: 60_000, maxMs: 60_000 }), undefined);
     });
   });
 

@@ -12,6 +12,8 @@ import { Deferred } from './fakes';
 class Script implements Delivery {
   moved = 0;
   unreadBytes = 0;
+  /** What the client has read from its FIFO so far. */
+  readByClient = 0;
   readonly over = new Deferred();
   private isOver = false;
   looks = 0;
@@ -30,6 +32,9 @@ class Script implements Delivery {
   unread(): number {
     return this.unreadBytes;
   }
+  clientRead(): number {
+    return this.readByClient;
+  }
   copiesOver(): Promise<void> {
     return this.over.promise;
   }
@@ -40,13 +45,13 @@ describe('shim/stdio/delivery', () => {
     const d = new Script();
     d.over.resolve();
     await d.over.promise;
-    assert.equal(awaitDelivery(d, { idleMs: 60_000, maxMs: 60_000 }), undefined);
+    assert.equal(awaitDelivery(d, { idleMs: 60_000, idleNoReaderMs: 60_000, maxMs: 60_000 }), undefined);
   });
 
   it('settles as soon as the copies end and the client has read everything', async () => {
     const d = new Script();
     d.unreadBytes = 10;
-    const wait = awaitDelivery(d, { idleMs: 60_000, maxMs: 60_000 });
+    const wait = awaitDelivery(d, { idleMs: 60_000, idleNoReaderMs: 60_000, maxMs: 60_000 });
     assert.ok(wait);
     d.over.resolve();
     d.unreadBytes = 0;
@@ -58,11 +63,28 @@ describe('shim/stdio/delivery', () => {
     const d = new Script();
     d.over.resolve();
     d.unreadBytes = 4096;
-    const wait = awaitDelivery(d, { idleMs: 30, maxMs: 60_000 });
+    const wait = awaitDelivery(d, { idleMs: 30, idleNoReaderMs: 30, maxMs: 60_000 });
     assert.ok(wait);
     const outcome = await wait;
     assert.equal(d.unreadBytes, 4096);
     assert.ok(!outcome.delivered && outcome.gaveUp === 'idle' && outcome.unread === 4096 && outcome.waitedMs >= 30, JSON.stringify(outcome));
+  });
+
+  it('gives a client that has read before idleMs to come back, and one that never read only idleNoReaderMs', async () => {
+    const limits = { idleMs: 500, idleNoReaderMs: 30, maxMs: 60_000 };
+    const waited = async (readByClient: number): Promise<DeliveryOutcome> => {
+      const d = new Script();
+      d.over.resolve();
+      d.unreadBytes = 3;
+      d.readByClient = readByClient;
+      const wait = awaitDelivery(d, limits);
+      assert.ok(wait);
+      return wait;
+    };
+    const never = await waited(0); // a detached run: its client went away before reading anything
+    assert.ok(!never.delivered && never.gaveUp === 'idle' && never.waitedMs >= 30 && never.waitedMs < 500, JSON.stringify(never));
+    const stalled = await waited(65_536); // a reader that read and stopped: it may be back
+    assert.ok(!stalled.delivered && stalled.gaveUp === 'idle' && stalled.waitedMs >= 500, JSON.stringify(stalled));
   });
 
   /** Waits for `d` (idleMs 40, maxMs 200) while a 2 ms ticker moves bytes; returns the ms it took and how it ended. */
@@ -71,7 +93,7 @@ describe('shim/stdio/delivery', () => {
     const ticker = setInterval(() => d.moved++, 2); // progress far more often than idleMs, if the event loop runs
     const started = Date.now();
     try {
-      const wait = awaitDelivery(d, { idleMs: 40, maxMs: 200 });
+      const wait = awaitDelivery(d, { idleMs: 40, idleNoReaderMs: 40, maxMs: 200 });
       assert.ok(wait);
       const outcome = await wait;
       return { ms: Date.now() - started, outcome };
