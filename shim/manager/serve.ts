@@ -90,7 +90,7 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
       events.exit(c, p, exit);
     },
     (message, err) => log.warn(message, { error: errorMessage(err) }),
-    (message, fields) => log.warn(message, fields),
+    log.module('exits'),
   );
   const service = new TaskService({
     namespace: flags.namespace,

@@ -89,8 +89,9 @@ export abstract class BaseProcess {
   }
 
   /**
-   * After the reap, before the exit is applied: a promise that settles once the output the process
-   * wrote has reached the client (bounded by OUTPUT_DELIVERY), or undefined when none is in flight.
+   * After the reap, before the exit is applied: a promise that resolves with how the wait ended —
+   * the output the process wrote reached the client, or OUTPUT_DELIVERY gave up — or undefined
+   * when none is in flight.
    */
   outputInFlight(): Promise<DeliveryOutcome> | undefined {
     return this.io?.inFlight(OUTPUT_DELIVERY);

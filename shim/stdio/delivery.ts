@@ -49,7 +49,7 @@ async function untilDelivered(d: Delivery, limits: DeliveryLimits): Promise<Deli
     const now = Date.now();
     const idleMs = d.clientRead() > 0 ? limits.idleMs : limits.idleNoReaderMs;
     const gaveUp = now - start >= limits.maxMs ? 'limit' : now - movedAt >= idleMs ? 'idle' : undefined;
-    if (gaveUp) return { delivered: false, gaveUp, waitedMs: now - start, unread: d.unread() };
+    if (gaveUp) return { delivered: false, gaveUp, waitedMs: now - start, unread: d.unread(), clientRead: d.clientRead() };
     await timerOr(look, copiesOver ? undefined : over);
     const current = d.progress();
     if (current !== seen) {

@@ -261,7 +261,8 @@ export class PipeIO implements ProcessIO {
     const sink = this.track(new net.Socket({ fd: writer, readable: false, writable: true }));
     const before = output.moved();
     output.moved = () => before + input.bytesRead;
-    output.buffered = () => (sink.destroyed ? 0 : sink.writableLength);
+    // read from the container but not in the FIFO: in the sink's queue, or held by the paused input
+    output.buffered = () => (sink.destroyed ? 0 : sink.writableLength) + (input.destroyed ? 0 : input.readableLength);
     input.pipe(sink);
     return new Promise<void>((resolve) => {
       input.once('end', resolve);

@@ -4,7 +4,11 @@
 export interface DeliveryLimits {
   /** Give up once nothing moved for this long, when the client has read from its FIFO before: a reader that stalled. */
   idleMs: number;
-  /** The same, when the client has read nothing yet: most likely there is none (a detached `ctr run -d`). */
+  /**
+   * The same, when the client has read nothing yet: most likely there is none (a detached `ctr run
+   * -d`). A heuristic: a detached ctr that read some early output before it left gets `idleMs`,
+   * and an attached client that had not read anything yet when it stalled gets only this.
+   */
   idleNoReaderMs: number;
   /** Give up after this long in any case. */
   maxMs: number;
@@ -20,6 +24,8 @@ export type DeliveryOutcome =
       waitedMs: number;
       /** What the client had not read then (its client may lose it). */
       unread: number;
+      /** What the client had read from its FIFO by then: 0 when it never read (most likely there is none). */
+      clientRead: number;
     };
 
 /**
@@ -54,9 +60,9 @@ export interface ProcessIO {
   /** ResizePty; a no-op without a terminal. */
   resize(size: { width: number; height: number }): void;
   /**
-   * Called when the process has been reaped, before its exit is applied: a promise that settles
-   * once the output it wrote has reached the client (bounded by `limits`), or undefined when
-   * nothing is in flight. Never rejects. The init's exit waits for it (shim/task/exits.ts, rule 5):
+   * Called when the process has been reaped, before its exit is applied: a promise that resolves
+   * with how the wait ended — once the output it wrote has reached the client, or when `limits`
+   * gave up — or undefined when nothing is in flight. Never rejects. The init's exit waits for it (shim/task/exits.ts, rule 5):
    * containerd's client up to 1.6.21 and 1.7.2 closes its FIFOs as soon as it learns the exit.
    */
   inFlight(limits: DeliveryLimits): Promise<DeliveryOutcome> | undefined;

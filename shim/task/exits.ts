@@ -36,6 +36,7 @@
 import { type Container } from '../container/container';
 import { type BaseProcess } from '../process/base';
 import { type DeliveryOutcome } from '../process/types';
+import { type Logger } from '../util/log';
 import { type Exit, type ProcessMonitor } from '../reaper';
 
 /** Publishes a TaskExit (the task layer owns the event queue). */
@@ -82,7 +83,7 @@ export class ExitTracker {
     private readonly monitor: ProcessMonitor,
     private readonly publishExit: ExitPublisher,
     private readonly onError: (message: string, err: unknown) => void,
-    private readonly warn: (message: string, fields: Record<string, string | number>) => void = () => undefined,
+    private readonly log: Pick<Logger, 'warn' | 'debug'> = { warn: () => undefined, debug: () => undefined },
   ) {}
 
   /** Subscribes to the monitor; returns the unsubscribe function. */
@@ -219,6 +220,21 @@ export class ExitTracker {
     this.maybeApplyInit(container);
   }
 
+  /**
+   * A wait that gave up with output unread. A client that had read and stopped (or `maxMs` was over)
+   * may lose it — containerd's client up to 1.6.21 closes its FIFOs on the exit: a warning. One
+   * that never read is most likely none (a detached `ctr run -d`): the output had nowhere to go.
+   */
+  private reportUndelivered(container: Container, outcome: Extract<DeliveryOutcome, { delivered: false }>): void {
+    const fields = { task: container.id, gaveUp: outcome.gaveUp, waitedMs: outcome.waitedMs, unread: outcome.unread, clientRead: outcome.clientRead };
+    try {
+      if (outcome.clientRead > 0 || outcome.gaveUp === 'limit') this.log.warn("the init's exit goes out before its client read all its output", fields);
+      else this.log.debug("the init's exit goes out with output no client read (none is reading)", fields);
+    } catch {
+      // a report that fails changes nothing that was applied
+    }
+  }
+
   private maybeApplyInit(container: Container): void {
     const s = this.containers.get(container);
     if (!s?.heldInitExit || s.killingAll || s.runningExecs > 0 || s.delivering) return;
@@ -227,10 +243,6 @@ export class ExitTracker {
       s.delivering = true;
       const delivered = (outcome?: DeliveryOutcome): void => {
         s.delivering = false;
-        if (outcome?.delivered === false) {
-          // the client stopped reading (or reads too slowly): containerd's client up to 1.6.21 drops what it has not read
-          this.warn("the init's exit goes out before its client read all its output", { task: container.id, gaveUp: outcome.gaveUp, waitedMs: outcome.waitedMs, unread: outcome.unread });
-        }
         s.outputDelivered = true;
         if (this.containers.get(container) !== s) return; // deleted meanwhile: forget applied it
         try {
@@ -239,6 +251,8 @@ export class ExitTracker {
           // off the reaper's callback now: report it here rather than as an unhandled rejection
           this.onError(`container ${container.id}: applying the init's exit after its output`, err);
         }
+        // after the exit was applied and its event queued: a first log line may load the logger
+        if (outcome?.delivered === false) this.reportUndelivered(container, outcome);
       };
       const applied = inFlight.then(delivered, () => delivered());
       this.deliveries.add(applied);

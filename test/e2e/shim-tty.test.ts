@@ -135,12 +135,13 @@ describe('terminals (real containerd + runc, node-pty)', function () {
       // it checks that the wait lets a slow terminal reader have everything, and ends.
       if (runtime === OUR_RUNTIME) {
         it('a reader slower than the container still gets the whole output: the exit waits for it', async () => {
-          const t = new Terminal(ctrArgs('run', '-t', '--rm', '--runtime', runtime, '--rootfs', sharedRootfs(), uniqueId(), '/bin/sh', '-c', 'head -c 2000000 /dev/zero | tr "\\0" a; echo END-OF-OUTPUT'), undefined, { slowReader: true });
+          const id = uniqueId();
+          const t = new Terminal(ctrArgs('run', '-t', '--rm', '--runtime', runtime, '--rootfs', sharedRootfs(), id, '/bin/sh', '-c', 'head -c 2000000 /dev/zero | tr "\\0" a; echo END-OF-OUTPUT'), undefined, { slowReader: true });
           try {
             assert.equal(await t.exit, 0);
             const count = (text: string): number => text.split('').filter((c) => c === 'a').length;
             // on failure: how much came, and whether our shim gave up waiting for the reader (its warning)
-            const what = (): string => `${count(t.output)} a's; the shim: ${JSON.stringify(ct.logLines(/before its client read/))}`;
+            const what = (): string => `${count(t.output)} a's; the shim: ${JSON.stringify(ct.logLines(new RegExp(`before its client read.* task=${id} `)))}`;
             assert.match(t.output, /END-OF-OUTPUT/, `the last line arrived before ctr exited (${what()})`);
             assert.equal(count(t.output.slice(0, t.output.indexOf('END-OF-OUTPUT'))), 2_000_000, what());
           } finally {

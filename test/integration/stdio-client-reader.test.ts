@@ -6,7 +6,7 @@
  * real pipes; this process plays the container (it writes to the container-side end) and the client.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync, constants as fsc } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -125,7 +125,7 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
       });
     }
 
-    it('gives up once nothing moved for idleMs (no client reads), and nothing is lost by that', async () => {
+    it('gives up once nothing moved for idleMs (the client stopped reading), and nothing is lost by that', async () => {
       const { io, reader } = await wroteAndExited();
       const inFlight = io.inFlight({ idleMs: 100, idleNoReaderMs: 100, maxMs: 60_000 });
       assert.ok(inFlight);
@@ -135,6 +135,43 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
       reader.socket.resume();
       assert.equal((await reader.ended).length, BYTES, 'what was unread is still there for the client');
     });
+
+    for (const splice of [true, false]) {
+      const path = splice ? 'splice' : 'stream';
+      it(`a client that opened its FIFO and never read: the wait gives up after idleNoReaderMs, not idleMs (${path} path)`, async () => {
+        const { out } = makeFifos(dir, ['out'] as const);
+        const client = openSync(out, fsc.O_RDONLY | fsc.O_NONBLOCK); // opened as ctr opens it, never read
+        try {
+          const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative(), splice });
+          ios.push(io);
+          writeSync(io.runcStdio[1] as number, Buffer.alloc(BYTES, 0x61));
+          await io.containerStarted();
+          const inFlight = io.inFlight({ idleMs: 60_000, idleNoReaderMs: 50, maxMs: 60_000 });
+          assert.ok(inFlight);
+          const outcome = await inFlight; // with idleMs taken, this outlives the test's timeout
+          assert.ok(!outcome.delivered && outcome.gaveUp === 'idle' && outcome.clientRead === 0 && outcome.unread > 0, JSON.stringify(outcome));
+        } finally {
+          closeSync(client);
+        }
+      });
+
+      it(`a client that read, then stopped: it counts as a reader, and the wait gives up after idleMs (${path} path)`, async () => {
+        const { out } = makeFifos(dir, ['out'] as const);
+        const reader = readFifo(out);
+        reader.socket.once('data', () => reader.socket.pause()); // one chunk, then it stops
+        const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative(), splice });
+        ios.push(io);
+        writeSync(io.runcStdio[1] as number, Buffer.alloc(BYTES, 0x61));
+        await io.containerStarted();
+        await waitFor(() => reader.bytes > 0, { what: 'the client to read something' });
+        const inFlight = io.inFlight({ idleMs: 100, idleNoReaderMs: 60_000, maxMs: 60_000 });
+        assert.ok(inFlight);
+        const outcome = await inFlight; // with idleNoReaderMs taken, this outlives the test's timeout
+        assert.ok(!outcome.delivered && outcome.gaveUp === 'idle' && outcome.clientRead >= reader.bytes && outcome.unread > 0, JSON.stringify(outcome));
+        reader.socket.resume();
+        assert.equal((await reader.ended).length, BYTES);
+      });
+    }
 
     it('nothing in flight once the client has read it all: undefined, no wait at all', async () => {
       const { io, reader } = await wroteAndExited();

@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import { type Container } from '../../../shim/container/container';
 import { type DeliveryOutcome } from '../../../shim/process/types';
 import { ExitTracker } from '../../../shim/task/exits';
+import { type Fields } from '../../../shim/util/log';
 import { Deferred, FakeMonitor, FakeProcess, fakeContainer, flushMicrotasks } from './fakes';
 
 const INIT_PID = 100;
@@ -27,7 +28,7 @@ interface World {
   tracker: ExitTracker;
   trace: string[];
   errors: [string, unknown][];
-  warnings: [string, Record<string, string | number>][];
+  logged: [string, string, Fields | undefined][];
   init: FakeProcess;
   c: Container;
   detach: () => void;
@@ -43,7 +44,8 @@ function world(options: { killAllOnExit?: boolean; createdOnly?: boolean; publis
   const monitor = new FakeMonitor();
   const trace: string[] = [];
   const errors: [string, unknown][] = [];
-  const warnings: [string, Record<string, string | number>][] = [];
+  /** What the tracker logged: [level, message, fields]. */
+  const logged: [string, string, Fields | undefined][] = [];
   const tracker = new ExitTracker(
     monitor,
     (_c, p, exit) => {
@@ -51,7 +53,7 @@ function world(options: { killAllOnExit?: boolean; createdOnly?: boolean; publis
       trace.push(`exit ${p.id} ${exit.status}`);
     },
     (message, err) => errors.push([message, err]),
-    (message, fields) => warnings.push([message, fields]),
+    { warn: (message, fields) => logged.push(['warn', message, fields]), debug: (message, fields) => logged.push(['debug', message, fields]) },
   );
   const detach = tracker.attach();
   const init = new FakeProcess('c1', 'init', trace);
@@ -87,7 +89,7 @@ function world(options: { killAllOnExit?: boolean; createdOnly?: boolean; publis
     end();
     return p;
   };
-  return { monitor, tracker, trace, errors, warnings, init, c, detach, exec, startExec, openExec };
+  return { monitor, tracker, trace, errors, logged, init, c, detach, exec, startExec, openExec };
 }
 
 /** A tracker over a fresh monitor and a container not created yet (its init has no pid). */
@@ -449,22 +451,46 @@ describe('shim/task/exits: the init output reaches its client before the exit', 
     assert.deepEqual(w.trace.slice(-1), ['exit c1 0']);
   });
 
-  it('a wait that gave up is reported with what was left unread; a delivered one is not', async () => {
-    const w = world();
-    const delivered = new Deferred<DeliveryOutcome>();
-    w.init.inFlightResult = () => delivered.promise;
-    w.monitor.deliver(INIT_PID, 0);
-    delivered.resolve({ delivered: false, gaveUp: 'idle', waitedMs: 512, unread: 4096 });
-    await w.tracker.deliveriesDone();
-    assert.deepEqual(w.trace.slice(-1), ['exit c1 0'], 'the exit goes out all the same');
-    assert.deepEqual(w.warnings, [["the init's exit goes out before its client read all its output", { task: 'c1', gaveUp: 'idle', waitedMs: 512, unread: 4096 }]]);
-    const v = world();
-    const done = new Deferred<DeliveryOutcome>();
-    v.init.inFlightResult = () => done.promise;
-    v.monitor.deliver(INIT_PID, 0);
-    done.resolve(DELIVERED);
-    await v.tracker.deliveriesDone();
-    assert.deepEqual(v.warnings, []);
+  it('a wait that gave up is reported with what was left unread: a warning when the client had read, debug when none ever did; nothing when delivered', async () => {
+    const gaveUp = async (outcome: DeliveryOutcome): Promise<World> => {
+      const w = world();
+      const delivered = new Deferred<DeliveryOutcome>();
+      w.init.inFlightResult = () => delivered.promise;
+      w.monitor.deliver(INIT_PID, 0);
+      delivered.resolve(outcome);
+      await w.tracker.deliveriesDone();
+      assert.deepEqual(w.trace.slice(-1), ['exit c1 0'], 'the exit goes out all the same');
+      return w;
+    };
+    const stalled = await gaveUp({ delivered: false, gaveUp: 'idle', waitedMs: 512, unread: 4096, clientRead: 65_536 });
+    assert.deepEqual(stalled.logged, [['warn', "the init's exit goes out before its client read all its output", { task: 'c1', gaveUp: 'idle', waitedMs: 512, unread: 4096, clientRead: 65_536 }]]);
+    const slow = await gaveUp({ delivered: false, gaveUp: 'limit', waitedMs: 5000, unread: 10, clientRead: 0 });
+    assert.deepEqual(slow.logged.map(([level]) => level), ['warn']);
+    const none = await gaveUp({ delivered: false, gaveUp: 'idle', waitedMs: 101, unread: 3, clientRead: 0 });
+    assert.deepEqual(none.logged, [['debug', "the init's exit goes out with output no client read (none is reading)", { task: 'c1', gaveUp: 'idle', waitedMs: 101, unread: 3, clientRead: 0 }]]);
+    assert.deepEqual((await gaveUp(DELIVERED)).logged, []);
+  });
+
+  it('a logger that throws while reporting changes nothing: the exit was applied, no rejection', async () => {
+    const monitor = new FakeMonitor();
+    const trace: string[] = [];
+    const boom = (): never => {
+      throw new Error('log closed');
+    };
+    const tracker = new ExitTracker(monitor, (_c, p, exit) => trace.push(`exit ${p.id} ${exit.status}`), () => undefined, { warn: boom, debug: boom });
+    tracker.attach();
+    const init = new FakeProcess('c1', 'init', trace);
+    const c = fakeContainer('c1', init, { killAllOnExit: false });
+    const create = tracker.beginCreate();
+    init.pid = INIT_PID;
+    create.end(c, init);
+    const start = tracker.beginStart(c, init);
+    init.move('start');
+    start.end(c, init);
+    init.inFlightResult = () => Promise.resolve({ delivered: false, gaveUp: 'idle', waitedMs: 500, unread: 1, clientRead: 1 });
+    monitor.deliver(INIT_PID, 0);
+    await tracker.deliveriesDone();
+    assert.deepEqual(trace, ['exit c1 0']);
   });
 
   it('a container deleted while its exit was held: the exit reaches its waiters, with no event after the delete', async () => {
