@@ -6,7 +6,7 @@
  * costs no CPU, and a process that never reads its terminal cannot block the shim's event loop.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, constants as fsc } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNative } from '../../native';
@@ -112,6 +112,38 @@ describe('stdio: terminals through runc --console-socket (real runc)', function 
     await waitExit(pid);
     io.processExited();
     assert.match((await out.ended).toString(), /\b45 123\b/);
+  });
+
+  it('inFlight: a client that opened the stdout FIFO and never read gives up after idleNoReaderMs, not idleMs', async () => {
+    const { io, fifos } = await terminal(false);
+    const client = openSync(fifos.out, fsc.O_RDONLY | fsc.O_NONBLOCK); // opened as ctr opens it, never read
+    try {
+      const { id, pid } = await sandbox.create(io, ['sh', '-c', 'echo never-read']);
+      await sandbox.start(id);
+      await waitExit(pid);
+      const inFlight = io.inFlight({ idleMs: 60_000, idleNoReaderMs: 50, maxMs: 60_000 });
+      assert.ok(inFlight);
+      const outcome = await inFlight; // with idleMs taken, this outlives the test's timeout
+      assert.ok(!outcome.delivered && outcome.gaveUp === 'idle' && outcome.clientRead === 0 && outcome.unread > 0, JSON.stringify(outcome));
+    } finally {
+      closeSync(client);
+    }
+  });
+
+  it('inFlight: a client that read, then stopped, counts as a reader: the wait gives up after idleMs', async () => {
+    const { io, fifos } = await terminal(false);
+    const out = readFifo(fifos.out);
+    out.socket.once('data', () => out.socket.pause()); // one chunk, then it stops
+    const { id, pid } = await sandbox.create(io, ['sh', '-c', "head -c 100000 /dev/zero | tr '\\0' a"]);
+    await sandbox.start(id);
+    await waitExit(pid);
+    const inFlight = io.inFlight({ idleMs: 100, idleNoReaderMs: 60_000, maxMs: 60_000 });
+    assert.ok(inFlight);
+    const outcome = await inFlight; // with idleNoReaderMs taken, this outlives the test's timeout
+    assert.ok(!outcome.delivered && outcome.gaveUp === 'idle' && outcome.clientRead >= out.bytes && out.bytes > 0, JSON.stringify(outcome));
+    out.socket.resume();
+    io.processExited();
+    assert.equal((await out.ended).length, 100_000);
   });
 
   it('delivers 20 MiB of terminal output untruncated', async () => {
