@@ -6,7 +6,8 @@
  * costs no CPU, and a process that never reads its terminal cannot block the shim's event loop.
  */
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, constants as fsc } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, rmSync, constants as fsc } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNative } from '../../native';
@@ -18,6 +19,18 @@ import { makeFifos, readFifo, writeFifo } from '../fixtures/stdio-clients';
 import { RuncSandbox, waitExit } from '../fixtures/stdio-runc';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
+
+/** Reads an already open fd to its end. */
+function readFd(fd: number): { socket: net.Socket; ended: Promise<Buffer> } {
+  const socket = new net.Socket({ fd, readable: true, writable: false });
+  const chunks: Buffer[] = [];
+  const ended = new Promise<Buffer>((resolve, reject) => {
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.once('end', () => resolve(Buffer.concat(chunks)));
+    socket.once('error', reject);
+  });
+  return { socket, ended };
+}
 
 /** Terminal IO never starts children; a monitor that refuses makes that explicit. */
 const noMonitor: ProcessMonitor = {
@@ -132,18 +145,35 @@ describe('stdio: terminals through runc --console-socket (real runc)', function 
 
   it('inFlight: a client that read, then stopped, counts as a reader: the wait gives up after idleMs', async () => {
     const { io, fifos } = await terminal(false);
-    const out = readFifo(fifos.out);
-    out.socket.once('data', () => out.socket.pause()); // one chunk, then it stops
-    const { id, pid } = await sandbox.create(io, ['sh', '-c', "head -c 100000 /dev/zero | tr '\\0' a"]);
-    await sandbox.start(id);
-    await waitExit(pid);
-    const inFlight = io.inFlight({ idleMs: 100, idleNoReaderMs: 60_000, maxMs: 60_000 });
-    assert.ok(inFlight);
-    const outcome = await inFlight; // with idleNoReaderMs taken, this outlives the test's timeout
-    assert.ok(!outcome.delivered && outcome.gaveUp === 'idle' && outcome.clientRead >= out.bytes && out.bytes > 0, JSON.stringify(outcome));
-    out.socket.resume();
-    io.processExited();
-    assert.equal((await out.ended).length, 100_000);
+    const client = openSync(fifos.out, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    let reader: ReturnType<typeof readFd> | undefined;
+    try {
+      // 72 000 bytes: the client reads 1000 of them and stops; the rest fits in the FIFO (64 KiB), our
+      // writer and the terminal, so the process exits (here ~89 000 did, 90 000 not always)
+      const { id, pid } = await sandbox.create(io, ['sh', '-c', "head -c 72000 /dev/zero | tr '\\0' a"]);
+      await sandbox.start(id);
+      const first = Buffer.alloc(1000);
+      let got = 0;
+      await waitFor(() => {
+        try {
+          got += readSync(client, first, got, first.length - got, null);
+        } catch {
+          // EAGAIN: nothing yet
+        }
+        return got === first.length;
+      }, { what: 'the client to read 1000 bytes' });
+      await waitExit(pid);
+      const inFlight = io.inFlight({ idleMs: 100, idleNoReaderMs: 60_000, maxMs: 60_000 });
+      assert.ok(inFlight);
+      const outcome = await inFlight; // with idleNoReaderMs taken, this outlives the test's timeout
+      assert.ok(!outcome.delivered && outcome.gaveUp === 'idle' && outcome.clientRead === 1000 && outcome.unread > 0, JSON.stringify(outcome));
+      reader = readFd(client); // it comes back for the rest
+      io.processExited();
+      assert.equal(got + (await reader.ended).length, 72_000);
+    } finally {
+      if (reader) reader.socket.destroy();
+      else closeSync(client);
+    }
   });
 
   it('delivers 20 MiB of terminal output untruncated', async () => {
