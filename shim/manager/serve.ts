@@ -101,6 +101,7 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
     log: log.module('task'),
     onShutdown: () => void shutdown.shutdown(),
     stats: cgroups,
+    deferOom: (id) => oom.defer(id),
     onContainerCreated: (c) => {
       const paths = cgroups.track(c.id, c.init.pid);
       if (paths) oom.watch(c.id, paths);

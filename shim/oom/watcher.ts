@@ -15,6 +15,12 @@
  *   consumes the notification; the other finds nothing. Both run on the one JS thread, so an OOM is
  *   published exactly once and always before the exit.
  *
+ * And after the container's start event: a container that dies of its limit at once can be
+ * OOM-killed while `runc start` still runs, before the shim queued `/tasks/start` (seen in CI:
+ * create, oom, start, exit). While its init starts (`defer`, from the Start call) an OOM found by
+ * a notification is kept, and published when the deferral ends, right after the start event is
+ * queued. `flush` does not wait: the exit contract comes first.
+ *
  * Sources are closed in exactly one place (`stop`): when a poll finds the cgroup gone, when the
  * container is deleted (`unwatch`), or at shutdown (`close`).
  */
@@ -34,6 +40,8 @@ export interface OomWatcherDeps {
 /** Watches the containers' cgroups for OOM kills. */
 export class OomWatcher {
   private readonly sources = new Map<string, OomSource>();
+  /** Containers whose OOM events wait for their start event, and whether one was found meanwhile. */
+  private readonly deferred = new Map<string, { holds: number; pending: boolean }>();
   private readonly log: Logger;
   private closed = false;
 
@@ -72,6 +80,24 @@ export class OomWatcher {
     this.check(id, this.sources.get(id), 'exit');
   }
 
+  /**
+   * Holds container `id`'s OOM events until the returned release is called (once the start event
+   * is queued); an OOM found meanwhile is published then. Releasing twice is harmless.
+   */
+  defer(id: string): () => void {
+    const held = this.deferred.get(id) ?? { holds: 0, pending: false };
+    held.holds++;
+    this.deferred.set(id, held);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--held.holds > 0) return;
+      this.deferred.delete(id);
+      if (held.pending) this.publish(id, 'after start');
+    };
+  }
+
   /** Stops watching a deleted container. */
   unwatch(id: string): void {
     this.stop(id);
@@ -85,6 +111,11 @@ export class OomWatcher {
 
   /** Polls the source of `id` (only while it is the registered one) and acts on what it found. */
   private check(id: string, source: OomSource | undefined, via: 'notification' | 'exit'): void {
+    const held = this.deferred.get(id);
+    if (via === 'exit' && held?.pending) {
+      held.pending = false; // found earlier, held for the start event: the exit cannot wait
+      this.publish(id, 'exit');
+    }
     if (!source || this.sources.get(id) !== source) return;
     let found: OomPoll;
     try {
@@ -95,15 +126,20 @@ export class OomWatcher {
       return;
     }
     if (found.oom) {
-      this.log.info('container OOM-killed', { task: id, via });
-      try {
-        this.deps.publish(id);
-      } catch (err) {
-        // never let the exit path that flushed fail because of the OOM event
-        this.log.warn('cannot publish the OOM event', { task: id, error: errorMessage(err) });
-      }
+      if (held && via === 'notification') held.pending = true;
+      else this.publish(id, via);
     }
     if (found.gone) this.stop(id);
+  }
+
+  private publish(id: string, via: string): void {
+    this.log.info('container OOM-killed', { task: id, via });
+    try {
+      this.deps.publish(id);
+    } catch (err) {
+      // never let the exit path that flushed fail because of the OOM event
+      this.log.warn('cannot publish the OOM event', { task: id, error: errorMessage(err) });
+    }
   }
 
   /** The one place a source is closed. */

@@ -37,6 +37,11 @@ export interface TaskServiceDeps {
   onContainerCreated?: (c: Container) => void;
   /** `clean`: the rootfs was unmounted (runc deleted the container, or knew it no more). */
   onContainerDeleted?: (c: Container, clean: boolean) => void;
+  /**
+   * Called as a container's init starts: holds its OOM events until the returned release, which
+   * Start calls once the start event is queued (an OOM during `runc start` comes after it).
+   */
+  deferOom?: (containerId: string) => () => void;
 }
 
 const EMPTY: wellKnown.Empty = {};
@@ -120,18 +125,25 @@ export class TaskService implements TaskApi<CallContext> {
         }
         p.check('start');
         const window = this.deps.tracker.beginStart(c, p);
+        const releaseOom = p === c.init ? this.deps.deferOom?.(c.id) : undefined;
         try {
-          if (p === c.init) await c.init.start();
-          else await c.exec(r.execId).start();
-        } catch (err) {
-          if (p.role === 'exec') p.failedToStart();
+          try {
+            if (p === c.init) await c.init.start();
+            else await c.exec(r.execId).start();
+          } catch (err) {
+            if (p.role === 'exec') p.failedToStart();
+            releaseOom?.();
+            window.end(c, p);
+            throw err;
+          }
+          if (p === c.init) this.deps.events.start(c);
+          else this.deps.events.execStarted(c, p);
+          releaseOom?.(); // after the start event, before an exit the window collected
           window.end(c, p);
-          throw err;
+          return { pid: p.pid };
+        } finally {
+          releaseOom?.(); // idempotent: never left holding
         }
-        if (p === c.init) this.deps.events.start(c);
-        else this.deps.events.execStarted(c, p);
-        window.end(c, p);
-        return { pid: p.pid };
       });
     });
   }

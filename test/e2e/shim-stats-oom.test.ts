@@ -9,12 +9,12 @@
  *   (10 rounds, to catch the eventfd-vs-SIGCHLD race) — and the OOM eventfd is closed on delete.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { METRICS_V1_TYPE_URL, OCI_LINUX_RESOURCES_TYPE_URL, packJson, toNumber, unpackAnyAs } from '../../proto';
 import { isUnified } from '../../shim/cgroups/join';
-import { Containerd, processesWithArgs } from '../helpers/containerd';
+import { Containerd, cleanEnv, processesWithArgs, run } from '../helpers/containerd';
 import { EventWatcher } from '../helpers/events';
 import { sharedRootfs } from '../helpers/rootfs';
 import { GO_RUNTIME, OUR_RUNTIME, RUNTIMES, label, uniqueId } from '../helpers/runtimes';
@@ -175,9 +175,12 @@ describe('Stats, Update and OOM events (real containerd + runc, cgroup v1)', fun
       return { id, code: r.code, topics: seen.map((e) => e.topic), exitStatus: seen.find((e) => e.topic === '/tasks/exit')?.event['exit_status'] };
     };
 
-    it('Go runc.v2 (reference) publishes /tasks/oom for a container OOM-killed at its limit', async () => {
+    it('Go runc.v2 (reference) publishes /tasks/oom for a container OOM-killed at its limit', async function () {
+      // Go's shim is the reference, not the subject: this failed once in ~20 runs of the file here
+      // (2026-11-24; the output did not say which assertion). Two more tries, as Go's other flaky rows.
+      this.retries(2);
       const { code, topics } = await oomRun(GO_RUNTIME);
-      assert.equal(code, 137);
+      assert.equal(code, 137, `Go's shim: ${topics.join(' ')}`);
       assert.ok(topics.includes('/tasks/oom'), topics.join(' '));
     });
 
@@ -213,5 +216,41 @@ describe('Stats, Update and OOM events (real containerd + runc, cgroup v1)', fun
         await remove(keeper);
       }
     });
+  });
+});
+
+describe('OOM during `runc start` (real containerd, a runc that lingers after start)', function () {
+  this.timeout(60_000);
+  let ct: Containerd;
+  let events: EventWatcher;
+  let dir: string;
+
+  // The container dies of its limit at once; a runc on PATH that stays 300 ms after `runc start`
+  // makes sure the OOM is seen while Start still waits for runc — what happened once in CI, where
+  // /tasks/oom came before /tasks/start.
+  before(async function () {
+    requireSystem(this, ['containerd', 'ctr', 'runc', 'busybox']);
+    if (isUnified()) skipBecause(this, 'cgroup v2 unified host: OOM events are watched on the v1 memory cgroup here');
+    dir = mkdtempSync(join(tmpdir(), 'tsrunc-slow-runc-'));
+    const realRunc = (await run('sh', ['-c', 'command -v runc'])).stdout.trim();
+    writeFileSync(join(dir, 'runc'), `#!/bin/sh\n${realRunc} "$@"\nrc=$?\nfor a in "$@"; do [ "$a" = start ] && sleep 0.3; done\nexit $rc\n`, { mode: 0o755 });
+    ct = await Containerd.start({ env: { PATH: `${dir}:${cleanEnv()['PATH'] ?? ''}` } });
+    events = await EventWatcher.start(ct);
+  });
+  after(async () => {
+    events?.stop();
+    await ct?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('tsrunc publishes /tasks/start, then /tasks/oom, then /tasks/exit', async () => {
+    const id = uniqueId('s');
+    const r = await ct.ctr(['run', '--rm', '--runtime', OUR_RUNTIME, '--memory-limit', String(16 * MiB), '--rootfs', sharedRootfs(), id, ...ALLOCATE_64M], { timeoutMs: 60_000 });
+    assert.equal(r.code, 137, r.stderr);
+    await events.until((all) => all.some((e) => e.topic === '/tasks/delete' && e.event['container_id'] === id), `the delete event of ${id}`);
+    assert.deepEqual(
+      events.forContainer(id).map((e) => e.topic),
+      ['/tasks/create', '/tasks/start', '/tasks/oom', '/tasks/exit', '/tasks/delete'],
+    );
   });
 });

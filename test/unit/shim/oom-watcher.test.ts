@@ -132,6 +132,54 @@ describe('shim/oom/watcher (cgroup v1 eventfd)', () => {
     });
   });
 
+  describe('OOM after the start event: deferred while the init starts', () => {
+    /** What the Start call queues between runc start and the release. */
+    const queueStart = (id: string): number => published.push(`start ${id}`);
+
+    it('a notification while deferred is held and published at the release, once', () => {
+      watcher.watch('c1', paths(cgroup.dir));
+      const efd = registeredEventfd(cgroup.dir);
+      const release = watcher.defer('c1');
+      native.signalEventfd(efd); // OOM-killed while runc start runs
+      native.ready(efd);
+      assert.deepEqual(published, [], 'held');
+      queueStart('c1'); // the Start call queues the start event, then releases
+      release();
+      release(); // twice: nothing more
+      assert.deepEqual(published, ['start c1', 'oom c1']);
+      native.ready(efd);
+      assert.deepEqual(published, ['start c1', 'oom c1'], 'consumed once');
+    });
+
+    it('an exit while deferred does not wait: flush publishes the held OOM before it', () => {
+      watcher.watch('c1', paths(cgroup.dir));
+      const efd = registeredEventfd(cgroup.dir);
+      const release = watcher.defer('c1');
+      native.signalEventfd(efd);
+      native.ready(efd);
+      watcher.flush('c1');
+      published.push('exit c1');
+      release();
+      assert.deepEqual(published, ['oom c1', 'exit c1']);
+    });
+
+    it('without an OOM the release publishes nothing; other containers are not held', () => {
+      const second = scratchCopy('v1/memory/tsr/c1');
+      try {
+        watcher.watch('a', paths(cgroup.dir));
+        watcher.watch('b', paths(second.dir));
+        const release = watcher.defer('a');
+        native.signalEventfd(registeredEventfd(second.dir));
+        native.ready(registeredEventfd(second.dir));
+        release();
+        assert.deepEqual(published, ['oom b']);
+      } finally {
+        watcher.unwatch('b');
+        second.cleanup();
+      }
+    });
+  });
+
   it('stops and closes the eventfd when a notification finds the cgroup gone (runc delete), publishing nothing', () => {
     watcher.watch('c1', paths(cgroup.dir));
     const efd = registeredEventfd(cgroup.dir);
