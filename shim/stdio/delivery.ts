@@ -47,8 +47,10 @@ async function untilDelivered(d: Delivery, limits: DeliveryLimits): Promise<Deli
   );
   for (let look = FIRST_LOOK_MS; !d.delivered(); look = Math.min(look * 2, MAX_LOOK_MS)) {
     const now = Date.now();
-    const idleMs = d.clientRead() > 0 ? limits.idleMs : limits.idleNoReaderMs;
-    const gaveUp = now - start >= limits.maxMs ? 'limit' : now - movedAt >= idleMs ? 'idle' : undefined;
+    const idleFor = now - movedAt;
+    // whether the client ever read (FIONREAD again) is asked only once the shorter limit is over
+    const idle = idleFor >= Math.min(limits.idleMs, limits.idleNoReaderMs) && idleFor >= (d.clientRead() > 0 ? limits.idleMs : limits.idleNoReaderMs);
+    const gaveUp = now - start >= limits.maxMs ? 'limit' : idle ? 'idle' : undefined;
     if (gaveUp) return { delivered: false, gaveUp, waitedMs: now - start, unread: d.unread(), clientRead: d.clientRead() };
     await timerOr(look, copiesOver ? undefined : over);
     const current = d.progress();

@@ -127,23 +127,22 @@ export class TaskService implements TaskApi<CallContext> {
         const window = this.deps.tracker.beginStart(c, p);
         const releaseOom = p === c.init ? this.deps.deferOom?.(c.id) : undefined;
         try {
-          try {
-            if (p === c.init) await c.init.start();
-            else await c.exec(r.execId).start();
-          } catch (err) {
-            if (p.role === 'exec') p.failedToStart();
-            releaseOom?.();
-            window.end(c, p);
-            throw err;
-          }
+          if (p === c.init) await c.init.start();
+          else await c.exec(r.execId).start();
+        } catch (err) {
+          if (p.role === 'exec') p.failedToStart();
+          releaseOom?.();
+          window.end(c, p);
+          throw err;
+        }
+        try {
           if (p === c.init) this.deps.events.start(c);
           else this.deps.events.execStarted(c, p);
-          releaseOom?.(); // after the start event, before an exit the window collected
-          window.end(c, p);
-          return { pid: p.pid };
         } finally {
-          releaseOom?.(); // idempotent: never left holding
+          releaseOom?.(); // after the start event, before an exit the window collected
         }
+        window.end(c, p);
+        return { pid: p.pid };
       });
     });
   }
