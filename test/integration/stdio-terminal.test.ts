@@ -15,7 +15,7 @@ import { type ProcessMonitor } from '../../shim/reaper';
 import { ConsoleIO } from '../../shim/stdio/console';
 import { openIO } from '../../shim/stdio/io';
 import { type ProcessIO } from '../../shim/stdio/types';
-import { makeFifos, readFifo, writeFifo } from '../fixtures/stdio-clients';
+import { NO_READER_IDLE_ONLY, READER_IDLE_ONLY, gaveUpIdle, makeFifos, readFifo, writeFifo } from '../fixtures/stdio-clients';
 import { RuncSandbox, waitExit } from '../fixtures/stdio-runc';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
@@ -134,10 +134,7 @@ describe('stdio: terminals through runc --console-socket (real runc)', function 
       const { id, pid } = await sandbox.create(io, ['sh', '-c', 'echo never-read']);
       await sandbox.start(id);
       await waitExit(pid);
-      const inFlight = io.inFlight({ idleMs: 60_000, idleNoReaderMs: 50, maxMs: 60_000 });
-      assert.ok(inFlight);
-      const outcome = await inFlight; // with idleMs taken, this outlives the test's timeout
-      assert.ok(!outcome.delivered && outcome.gaveUp === 'idle' && outcome.clientRead === 0 && outcome.unread > 0, JSON.stringify(outcome));
+      assert.equal((await gaveUpIdle(io.inFlight(NO_READER_IDLE_ONLY))).clientRead, 0);
     } finally {
       closeSync(client);
     }
@@ -163,10 +160,7 @@ describe('stdio: terminals through runc --console-socket (real runc)', function 
         return got === first.length;
       }, { what: 'the client to read 1000 bytes' });
       await waitExit(pid);
-      const inFlight = io.inFlight({ idleMs: 100, idleNoReaderMs: 60_000, maxMs: 60_000 });
-      assert.ok(inFlight);
-      const outcome = await inFlight; // with idleNoReaderMs taken, this outlives the test's timeout
-      assert.ok(!outcome.delivered && outcome.gaveUp === 'idle' && outcome.clientRead === 1000 && outcome.unread > 0, JSON.stringify(outcome));
+      assert.equal((await gaveUpIdle(io.inFlight(READER_IDLE_ONLY))).clientRead, 1000);
       reader = readFd(client); // it comes back for the rest
       io.processExited();
       assert.equal(got + (await reader.ended).length, 72_000);
