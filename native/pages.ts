@@ -8,7 +8,7 @@
  * forking spare maps ~16 MiB of /usr/bin/node that its forks never touch: 8 MiB of its PSS beside
  * twenty forks, 0.4 MiB per container. A fork copies no page table entry of a mapping that has no
  * anonymous page (the kernel fills those on fault), so unmapping them in the spare costs its forks
- * nothing. Task daemons do the same once idle (shim/util/quiet-gc.ts), and the spare a second after
+ * nothing. Task daemons do the same once idle (shim/util/idle-reclaim.ts), and the spare a second after
  * each request: once the daemons have let go of a page, the process still mapping it pays for all of
  * it.
  *
@@ -59,7 +59,7 @@ const CHUNK = 16 * 1024;
 /**
  * Kept for the process's life: smaps is read in chunks into it. readFileSync would allocate ~200 KB
  * of buffers for ~100 KB of smaps, malloc's memory until a scavenge frees them, and an idle daemon
- * (which calls this when calls stop, shim/util/quiet-gc.ts) may not scavenge for a long time: the
+ * (which calls this when calls stop, shim/util/idle-reclaim.ts) may not scavenge for a long time: the
  * malloc trim after the release found them live and the daemon kept ~190 KiB more of its own.
  */
 let chunk: Buffer | undefined;

@@ -31,7 +31,7 @@ import { TaskService } from '../task/service';
 import { CgroupStats } from '../cgroups/stats';
 import { OomWatcher } from '../oom/watcher';
 import { saveTrainedCodeCache } from '../util/code-cache';
-import { QuietGc } from '../util/quiet-gc';
+import { IdleReclaim } from '../util/idle-reclaim';
 import { Shutdown } from '../util/shutdown';
 import { type Logger, createLogger, errorMessage } from '../util/log';
 import { identifierProblem } from '../util/validate';
@@ -119,13 +119,13 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
     },
   });
 
-  const quietGc = new QuietGc({ trim: () => native.trimMalloc(), release: () => void native.releaseFilePages() });
-  const server = new Server({ handshake: requireSameUser((fd) => native.getPeerCred(fd)), onAnswered: () => quietGc.touch() });
+  const reclaim = new IdleReclaim({ trim: () => native.trimMalloc(), release: () => void native.releaseFilePages() });
+  const server = new Server({ handshake: requireSameUser((fd) => native.getPeerCred(fd)), onAnswered: () => reclaim.touch() });
   server.on('refused', (err: unknown) => log.warn('connection refused', { error: errorMessage(err) }));
   server.register(TaskServiceDefinition, service);
   server.register(renameService(TaskServiceDefinition, TASK_SERVICE_V3), service);
 
-  const onReport = (): void => writeReport(log, () => ({ containers: service.size, pendingEvents: queue.pending, quietCollections: quietGc.collections, idleCollections: quietGc.idleCollections, fileReleases: quietGc.releases }));
+  const onReport = (): void => writeReport(log, () => ({ containers: service.size, pendingEvents: queue.pending, quietCollections: reclaim.collections, idleCollections: reclaim.idleCollections, fileReleases: reclaim.releases }));
   process.on('SIGUSR1', onReport);
   reaper.start();
   const detach = tracker.attach();
@@ -144,7 +144,7 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
   process.on('SIGINT', onStop);
   log.debug('serving', { pid: process.pid, socket: flags.socket });
   await shutdown.done;
-  quietGc.stop();
+  reclaim.stop();
   saveTrainedCodeCache(); // the connection is closed: nobody waits for this
   // What serving set up in the process goes with the task: a spare may live on in this process
   // (spare.ts), and must neither report, stop nor write into this task's log.

@@ -150,7 +150,7 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
      * RELEASE_AFTER_MS after the last request (a fork, a `delete`), and after the door opens:
      * unmaps what starting up and serving read of the executable and its libraries, which no fork
      * maps (a fork copies no page table entry of them) and which an idle spare does not run
-     * (native/pages.ts). Its forks do the same when idle (util/quiet-gc.ts): the spare would
+     * (native/pages.ts). Its forks do the same when idle (util/idle-reclaim.ts): the spare would
      * otherwise be the one process left mapping those pages, and PSS would count them all to it.
      */
     function releaseLater(): void {

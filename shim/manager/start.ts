@@ -60,7 +60,7 @@ export const DAEMON_NODE_OPTIONS = ['--v8-pool-size=1'];
  *    calls keep allocating, and each page of it a daemon wrote stays its own (15.6 MiB of it after
  *    800 execs in one daemon; in the bench, a grouped daemon's PSS after its 800 execs went 9.7 →
  *    8.5 MiB per container);
- *  - `--expose-gc`: the full collection once calls stop coming (util/quiet-gc.ts), and
+ *  - `--expose-gc`: the full collection once calls stop coming (util/idle-reclaim.ts), and
  *    `--compact-on-every-full-gc` so that it moves what is live off half-empty pages and gives them
  *    back: without it the collection freed 3 MiB of objects after 400 execs and not one page;
  *  - `--no-memory-reducer`: V8's memory reducer, on a timer it schedules after a full collection,

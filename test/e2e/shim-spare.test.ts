@@ -307,7 +307,7 @@ describe('shim: the spare daemon (real containerd + runc)', function () {
       const bound = 8192;
       const before = rss();
       assert.ok((before['fork'] ?? 0) > bound, `a fresh fork maps more of the executable: ${JSON.stringify(before)} KiB`);
-      // the daemons after IDLE_MS with no call (shim/util/quiet-gc.ts), the spare a second after its fork
+      // the daemons after IDLE_MS with no call (shim/util/idle-reclaim.ts), the spare a second after its fork
       const after = await waitFor(
         () => {
           const now = rss();

@@ -1,5 +1,5 @@
 /**
- * The collection once calls stop coming (shim/util/quiet-gc.ts) under sinon fake timers: none while
+ * The collection once calls stop coming (shim/util/idle-reclaim.ts) under sinon fake timers: none while
  * calls keep coming, one after a quiet second when the daemon owns enough, the malloc trim after it,
  * the idle collection after it, the release of file pages once idle, none after stop(), and nothing
  * at all without `gc` or `release`. Real checks in
@@ -11,9 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import sinon from 'sinon';
 import { FORKING_SPARE_NODE_OPTIONS } from '../../../shim/manager/start';
-import { IDLE_MS, OWNED_GROWTH, OWNED_MIN, QUIET_MS, QuietGc, ownedMemory } from '../../../shim/util/quiet-gc';
+import { IDLE_MS, OWNED_GROWTH, OWNED_MIN, QUIET_MS, IdleReclaim, ownedMemory } from '../../../shim/util/idle-reclaim';
 
-describe('shim/util/quiet-gc', () => {
+describe('shim/util/idle-reclaim', () => {
   let clock: sinon.SinonFakeTimers;
   beforeEach(() => {
     clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
@@ -23,10 +23,10 @@ describe('shim/util/quiet-gc', () => {
   const MiB = 1 << 20;
 
   /** A collector over a fake process: `own` sets what it owns, a collection leaves it at `left`. */
-  function harness(left = 7 * MiB): { q: QuietGc; calls: string[]; own: (bytes: number) => void } {
+  function harness(left = 7 * MiB): { q: IdleReclaim; calls: string[]; own: (bytes: number) => void } {
     let owned = 4 * MiB;
     const calls: string[] = [];
-    const q = new QuietGc({
+    const q = new IdleReclaim({
       gc: () => {
         calls.push('gc');
         owned = left;
@@ -130,7 +130,7 @@ describe('shim/util/quiet-gc', () => {
   it('releases the file pages once idle, collected or not, with a trim after, and not while calls come', () => {
     const calls: string[] = [];
     let owned = OWNED_MIN;
-    const q = new QuietGc({
+    const q = new IdleReclaim({
       gc: () => {
         calls.push('gc');
         owned = 7 * MiB;
@@ -164,7 +164,7 @@ describe('shim/util/quiet-gc', () => {
   it('releases without gc too (a daemon run without --expose-gc), and never collects there', () => {
     const owned = sinon.stub().returns(OWNED_MIN * 4);
     const release = sinon.spy();
-    const q = new QuietGc({ gc: undefined, owned, release });
+    const q = new IdleReclaim({ gc: undefined, owned, release });
     assert.equal(q.enabled, true);
     q.touch();
     clock.tick(IDLE_MS);
@@ -175,7 +175,7 @@ describe('shim/util/quiet-gc', () => {
 
   it('does nothing without gc or release', () => {
     const owned = sinon.stub().returns(OWNED_MIN * 4);
-    const q = new QuietGc({ gc: undefined, owned });
+    const q = new IdleReclaim({ gc: undefined, owned });
     assert.equal(q.enabled, false);
     q.touch();
     assert.equal(clock.countTimers(), 0);
@@ -191,9 +191,9 @@ describe('shim/util/quiet-gc', () => {
   it("finds V8's gc when the process has one, and its timer keeps no process alive", function () {
     this.timeout(10_000);
     clock.restore();
-    const module = join(__dirname, '..', '..', '..', 'shim', 'util', 'quiet-gc.js');
-    const script = `const { QuietGc } = require(${JSON.stringify(module)});
-      const q = new QuietGc({ quietMs: 60000 }); q.touch(); process.stdout.write(String(q.enabled));`;
+    const module = join(__dirname, '..', '..', '..', 'shim', 'util', 'idle-reclaim.js');
+    const script = `const { IdleReclaim } = require(${JSON.stringify(module)});
+      const q = new IdleReclaim({ quietMs: 60000 }); q.touch(); process.stdout.write(String(q.enabled));`;
     for (const [flags, enabled] of [[['--expose-gc'], 'true'], [[], 'false']] as const) {
       const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8', timeout: 8000 });
       assert.equal(r.status, 0, `ran to its end with the 60 s timer armed (not killed at 8 s): ${r.stderr}`);
@@ -205,18 +205,18 @@ describe('shim/util/quiet-gc', () => {
   it('gets V8 to give back a semi-space, and the unused pages of the other, in the idle collection', function () {
     this.timeout(15_000);
     clock.restore();
-    const module = join(__dirname, '..', '..', '..', 'shim', 'util', 'quiet-gc.js');
+    const module = join(__dirname, '..', '..', '..', 'shim', 'util', 'idle-reclaim.js');
     // The forking spare's node options. 1.2 MB of garbage: a scavenge, so both semi-spaces are in
     // use; the collection a quiet 50 ms later comes at a high allocation rate, the idle one 5.5 s
     // later at a low one (V8 reckons the rate over its last samples, up to 5 s: at 1.5 s, Node's
     // own start was still in them, and V8 kept both semi-spaces).
-    const script = `const { QuietGc } = require(${JSON.stringify(module)});
+    const script = `const { IdleReclaim } = require(${JSON.stringify(module)});
       const v8 = require('node:v8');
       const young = () => { const s = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space'); return [s.space_size, s.physical_space_size]; };
       let keep = [];
       for (let i = 0; i < 12000; i++) { keep.push({ i, s: 'x'.repeat(64) }); if (keep.length > 100) keep = []; }
       const before = young();
-      const q = new QuietGc({ quietMs: 50, idleMs: 5500, ownedMin: 0, ownedGrowth: 0 });
+      const q = new IdleReclaim({ quietMs: 50, idleMs: 5500, ownedMin: 0, ownedGrowth: 0 });
       q.touch();
       setTimeout(() => process.stdout.write(JSON.stringify({ before, after: young(), collections: q.collections, idle: q.idleCollections })), 6000);`;
     const r = spawnSync(process.execPath, [...FORKING_SPARE_NODE_OPTIONS, '-e', script], { encoding: 'utf8', timeout: 12_000 });

@@ -1,6 +1,7 @@
 /**
- * A full garbage collection once calls have stopped coming for a while, when the daemon owns
- * enough memory for it to pay (the issue's "a gc after bursts"), then malloc_trim.
+ * What a daemon gives back once calls stop coming: a full garbage collection when it owns enough
+ * memory for one to pay (the issue's "a gc after bursts"), then malloc_trim; after IDLE_MS, one more
+ * collection and the pages of the files it has mapped (below).
  *
  * Why the daemon needs it: V8 starts a mark-compact only when the old generation reaches its
  * allocation limit, tens of MiB on this kind of machine, and a daemon never gets there. What its
@@ -62,7 +63,7 @@
 import { readFileSync } from 'node:fs';
 
 /** What the collector reads and calls; the defaults are the process's own. */
-export interface QuietGcOptions {
+export interface IdleReclaimOptions {
   /** V8's full collection; undefined when the process runs without `--expose-gc`. */
   gc?: (() => void) | undefined;
   /** Gives freed malloc memory back to the kernel after the collection (native trimMalloc). */
@@ -90,8 +91,8 @@ export const OWNED_GROWTH = 1024 * 1024;
 /** Ten idle seconds: V8 then finds the allocation rate low enough to shrink the young generation. */
 export const IDLE_MS = 10_000;
 
-/** Collects once calls stop coming; `touch()` after each answer, `stop()` when serving ends. */
-export class QuietGc {
+/** Gives memory back once calls stop coming (collections, a malloc trim, file pages); `touch()` after each answer, `stop()` when serving ends. */
+export class IdleReclaim {
   private readonly gc: (() => void) | undefined;
   private readonly trim: () => void;
   private readonly release: (() => void) | undefined;
@@ -114,7 +115,7 @@ export class QuietGc {
   /** Releases of file pages made. */
   releases = 0;
 
-  constructor(options: QuietGcOptions = {}) {
+  constructor(options: IdleReclaimOptions = {}) {
     this.gc = 'gc' in options ? options.gc : exposedGc();
     this.trim = options.trim ?? (() => undefined);
     this.release = options.release;
