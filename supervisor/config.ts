@@ -10,6 +10,7 @@
  */
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { validateIdentifier } from './util/identifiers';
 
 /** The default namespace of the daemon's tasks (runc state, shim sockets and cgroups are per namespace). */
 export const DEFAULT_NAMESPACE = 'tsrunc';
@@ -87,9 +88,12 @@ export function tsruncBinary(binDir: string): string {
 
 /** Builds the daemon configuration, with defaults for what is not given. */
 export function daemonConfig(options: { root?: string | undefined; namespace?: string | undefined; debug?: boolean | undefined }): DaemonConfig {
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  // a path element of the bundles and logs, and what the shims' events must name (as containerd's)
+  validateIdentifier(namespace);
   return {
     paths: pathsFor(options.root),
-    namespace: options.namespace ?? DEFAULT_NAMESPACE,
+    namespace,
     binDir: defaultBinDir(),
     logMaxSize: 10 * 1024 * 1024,
     logMaxFiles: 3,

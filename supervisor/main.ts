@@ -9,7 +9,7 @@ process.on('SIGUSR1', () => writeDiagnosticReport());
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { daemonConfig, rootFrom } from './config';
+import { type DaemonConfig, daemonConfig, rootFrom } from './config';
 import { Daemon } from './daemon';
 import { createLogger, errorMessage } from './util/log';
 
@@ -53,15 +53,16 @@ function parseDaemonFlags(argv: readonly string[]): DaemonFlags {
 /** Runs the daemon until SIGTERM/SIGINT; never returns (exits the process). */
 export function daemonMain(argv: readonly string[], globalRoot?: string): void {
   process.on('SIGHUP', () => undefined); // outlive the terminal it was started from
-  let flags: DaemonFlags;
+  let debug: boolean;
+  let config: DaemonConfig;
   try {
-    flags = parseDaemonFlags(argv);
+    const flags = parseDaemonFlags(argv);
+    debug = flags.debug || process.env['TSRUNC_DEBUG'] === '1';
+    config = daemonConfig({ root: rootFrom(flags.root ?? globalRoot, process.env), namespace: flags.namespace ?? process.env['TSRUNC_NAMESPACE'], debug });
   } catch (err) {
     process.stderr.write(`tsrunc daemon: ${errorMessage(err)}\n`);
     process.exit(2);
   }
-  const debug = flags.debug || process.env['TSRUNC_DEBUG'] === '1';
-  const config = daemonConfig({ root: rootFrom(flags.root ?? globalRoot, process.env), namespace: flags.namespace ?? process.env['TSRUNC_NAMESPACE'], debug });
   const log = createLogger('daemon', { debug });
   const daemon = new Daemon(config, log);
   let stopping = false;

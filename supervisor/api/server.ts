@@ -120,6 +120,12 @@ export class ApiServer {
     };
   }
 
+  /**
+   * A call's sink. Its signal tells the handler to end: the client went away, or the daemon is
+   * shutting down. Only a client that went away loses what is written: while the daemon shuts down
+   * a handler still finishing (an exec whose process exits in the grace time) gets its last output
+   * and its exit status through, though no longer waiting for the client to drain them.
+   */
   private sinkOf(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>): StreamSink<unknown> {
     const cancelled = new AbortController();
     call.on('cancelled', () => cancelled.abort());
@@ -129,7 +135,7 @@ export class ApiServer {
       signal,
       write: (message) =>
         new Promise<void>((resolve) => {
-          if (signal.aborted || call.write(message)) {
+          if (cancelled.signal.aborted || call.write(message) || signal.aborted) {
             resolve();
             return;
           }
@@ -141,22 +147,7 @@ export class ApiServer {
 
   private streaming(handler: StreamHandler): grpc.handleServerStreamingCall<unknown, unknown> {
     return (call) => {
-      const cancelled = new AbortController();
-      call.on('cancelled', () => cancelled.abort());
-      call.on('error', () => cancelled.abort());
-      const signal = AbortSignal.any([cancelled.signal, this.closing.signal]);
-      const sink: StreamSink<unknown> = {
-        signal,
-        write: (message) =>
-          new Promise<void>((resolve) => {
-            if (signal.aborted || call.write(message)) {
-              resolve();
-              return;
-            }
-            call.once('drain', resolve);
-            signal.addEventListener('abort', () => resolve(), { once: true });
-          }),
-      };
+      const sink = this.sinkOf(call);
       // a handler that throws synchronously is answered like one that rejects
       Promise.resolve(call.request)
         .then((request) => handler(request, sink))

@@ -3,6 +3,7 @@
  * `exec -i/-t` (session.ts does the terminal work). Detaching (ctrl-p ctrl-q) exits 0 and leaves
  * the container running; otherwise each exits with the process's status.
  */
+import { ErrdefsError } from '../../proto/errdefs';
 import { api } from '../api/convert';
 import { UsageError, parseArgs } from './args';
 import type { CliContext, Command } from './context';
@@ -40,5 +41,11 @@ export async function execInteractive(ctx: CliContext, request: { ref: string; a
   call.send(api.ExecInput.create({ start: api.ExecRequest.create({ ...request, terminal: tty, stdin, size: tty && size !== undefined ? api.WindowSize.create(size) : null }) }));
   const end = await runSession(ctx, call, (m) => api.ExecInput.create(m), { tty, stdin, stderrStream: api.Stream.STREAM_STDERR });
   if (end.kind === 'detached') ctx.stderr.write('\r\ntsrunc: detached (the process keeps running)\r\n');
+  if (end.kind === 'ended') throw noExitStatus();
   return end.kind === 'exited' ? end.status : 0;
+}
+
+/** An exec whose stream ended without the command's exit status (the daemon shut down under it): not a success. */
+export function noExitStatus(): ErrdefsError {
+  return new ErrdefsError('unavailable', 'the daemon ended the exec before the command exited: its exit status is unknown');
 }

@@ -11,13 +11,14 @@
  * attached run an interactive session (attach.ts): our terminal in raw mode, input copied, ctrl-p
  * ctrl-q detaches. The exit status is still the container's.
  */
+import { resolve } from 'node:path';
 import { ErrdefsError } from '../../proto/errdefs';
 import { u64 } from '../../proto/long';
 import { api } from '../api/convert';
 import { UsageError, parseArgs } from './args';
 import { copyLogs, parseSignal } from './commands';
 import { RESOURCE_FLAGS, resourcesFrom } from './resources';
-import { attachTo, execInteractive } from './attach';
+import { attachTo, execInteractive, noExitStatus } from './attach';
 import { windowSize } from './session';
 import type { CliContext, Command } from './context';
 import { parseRestartPolicy } from '../tasks/restart-policy';
@@ -70,8 +71,9 @@ export const run: Command = async (ctx, argv) => {
   const request = api.CreateRequest.create({
     name: a.strings.get('name') ?? '',
     runtime: a.strings.get('runtime') ?? '',
-    rootfs,
-    bundle,
+    // the daemon runs elsewhere: a relative path is the user's, from here
+    rootfs: rootfs === '' ? '' : resolve(rootfs),
+    bundle: bundle === '' ? '' : resolve(bundle),
     args: [...a.positionals],
     env: [...(a.lists.get('env') ?? [])],
     cwd: a.strings.get('cwd') ?? '',
@@ -166,11 +168,12 @@ export const exec: Command = async (ctx, argv) => {
   if (a.bools.has('tty') || a.bools.has('interactive')) {
     return execInteractive(ctx, { ref, args, env: [...(a.lists.get('env') ?? [])], cwd: a.strings.get('cwd') ?? '' }, a.bools.has('tty'), a.bools.has('interactive'));
   }
-  let status = 0;
+  let status: number | undefined;
   const stream = ctx.client().stream('exec', api.ExecRequest.create({ ref, args, env: [...(a.lists.get('env') ?? [])], cwd: a.strings.get('cwd') ?? '' }));
   for await (const message of stream) {
     if (message.exited) status = message.exitStatus;
     else await ctx.write(message.stream === api.Stream.STREAM_STDERR ? 'stderr' : 'stdout', message.data);
   }
+  if (status === undefined) throw noExitStatus();
   return status;
 };

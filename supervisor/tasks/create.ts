@@ -6,7 +6,7 @@
  * log driver. Any failure undoes everything in reverse and removes the record.
  */
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { ErrdefsError } from '../../proto/errdefs';
 import { task } from '../../proto/index';
 import { DEFAULT_RUNTIME, tsruncBinary } from '../config';
@@ -65,6 +65,10 @@ export async function createContainer(t: TaskInternals, spec: CreateSpec): Promi
 
 function newRecord(t: TaskInternals, spec: CreateSpec): ContainerRecord {
   if ((spec.rootfs === '') === (spec.bundle === '')) throw new ErrdefsError('invalidArgument', 'give exactly one of --rootfs DIR and --bundle DIR');
+  for (const [flag, path] of [['rootfs', spec.rootfs], ['bundle', spec.bundle]] as const) {
+    // resolved here, it would be against the daemon's working directory, not the client's
+    if (path !== '' && !isAbsolute(path)) throw new ErrdefsError('invalidArgument', `--${flag} ${JSON.stringify(path)} must be an absolute path`);
+  }
   if (spec.name !== '' && (!NAME.test(spec.name) || spec.name.length > 128)) {
     throw new ErrdefsError('invalidArgument', `invalid container name ${JSON.stringify(spec.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }

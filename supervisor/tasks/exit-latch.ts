@@ -4,6 +4,9 @@
  * synchronously (task-manager.ts applyExit), so a latch never misses one.
  */
 
+/** The longest delay setTimeout takes as given. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 interface Latch {
   fired: boolean;
   readonly promise: Promise<void>;
@@ -30,12 +33,15 @@ export class ExitLatches {
     return this.latch(id).promise;
   }
 
-  /** Like wait, but gives up after `ms`: resolves true when the exit came in time. */
-  async waitFor(id: string, ms: number): Promise<boolean> {
+  /** Like wait, but gives up after `ms`, or once `giveUp` settles: resolves true when the exit came first. */
+  async waitFor(id: string, ms: number, giveUp?: Promise<unknown>): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    // setTimeout fires at once for a delay past 2^31 − 1 ms (~24.8 days): wait at most that long
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.min(ms, MAX_TIMER_MS))));
+    const racers = [this.wait(id).then(() => true), timeout];
+    if (giveUp !== undefined) racers.push(giveUp.then(() => false, () => false));
     try {
-      return await Promise.race([this.wait(id).then(() => true), timeout]);
+      return await Promise.race(racers);
     } finally {
       clearTimeout(timer);
     }

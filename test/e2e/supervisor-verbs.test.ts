@@ -6,7 +6,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { ErrdefsError } from '../../proto/errdefs';
+import { api } from '../../supervisor/api/convert';
+import { SupervisorClient } from '../../supervisor/cli/client';
+import { pathsFor } from '../../supervisor/config';
 import { mountsUnder } from '../helpers/containerd';
 import { alive } from '../helpers/proc';
 import { sharedRootfs } from '../helpers/rootfs';
@@ -164,6 +168,11 @@ describe('tsrunc verbs (daemon + CLI, real runc)', function () {
           assert.deepEqual([r.code, r.stdout], [0, 'from-bundle\n'], r.stderr);
           const o = await sv.cli(['run', '--rm', ...runtimeArgs, '--bundle', dir, '--', '/bin/echo', 'overridden']);
           assert.deepEqual([o.code, o.stdout], [0, 'overridden\n'], o.stderr);
+          // relative paths are the user's, from where the CLI runs (the daemon's cwd is elsewhere)
+          const rel = await sv.cli(['run', '--rm', ...runtimeArgs, '--bundle', basename(dir)], { cwd: dirname(dir) });
+          assert.deepEqual([rel.code, rel.stdout], [0, 'from-bundle\n'], rel.stderr);
+          const relRootfs = await sv.cli(['run', '--rm', ...runtimeArgs, '--rootfs', 'rootfs', '--', '/bin/echo', 'relative'], { cwd: dir });
+          assert.deepEqual([relRootfs.code, relRootfs.stdout], [0, 'relative\n'], relRootfs.stderr);
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
@@ -273,6 +282,22 @@ describe('tsrunc verbs (daemon + CLI, real runc)', function () {
     const bad = await sv.cli(['run', '--runtime', 'io.containerd.nosuch.v9', '--rootfs', rootfs, '--', '/bin/true']);
     assert.equal(bad.code, 125);
     assert.match(bad.stderr, /^tsrunc: runtime io\.containerd\.nosuch\.v9: binary containerd-shim-nosuch-v9 not found in PATH or \S+\n$/);
+  });
+
+  it('the API refuses a relative --rootfs or --bundle: the daemon cannot know the client’s working directory', async () => {
+    const before = (await sv.list()).length;
+    const client = SupervisorClient.connect(pathsFor(sv.root));
+    try {
+      for (const paths of [{ rootfs: 'rootfs' }, { bundle: 'b' }]) {
+        await assert.rejects(
+          client.call('create', api.CreateRequest.create({ ...paths, args: ['/bin/true'] })),
+          (err: Error) => err instanceof ErrdefsError && err.kind === 'invalidArgument' && /must be an absolute path/.test(err.message),
+        );
+      }
+    } finally {
+      client.close();
+    }
+    assert.equal((await sv.list()).length, before, 'nothing was created');
   });
 });
 

@@ -114,12 +114,13 @@ export class Supervisor {
   }
 
   /** Runs `tsrunc --root ROOT ARGS…`. */
-  async cli(args: readonly string[], options: { timeoutMs?: number; asNobody?: boolean } = {}): Promise<RunResult> {
+  async cli(args: readonly string[], options: { timeoutMs?: number; asNobody?: boolean; cwd?: string } = {}): Promise<RunResult> {
     const argv = [TSRUNC, '--root', this.root, ...args];
+    const common = { env: cliEnv(), timeoutMs: options.timeoutMs ?? 60_000, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) };
     const result =
       options.asNobody === true
-        ? await run('setpriv', ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', process.execPath, ...argv], { env: cliEnv(), timeoutMs: options.timeoutMs ?? 60_000 })
-        : await run(process.execPath, argv, { env: cliEnv(), timeoutMs: options.timeoutMs ?? 60_000 });
+        ? await run('setpriv', ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', process.execPath, ...argv], common)
+        : await run(process.execPath, argv, common);
     for (const m of result.stdout.matchAll(/\b[0-9a-f]{12}\b/g)) this.ids.add(m[0]);
     return result;
   }
