@@ -41,6 +41,8 @@ export interface ShimManagerDeps {
 export class ShimManager {
   private readonly live = new Map<string, Live>();
   private readonly fifos = new Map<string, ShimLogFifo>();
+  /** Tasks whose shim's connection closed unexpectedly, until `release` (cleanupDead releases first). */
+  private readonly lost = new Set<string>();
   private closing = false;
 
   constructor(private readonly deps: ShimManagerDeps) {}
@@ -48,6 +50,11 @@ export class ShimManager {
   /** The connected shim of task `id`, if any. */
   get(id: string): Shim | undefined {
     return this.live.get(id)?.shim;
+  }
+
+  /** True when the shim of task `id` died (its connection closed unexpectedly) and was not cleaned up yet. */
+  isLost(id: string): boolean {
+    return this.lost.has(id);
   }
 
   /** The runtime options: `containerd.runc.v1.Options` with runc's state under our root. */
@@ -111,6 +118,7 @@ export class ShimManager {
 
   /** Lets go of a task's shim after its task was deleted: close the connection and the log FIFO. */
   async release(id: string): Promise<void> {
+    this.lost.delete(id);
     const live = this.live.get(id);
     if (live !== undefined) {
       live.releasing = true;
@@ -164,9 +172,12 @@ export class ShimManager {
   private register(id: string, shim: Shim): void {
     const live: Live = { shim, releasing: false };
     this.live.set(id, live);
+    this.lost.delete(id);
     void shim.closed.then(() => {
       if (live.releasing || this.closing) return;
-      if (this.live.get(id) === live) this.live.delete(id);
+      if (this.live.get(id) !== live) return; // replaced already: not the task's shim any more
+      this.live.delete(id);
+      this.lost.add(id);
       this.deps.log.warn('shim connection lost', { id });
       this.deps.onLost(id);
     });

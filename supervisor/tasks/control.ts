@@ -9,9 +9,11 @@
  */
 import { ErrdefsError } from '../../proto/errdefs';
 import { OCI_LINUX_RESOURCES_TYPE_URL, packJson } from '../../proto/index';
-import { type ResourceLimits, checkLimits, isEmpty, linuxResources, mergeLimits } from '../shims/resources';
+import { changeSpec } from '../shims/bundle';
+import { type ResourceLimits, checkLimits, isEmpty, linuxResources, mergeLimits, withLimits } from '../shims/resources';
 import type { Shim } from '../shims/shim';
 import type { ContainerRecord } from '../store/types';
+import { errorMessage } from '../util/log';
 import type { TaskInternals } from './internals';
 import { type StatsFigures, figuresOf } from './stats';
 
@@ -50,6 +52,12 @@ export async function updateTask(t: TaskInternals, shim: Shim, record: Container
   t.store.update(record.id, (r) => {
     r.resources = mergeLimits(r.resources, change);
   });
+  try {
+    // a restart by the policy creates the task from the bundle's spec: it keeps the new limits
+    changeSpec(record.bundle, record.logDir, (spec) => withLimits(spec, change));
+  } catch (err) {
+    t.log.warn('the new limits apply now, but a restart will not have them: the spec could not be written', { id: record.id, err: errorMessage(err) });
+  }
   return t.store.get(record.id);
 }
 

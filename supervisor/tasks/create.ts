@@ -11,7 +11,7 @@ import { ErrdefsError } from '../../proto/errdefs';
 import { task } from '../../proto/index';
 import { DEFAULT_RUNTIME, tsruncBinary } from '../config';
 import { loggerUri, writeLogConfig } from '../logging/uri';
-import { bundleDir, createBundle, readBundleSpec, removeBundle } from '../shims/bundle';
+import { bundleDir, createBundle, keepSpec, readBundleSpec, removeBundle } from '../shims/bundle';
 import { resolveRuntime } from '../shims/runtime';
 import { type ResourceLimits, checkLimits, isEmpty, withLimits } from '../shims/resources';
 import { type OciSpec, adoptSpec, generateSpec } from '../shims/spec';
@@ -131,6 +131,7 @@ async function createTask(t: TaskInternals, record: ContainerRecord, spec: Creat
   createBundle(record.bundle, ociSpec);
   mkdirSync(record.logDir, { recursive: true, mode: 0o700 });
   writeLogConfig(record.logDir, record.logConfig);
+  keepSpec(record.logDir, ociSpec);
   await launchTask(t, record, spec.terminal);
 }
 

@@ -4,8 +4,11 @@
  * exit that happened while we were down is applied now —, clean up after a dead one with `delete`
  * (its exit, 137, recorded and published), finish an interrupted create, teardown or removal.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { taskTypes } from '../../proto/index';
 import { fromTimestamp } from '../../proto/time';
+import { keepSpec, keptSpecPath, readBundleSpec } from '../shims/bundle';
 import { recoveryAction } from '../shims/recover';
 import type { ContainerRecord } from '../store/types';
 import { undoCreate } from './create';
@@ -18,6 +21,7 @@ export async function recoverOne(t: TaskInternals, id: string): Promise<void> {
   if (record === undefined) return;
   const action = recoveryAction(record);
   t.log.info('recovering', { id, name: record.name, status: record.status, action });
+  keepSpecOnce(t, record);
   switch (action) {
     case 'undo-create':
       await undoCreate(t, record);
@@ -39,6 +43,19 @@ export async function recoverOne(t: TaskInternals, id: string): Promise<void> {
     case 'none':
       resumeRestartPolicy(t, id);
       return;
+  }
+}
+
+/**
+ * A container made before the daemon kept a copy of its spec beside its logs gets one now, while
+ * its bundle is there: a restart after a reboot makes the bundle again from it (bundle.ts).
+ */
+function keepSpecOnce(t: TaskInternals, record: ContainerRecord): void {
+  if (record.status === 'creating' || existsSync(keptSpecPath(record.logDir)) || !existsSync(join(record.bundle, 'config.json'))) return;
+  try {
+    keepSpec(record.logDir, readBundleSpec(record.bundle));
+  } catch (err) {
+    t.log.warn('could not keep a copy of the spec beside the logs', { id: record.id, err: errorMessage(err) });
   }
 }
 

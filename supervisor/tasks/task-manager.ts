@@ -20,7 +20,7 @@ import type { Native } from '../../native';
 import type { DaemonConfig } from '../config';
 import type { Exchange, SupervisorEvent } from '../events/exchange';
 import type { ForwardedEvent } from '../events/forward-service';
-import { removeBundle } from '../shims/bundle';
+import { ensureBundle, removeBundle } from '../shims/bundle';
 import { removeEmptyCgroupParents } from '../shims/cgroups';
 import type { ShimManager } from '../shims/manager';
 import type { Shim } from '../shims/shim';
@@ -111,10 +111,12 @@ export class TaskManager implements TaskInternals {
       this.endRestarts(id);
       const record = this.store.get(id);
       if (!hasTask(record.status)) return record;
-      const exited = record.status === 'running' && (await this.signalQuietly(record, SIGTERM, false)) && (await this.exits.waitFor(id, timeoutSeconds * 1000));
-      if (!exited) {
+      const exited = record.status === 'running' && (await this.signalQuietly(record, SIGTERM, false)) && (await this.waitExit(id, timeoutSeconds * 1000));
+      if (!exited && !(await this.exitOfLostShim(id))) {
         await this.signalQuietly(record, SIGKILL, true);
-        if (!(await this.exits.waitFor(id, KILL_WAIT_MS))) throw new ErrdefsError('deadlineExceeded', `container ${record.name} did not stop after SIGKILL`);
+        if (!(await this.waitExit(id, KILL_WAIT_MS)) && !(await this.exitOfLostShim(id))) {
+          throw new ErrdefsError('deadlineExceeded', `container ${record.name} did not stop after SIGKILL`);
+        }
       }
       const stopped = this.store.get(id);
       await this.teardownTask(stopped);
@@ -250,14 +252,20 @@ export class TaskManager implements TaskInternals {
   applyExit(id: string, exit: ExitInfo): boolean {
     const record = this.store.find(id);
     if (record === undefined || !hasTask(record.status)) return false;
-    this.store.update(id, (r) => {
-      r.status = 'stopped';
-      r.paused = undefined;
-      r.exitStatus = exit.status;
-      r.exitedAt = exit.at.toISOString();
-      if (exit.pid !== undefined && exit.pid !== 0) r.pid = exit.pid;
-      if (exit.reason !== undefined) r.error = exit.reason;
-    });
+    try {
+      this.store.update(id, (r) => {
+        r.status = 'stopped';
+        r.paused = undefined;
+        r.exitStatus = exit.status;
+        r.exitedAt = exit.at.toISOString();
+        if (exit.pid !== undefined && exit.pid !== 0) r.pid = exit.pid;
+        if (exit.reason !== undefined) r.error = exit.reason;
+      });
+    } catch (err) {
+      // the record has the exit in memory (Store.update), not on disk (a full disk): the exit still
+      // goes on — waiters, the teardown, the policy — and the next write saves it
+      this.log.error('could not save an exit', { id, err: errorMessage(err) });
+    }
     this.log.info('task exited', { id, name: record.name, status: exit.status });
     if (exit.publish === true) {
       for (const topic of ['/tasks/exit', '/tasks/delete']) this.exchange.publish(ownEvent(topic, record, { pid: record.pid, exitStatus: exit.status, exitedAt: exit.at }));
@@ -277,14 +285,25 @@ export class TaskManager implements TaskInternals {
 
   watchExit(id: string, shim: Shim): void {
     shim.wait(id).then(
-      (r) => void this.applyExit(id, { status: r.exitStatus, at: fromTimestamp(r.exitedAt) }),
+      (r) => {
+        try {
+          this.applyExit(id, { status: r.exitStatus, at: fromTimestamp(r.exitedAt) });
+        } catch (err) {
+          // nothing that goes wrong in recording an exit may end the daemon (an unhandled rejection)
+          this.log.error('could not apply an exit', { id, err: errorMessage(err) });
+        }
+      },
       (err: unknown) => this.log.debug('wait ended without an exit', { id, err: errorMessage(err) }),
     );
   }
 
   async teardownTask(record: ContainerRecord): Promise<void> {
     this.stdins.forget(record.id);
-    if (record.shim === undefined) return;
+    if (record.shim === undefined) {
+      // a launch that failed before the record named its shim may have opened the log FIFO
+      await this.shims.release(record.id);
+      return;
+    }
     const shim = this.shims.get(record.id);
     if (shim !== undefined) {
       this.shims.releasing(record.id);
@@ -306,7 +325,7 @@ export class TaskManager implements TaskInternals {
     if (hasTask(record.status)) {
       if (!force) throw new ErrdefsError('failedPrecondition', `cannot remove container ${record.name}: it is ${record.status}; stop it first or use --force`);
       await this.signalQuietly(record, SIGKILL, true);
-      if (!(await this.exits.waitFor(id, KILL_WAIT_MS))) this.log.warn('killed task did not report its exit; removing anyway', { id });
+      if (!(await this.waitExit(id, KILL_WAIT_MS)) && !(await this.exitOfLostShim(id))) this.log.warn('killed task did not report its exit; removing anyway', { id });
     }
     if (record.status === 'creating') {
       await undoCreate(this, record);
@@ -378,8 +397,20 @@ export class TaskManager implements TaskInternals {
       r.error = undefined;
       r.oomKilled = undefined;
     });
+    const current = this.store.get(id);
     try {
-      await launchTask(this, this.store.get(id));
+      ensureBundle(current.bundle, current.logDir); // a reboot empties <run>: the bundle is made again
+    } catch (err) {
+      // nothing to make it from: trying again in a moment would fail the same way, for ever
+      this.log.warn('cannot restart', { id, err: errorMessage(err) });
+      this.store.update(id, (r) => {
+        r.restartAt = undefined;
+        r.error = `restart failed: ${errorMessage(err)}`;
+      });
+      return;
+    }
+    try {
+      await launchTask(this, current);
       await this.startLocked(id);
       this.store.update(id, (r) => {
         r.restartAt = undefined;
@@ -509,17 +540,35 @@ export class TaskManager implements TaskInternals {
 
   /** A shim died under a running daemon: `delete` it and record the exit it reports (137). */
   onShimLost(id: string): void {
-    void this.queue
-      .run(id, async () => {
-        const record = this.store.find(id);
-        if (record === undefined || record.shim === undefined) return;
-        const result = await this.shims.cleanupDead(record);
-        this.store.update(id, (r) => {
-          r.shim = undefined;
-        });
-        this.applyExit(id, { status: result.exitStatus, at: result.exitedAt, pid: result.pid, reason: 'shim died', publish: true });
-      })
-      .catch((err: unknown) => this.log.error('cleanup after a dead shim failed', { id, err: errorMessage(err) }));
+    void this.queue.run(id, () => this.shimLost(id)).catch((err: unknown) => this.log.error('cleanup after a dead shim failed', { id, err: errorMessage(err) }));
+  }
+
+  /** onShimLost's work, in the container's queue; false when there was nothing to do. */
+  private async shimLost(id: string): Promise<boolean> {
+    const record = this.store.find(id);
+    if (record === undefined || record.shim === undefined) return false;
+    const result = await this.shims.cleanupDead(record);
+    this.store.update(id, (r) => {
+      r.shim = undefined;
+    });
+    this.applyExit(id, { status: result.exitStatus, at: result.exitedAt, pid: result.pid, reason: 'shim died', publish: true });
+    return true;
+  }
+
+  /**
+   * For a call in the container's queue that waits for an exit (stop, rm -f): when the shim died,
+   * its cleanup (onShimLost) is queued behind this very call, and the exit it records would come
+   * only after the wait gave up. Done here instead: true when it recorded the exit.
+   */
+  private async exitOfLostShim(id: string): Promise<boolean> {
+    if (!this.shims.isLost(id)) return false;
+    return this.shimLost(id);
+  }
+
+  /** exits.waitFor, given up as soon as the shim dies (exitOfLostShim then has the exit); false at once for a shim that died already. */
+  private async waitExit(id: string, ms: number): Promise<boolean> {
+    if (this.shims.isLost(id)) return false;
+    return this.exits.waitFor(id, ms, this.shims.get(id)?.closed);
   }
 }
 

@@ -5,7 +5,7 @@
  * shim's behaviour matters.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alive } from '../helpers/proc';
 import { sharedRootfs } from '../helpers/rootfs';
@@ -121,6 +121,28 @@ describe('tsrunc restart policies, log options and shim debugging (real runc)', 
     );
     await sv.ok(['rm', '-f', 'crashy']);
     assert.equal((await sv.cli(['inspect', 'crashy'])).code, 1);
+  });
+
+  it('a reboot (the daemon, its shims and tasks gone, <run> emptied): the restart policy makes the bundle again and runs the container', async () => {
+    await sv.ok(['run', '-d', '--name', 'rebooted', '--restart', 'always', '--rootfs', rootfs, '--', '/bin/sleep', '1000']);
+    const c = await sv.inspect('rebooted');
+    const gone = [c.pid, ...sv.shimPids(c.id)];
+    await sv.killDaemon();
+    for (const pid of gone) process.kill(pid, 'SIGKILL');
+    await waitFor(() => !gone.some((pid) => alive(pid)), { what: 'the container and its shim to die' });
+    rmSync(join(sv.root, 'run'), { recursive: true, force: true }); // a tmpfs after a reboot
+    await sv.startDaemon();
+    const again = await waitFor(
+      async () => {
+        const x = await sv.inspect('rebooted');
+        return x.status === 'running' && x.restartCount === 1 ? x : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the restart after the reboot' },
+    );
+    assert.notEqual(again.pid, c.pid);
+    assert.ok(alive(again.pid));
+    assert.equal(existsSync(join(again.bundle, 'config.json')), true, 'the bundle is there again');
+    await sv.ok(['rm', '-f', 'rebooted']);
   });
 
   // The kill -9 above lands anywhere; these two put the daemon's state on disk exactly where a kill

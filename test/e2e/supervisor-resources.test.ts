@@ -104,6 +104,24 @@ describe('tsrunc resources: limits, update, stats, pause (daemon + CLI, real run
         await sv.ok(['rm', '-f', nm]);
       });
 
+      it('update is kept for a restart by the policy: the new task gets the updated limits', async () => {
+        const nm = name();
+        await sv.ok(['run', '-d', '--name', nm, ...runtimeArgs, '--restart', 'always', '--pids-limit', '50', '--rootfs', rootfs, '--', '/bin/sleep', '1000']);
+        const first = await sv.inspect(nm);
+        await sv.ok(['update', '--pids-limit', '40', nm]);
+        await sv.ok(['kill', nm]);
+        const again = await waitFor(
+          async () => {
+            const c = await sv.inspect(nm);
+            return c.status === 'running' && c.restartCount === 1 ? c : undefined;
+          },
+          { timeoutMs: 20_000, what: 'the restart after SIGKILL' },
+        );
+        assert.notEqual(again.pid, first.pid);
+        assert.equal(cgroupFile('pids', again.id, 'pids.max'), '40', 'the limit update set, not the one run set');
+        await sv.ok(['rm', '-f', nm]);
+      });
+
       it('pause freezes the container (ps and inspect say paused), resume thaws it; rm -f removes a paused one', async () => {
         const nm = name();
         await sv.ok(['run', '-d', '--name', nm, ...runtimeArgs, '--rootfs', rootfs, '--', '/bin/sh', '-c', 'while true; do echo tick; sleep 0.05; done']);

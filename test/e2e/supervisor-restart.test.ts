@@ -119,6 +119,26 @@ describe('tsrunc daemon crash and restart (real runc)', function () {
         await assertNothingLeft(c);
       });
 
+      it('a shim that dies while `stop` waits for the exit: the stop cleans it up and succeeds (137)', async () => {
+        const nm = name();
+        await runD(nm, 'trap "echo got-term" TERM; while :; do sleep 0.1; done');
+        const c = await sv.inspect(nm);
+        const [shimPid] = sv.shimPids(c.id);
+        assert.ok(shimPid !== undefined, 'the shim server runs');
+        const stopping = sv.cli(['stop', '-t', '30', nm]);
+        await waitFor(() => sv.logText(c.logDir).includes('got-term'), { what: 'the SIGTERM of the stop' });
+        process.kill(shimPid, 'SIGKILL');
+        // the dead shim's cleanup is queued behind the stop: before, the stop waited out its 30 s,
+        // then failed after its SIGKILL found no shim ("did not stop after SIGKILL"); now it gives
+        // up waiting when the shim's connection closes and cleans up itself
+        const stopped = await stopping;
+        assert.equal(stopped.code, 0, stopped.stderr);
+        const after = await sv.inspect(nm);
+        assert.deepEqual([after.status, after.exitStatus, after.error], ['exited', 137, 'shim died']);
+        await assertNothingLeft(c);
+        await sv.ok(['rm', nm]);
+      });
+
       it('a shim that dies under a running daemon is cleaned with `delete` and its exit (137) recorded', async () => {
         const { nm, c, shimPid } = await sleeperWithShim();
         process.kill(shimPid, 'SIGKILL');
