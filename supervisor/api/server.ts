@@ -56,10 +56,15 @@ export class ApiServer {
     chmodSync(path, 0o600);
   }
 
-  /** Stops: streams end, calls in flight get `graceMs` to finish, the socket is removed. */
+  /**
+   * Stops: streams end, calls in flight get `graceMs` to finish, the socket is removed. The
+   * listener stops accepting (and its socket file goes) at once; its close callback, which comes
+   * only once every connection it accepted has closed, is waited for last: awaited first, one
+   * client still attached or in an exec kept the daemon from stopping at all.
+   */
   async shutdown(graceMs = 2_000): Promise<void> {
     this.closing.abort();
-    await new Promise<void>((resolve) => this.netServer.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.netServer.close(() => resolve()));
     this.injector.drain(graceMs);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -72,6 +77,9 @@ export class ApiServer {
       });
     });
     this.injector.destroy();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
   }
 
   private admit(socket: net.Socket, native: Pick<Native, 'getPeerCred'>): void {

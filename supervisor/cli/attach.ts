@@ -31,7 +31,11 @@ export const attach: Command = async (ctx, argv) => {
   const { container } = await ctx.client().call('inspect', api.InspectRequest.create({ ref: a.positionals[0] ?? '' }));
   const c = container as api.Container;
   const end = await attachTo(ctx, c.id, { tty: c.terminal, stdin: c.stdin && !a.bools.has('noStdin'), logs: false });
-  return end.kind === 'exited' ? end.status : 0;
+  if (end.kind === 'exited') return end.status;
+  if (end.kind === 'detached') return 0;
+  // the daemon ended the session without the exit (it shut down): its Wait, or its error, as `run` does
+  const waited = await ctx.client().call('wait', api.WaitRequest.create({ ref: c.id }));
+  return waited.exitStatus;
 };
 
 /** The interactive `exec -i/-t`: runs the command with our input and/or a terminal; its exit status. */

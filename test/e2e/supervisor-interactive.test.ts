@@ -222,6 +222,21 @@ describe('tsrunc interactive: terminals, attach, stdin (daemon + CLI, node-pty)'
     }
   });
 
+  it('SIGTERM stops the daemon under an attach and an exec, which then exit non-zero, not 0', async () => {
+    const nm = 'shut-under';
+    await sv.ok(['run', '-d', '--name', nm, '--rootfs', rootfs, '--', '/bin/sh', '-c', 'while :; do echo tick; sleep 0.2; done']);
+    const attach = piped(sv, ['attach', nm]);
+    const exec = piped(sv, ['exec', nm, '--', '/bin/sh', '-c', 'while :; do echo exec-tick; sleep 0.2; done']);
+    await waitFor(() => attach.out().includes('tick') && exec.out().includes('exec-tick'), { what: 'output through attach and exec' });
+    // before, the daemon did not stop until both clients went away (SIGKILL after 10 s here)
+    assert.equal(await sv.stopDaemon(), 'exited', 'SIGTERM stops the daemon with clients attached');
+    // and each exited 0: the daemon ended the call without an exit status, read as a success
+    assert.notEqual(await exec.exit, 0, exec.out());
+    assert.notEqual(await attach.exit, 0, attach.out());
+    await sv.startDaemon();
+    await sv.ok(['rm', '-f', nm]);
+  });
+
   for (const runtime of RUNTIMES) {
   describe(`${label(runtime)}: stdin without a terminal`, () => {
     const runtimeArgs = runtime === OUR_RUNTIME ? [] : ['--runtime', runtime];

@@ -100,17 +100,21 @@ export class Supervisor {
   }
 
   /** Stops the daemon gracefully (SIGTERM). */
-  async stopDaemon(): Promise<void> {
-    if (this.daemon === undefined || this.daemon.exitCode !== null) return;
+  /** SIGTERM; SIGKILL if the daemon has not exited 10 s later. Says which ended it. */
+  async stopDaemon(): Promise<'exited' | 'killed' | 'not running'> {
+    if (this.daemon === undefined || this.daemon.exitCode !== null) return 'not running';
     this.daemon.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.daemonExit, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
     clearTimeout(timer);
+    let ended: 'exited' | 'killed' = 'exited';
     if (this.daemon.exitCode === null && this.daemon.signalCode === null) {
       this.daemon.kill('SIGKILL');
       await this.daemonExit;
+      ended = 'killed';
     }
     this.daemon = undefined;
+    return ended;
   }
 
   /** Runs `tsrunc --root ROOT ARGS…`. */
