@@ -30,8 +30,13 @@
  *    (`BaseProcess.outputInFlight`: bounded, and never when nothing is in flight). An exec needs no
  *    such wait: its client deletes it first, and the shim's DeleteProcess drains.
  *
+ * 6. A paused (or pausing) container's init exit is applied after `runc resume`, run in the
+ *    init's queue: a pause still in flight finishes first, and a Delete that follows the exit finds
+ *    the container thawed. On cgroup v2 a frozen cgroup is `paused` to runc even with its init dead,
+ *    and `runc delete` refuses it (Go's `pausedState.SetExited` resumes before the exit goes out).
+ *
  * Exits are applied synchronously in the reaper's callback (or right after a window ends), unless
- * rule 2, 3 or 5 holds them.
+ * rule 2, 3, 5 or 6 holds them.
  */
 import { type Container } from '../container/container';
 import { type BaseProcess } from '../process/base';
@@ -59,6 +64,9 @@ interface ContainerExits {
   /** Rule 5: set while the init's output is on its way to the client, and once it has gone (or the wait gave up). */
   delivering?: boolean;
   outputDelivered?: boolean;
+  /** Rule 6: set while the paused init's container is resumed, and once it was. */
+  resuming?: boolean;
+  resumed?: boolean;
 }
 
 /** The window around one process creation or start. */
@@ -237,7 +245,7 @@ export class ExitTracker {
 
   private maybeApplyInit(container: Container): void {
     const s = this.containers.get(container);
-    if (!s?.heldInitExit || s.killingAll || s.runningExecs > 0 || s.delivering) return;
+    if (!s?.heldInitExit || s.killingAll || s.runningExecs > 0 || s.delivering || s.resuming) return;
     const inFlight = s.outputDelivered ? undefined : container.init.outputInFlight();
     if (inFlight) {
       s.delivering = true;
@@ -259,12 +267,23 @@ export class ExitTracker {
       void applied.finally(() => this.deliveries.delete(applied));
       return;
     }
+    if (!s.resumed && (container.init.state === 'paused' || container.init.state === 'pausing')) {
+      s.resuming = true;
+      const applied = container.init.queue
+        .run(() => container.init.resumeAfterExit())
+        .then(() => {
+          s.resuming = false;
+          s.resumed = true;
+          if (this.containers.get(container) !== s) return; // deleted meanwhile: forget applied it
+          this.maybeApplyInit(container);
+        })
+        .catch((err: unknown) => this.onError(`container ${container.id}: applying the init's exit after its resume`, err));
+      this.deliveries.add(applied);
+      void applied.finally(() => this.deliveries.delete(applied));
+      return;
+    }
     const exit = s.heldInitExit;
     s.heldInitExit = undefined;
-    if (container.init.state === 'paused' || container.init.state === 'pausing') {
-      // a paused container cannot be deleted: resume it so it can be cleaned up (as Go does)
-      void container.init.resumeAfterExit();
-    }
     this.apply(container, container.init, exit);
   }
 

@@ -333,12 +333,36 @@ describe('shim/task/exits: the init exit is published last', () => {
     assert.equal(w.init.exited.done, false);
   });
 
-  it('resumes a paused init before its exit is applied (so it can be deleted)', () => {
+  it('resumes a paused init before its exit is applied (so it can be deleted)', async () => {
     const w = world();
     w.init.move('pauseBegin', 'pauseEnd');
     w.monitor.deliver(INIT_PID, 137);
+    await w.tracker.deliveriesDone();
     assert.deepEqual(w.trace.slice(-2), ['resumeAfterExit c1', 'exit c1 137']);
     assert.equal(w.init.resumeAfterExitCalls, 1);
+  });
+
+  it('rule 6: the resume runs in the init’s queue, after a pause in flight, and the exit only once it is done', async () => {
+    const w = world();
+    w.init.move('pauseBegin'); // pausing: `runc pause` runs in the queue
+    const pausing = new Deferred<void>();
+    const pause = w.init.queue.run(() => pausing.promise);
+    const resuming = new Deferred<void>();
+    w.init.resumeAfterExitResult = () => resuming.promise;
+    w.monitor.deliver(INIT_PID, 137);
+    await flushMicrotasks();
+    assert.equal(w.init.resumeAfterExitCalls, 0, 'not beside the pause');
+    w.init.move('pauseEnd');
+    pausing.resolve();
+    await pause;
+    await flushMicrotasks();
+    assert.equal(w.init.resumeAfterExitCalls, 1);
+    assert.equal(w.init.exited.done, false, 'Wait is not answered while the container is still frozen');
+    resuming.resolve();
+    await w.tracker.deliveriesDone();
+    assert.equal(w.init.exited.done, true);
+    assert.deepEqual(w.trace.slice(-2), ['resumeAfterExit c1', 'exit c1 137']);
+    assert.equal(w.init.resumeAfterExitCalls, 1, 'once');
   });
 
   it('does not resume a running init', () => {

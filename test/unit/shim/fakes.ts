@@ -185,6 +185,8 @@ export interface InitHooks {
 export class FakeProcess extends BaseProcess implements InitHooks {
   killAllResult: () => Promise<void> = () => Promise.resolve();
   killAllCalls = 0;
+  /** How resumeAfterExit ends (default: at once). */
+  resumeAfterExitResult: () => Promise<void> = () => Promise.resolve();
   resumeAfterExitCalls = 0;
   /** What outputInFlight answers (default: nothing in flight); each call is counted. */
   inFlightResult: () => Promise<DeliveryOutcome> | undefined = () => undefined;
@@ -220,7 +222,7 @@ export class FakeProcess extends BaseProcess implements InitHooks {
   resumeAfterExit(): Promise<void> {
     this.resumeAfterExitCalls++;
     this.trace.push(`resumeAfterExit ${this.id}`);
-    return Promise.resolve();
+    return this.resumeAfterExitResult();
   }
 }
 
