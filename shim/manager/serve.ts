@@ -106,6 +106,12 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
       const paths = cgroups.track(c.id, c.init.pid);
       if (paths) oom.watch(c.id, paths);
     },
+    onInitStarted: (c) => {
+      // a restore: Create had no pid, so no cgroup to watch (Go's Start loads it the same way)
+      if (cgroups.paths(c.id) !== undefined) return;
+      const paths = cgroups.track(c.id, c.init.pid);
+      if (paths) oom.watch(c.id, paths);
+    },
     onContainerDeleted: (c, clean) => {
       oom.unwatch(c.id);
       cgroups.forget(c.id);

@@ -35,6 +35,11 @@ export interface TaskServiceDeps {
   stats: StatsProvider;
   /** Called when a container was created (OOM watching, …) and deleted. */
   onContainerCreated?: (c: Container) => void;
+  /**
+   * Called once a container's init has started, before its start event: a restored init has its
+   * pid (and so its cgroup) only now — Create had none to watch.
+   */
+  onInitStarted?: (c: Container) => void;
   /** `clean`: the rootfs was unmounted (runc deleted the container, or knew it no more). */
   onContainerDeleted?: (c: Container, clean: boolean) => void;
   /**
@@ -135,6 +140,7 @@ export class TaskService implements TaskApi<CallContext> {
           window.end(c, p);
           throw err;
         }
+        if (p === c.init) this.initStarted(c);
         try {
           if (p === c.init) this.deps.events.start(c);
           else this.deps.events.execStarted(c, p);
@@ -145,6 +151,15 @@ export class TaskService implements TaskApi<CallContext> {
         return { pid: p.pid };
       });
     });
+  }
+
+  /** onInitStarted, whose failure is no failed Start: the init runs. */
+  private initStarted(c: Container): void {
+    try {
+      this.deps.onInitStarted?.(c);
+    } catch (err) {
+      this.deps.log.warn('could not watch the started container', { task: c.id, error: errorMessage(err) });
+    }
   }
 
   state(r: task.StateRequest): Promise<task.StateResponse> {

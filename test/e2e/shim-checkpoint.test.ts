@@ -88,17 +88,61 @@ describe('checkpoint and restore with a fake runtime (ours)', function () {
     }
   });
 
-  it('restores at Start: Create with a checkpoint answers pid 0 and refuses exec; Start runs `runc restore`', async () => {
-    const b = fakeBundle(uniqueId('r'), `ns${uniqueId()}`);
+  /**
+   * A bundle for `args` (busybox rootfs, no terminal), with a memory limit if given; its shim
+   * started, publishing its events to this test's containerd.
+   */
+  const restorable = async (prefix: string, args: string[], memoryLimit?: number): Promise<ReturnType<typeof fakeBundle>> => {
+    const b = fakeBundle(uniqueId(prefix), `ns${uniqueId()}`);
+    unlinkSync(join(b.bundle, 'config.json'));
+    execFileSync('runc', ['spec', '--bundle', b.bundle]);
+    const spec = JSON.parse(readFileSync(join(b.bundle, 'config.json'), 'utf8')) as { process: { terminal: boolean; args: string[] }; root: { path: string }; linux: Record<string, unknown> };
+    spec.process.terminal = false;
+    spec.process.args = args;
+    spec.root.path = sharedRootfs();
+    if (memoryLimit !== undefined) spec.linux['resources'] = { memory: { limit: memoryLimit, swap: memoryLimit } };
+    writeFileSync(join(b.bundle, 'config.json'), JSON.stringify(spec));
+    assert.equal((await shimAction(b, 'start', { env: { TTRPC_ADDRESS: ct.ttrpcAddress } })).code, 0);
+    return b;
+  };
+
+  /** What a test's restored task leaves: its shim, socket, runc state and bundle. */
+  const cleanUp = (b: ReturnType<typeof fakeBundle>): void => {
     try {
-      unlinkSync(join(b.bundle, 'config.json'));
-      execFileSync('runc', ['spec', '--bundle', b.bundle]);
-      const spec = JSON.parse(readFileSync(join(b.bundle, 'config.json'), 'utf8')) as { process: { terminal: boolean; args: string[] }; root: { path: string } };
-      spec.process.terminal = false;
-      spec.process.args = ['/bin/sleep', '1000'];
-      spec.root.path = sharedRootfs();
-      writeFileSync(join(b.bundle, 'config.json'), JSON.stringify(spec));
-      assert.equal((await shimAction(b, 'start')).code, 0);
+      process.kill(shimPid(b), 'SIGKILL');
+    } catch {
+      // exited after Shutdown
+    }
+    rmSync(b.socket, { force: true }); // as containerd's `delete` of a dead shim would
+    execFileSync('runc', ['--root', `/run/containerd/runc/${b.namespace}`, 'delete', '-f', b.id], { stdio: 'ignore' });
+    rmSync(`/run/containerd/runc/${b.namespace}`, { recursive: true, force: true });
+    b.remove();
+  };
+
+  it('a restored container that hits its memory limit publishes /tasks/oom (its cgroup is watched from Start: Create had no pid)', async () => {
+    // it allocates a moment after its start: an OOM before the shim has its pid is not seen (nor by Go's)
+    const b = await restorable('ro', ['/bin/sh', '-c', 'sleep 0.5; exec /bin/awk \'BEGIN{s=sprintf("%67108864s",""); print length(s)}\''], 16 * 1024 * 1024);
+    try {
+      const { task, close } = await connectTask(b.socket);
+      try {
+        const options = packMessage('containerd.runc.v1.Options', runcOptions.Options, { binaryName: wrapper });
+        await task.create({ id: b.id, bundle: b.bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '', checkpoint: join(scratch, 'oom-image'), parentCheckpoint: '', options });
+        await task.start({ id: b.id, execId: '' });
+        assert.equal((await task.wait({ id: b.id, execId: '' })).exitStatus, 137, 'killed at its limit');
+        await events.until((all) => all.some((e) => e.topic === '/tasks/oom' && e.event['container_id'] === b.id), `the /tasks/oom of ${b.id}`);
+        await task.delete({ id: b.id, execId: '' });
+        await task.shutdown({ id: b.id, now: false }).catch(() => undefined);
+      } finally {
+        await close();
+      }
+    } finally {
+      cleanUp(b);
+    }
+  });
+
+  it('restores at Start: Create with a checkpoint answers pid 0 and refuses exec; Start runs `runc restore`', async () => {
+    const b = await restorable('r', ['/bin/sleep', '1000']);
+    try {
       const { task, close } = await connectTask(b.socket);
       try {
         const image = join(scratch, 'restore-image');
@@ -120,7 +164,7 @@ describe('checkpoint and restore with a fake runtime (ours)', function () {
         assert.equal(exec.message, 'cannot exec in a created state');
         const started = await task.start({ id: b.id, execId: '' });
         assert.ok(started.pid > 0);
-        const argv = recorded().find((a) => commandOf(a) === 'restore') ?? [];
+        const argv = recorded().find((a) => commandOf(a) === 'restore' && a.includes(image)) ?? [];
         assert.deepEqual(argv.slice(argv.indexOf('restore')), [
           'restore', '--image-path', image, '--work-path', join(b.bundle, 'work'), '--detach', '--pid-file', join(b.bundle, 'init.pid'), '-no-subreaper', '--bundle', b.bundle, b.id,
         ]);
@@ -132,15 +176,7 @@ describe('checkpoint and restore with a fake runtime (ours)', function () {
         await close();
       }
     } finally {
-      try {
-        process.kill(shimPid(b), 'SIGKILL');
-      } catch {
-        // exited after Shutdown
-      }
-      rmSync(b.socket, { force: true }); // as containerd's `delete` of a dead shim would
-      execFileSync('runc', ['--root', `/run/containerd/runc/${b.namespace}`, 'delete', '-f', b.id], { stdio: 'ignore' });
-      rmSync(`/run/containerd/runc/${b.namespace}`, { recursive: true, force: true });
-      b.remove();
+      cleanUp(b);
     }
   });
 });
