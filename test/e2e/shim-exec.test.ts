@@ -4,7 +4,8 @@
  * and ours; the refusal after the init exited and the fd count over many cycles for ours.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Code } from 'ttrpc-ts';
 import { OCI_PROCESS_TYPE_URL, packJson, runcOptions } from '../../proto';
 import { Containerd } from '../helpers/containerd';
@@ -138,6 +139,29 @@ describe('exec (real containerd + runc)', function () {
         assert.equal(refused.code, Code.FAILED_PRECONDITION);
         assert.equal(refused.message, `container ${id} init process is not running: failed precondition`);
       } finally {
+        await close();
+        await ct.ctr(['task', 'rm', '-f', id]);
+        await ct.ctr(['container', 'rm', id]);
+      }
+    });
+
+    it('refuses a second Start of an exec whose first Start failed; the exec can be deleted, the container’s exit still comes', async () => {
+      const id = uniqueId();
+      const later = `/tmp/appears-later-${id}`;
+      await ct.ctrOk(['run', '-d', '--runtime', OUR_RUNTIME, '--rootfs', sharedRootfs(), id, '/bin/sleep', '1000']);
+      const { task, close } = await connectTask(ct.shimSocket(id));
+      try {
+        await task.exec({ id, execId: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec: packJson(OCI_PROCESS_TYPE_URL, { ...PROCESS, args: [later] }) });
+        await rpcError(() => task.start({ id, execId: 'e1' })); // not there yet: runc exec fails
+        writeFileSync(join(sharedRootfs(), later), '#!/bin/sh\nexec sleep 1000\n', { mode: 0o755 });
+        const again = await rpcError(() => task.start({ id, execId: 'e1' }));
+        assert.deepEqual([again.code, again.message], [Code.FAILED_PRECONDITION, 'exec e1 failed to start: delete it and exec again: failed precondition']);
+        await task.delete({ id, execId: 'e1' });
+        await task.kill({ id, execId: '', signal: 9, all: false });
+        // before, the second Start ran a process counted as exited already: the init's exit was held for ever
+        assert.equal((await task.wait({ id, execId: '' })).exitStatus, 137);
+      } finally {
+        rmSync(join(sharedRootfs(), later), { force: true });
         await close();
         await ct.ctr(['task', 'rm', '-f', id]);
         await ct.ctr(['container', 'rm', id]);
