@@ -106,9 +106,8 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
       const paths = cgroups.track(c.id, c.init.pid);
       if (paths) oom.watch(c.id, paths);
     },
-    onInitStarted: (c) => {
-      // a restore: Create had no pid, so no cgroup to watch (Go's Start loads it the same way)
-      if (cgroups.paths(c.id) !== undefined) return;
+    onRestored: (c) => {
+      // Create had no pid, so no cgroup to watch (Go's Start loads it the same way)
       const paths = cgroups.track(c.id, c.init.pid);
       if (paths) oom.watch(c.id, paths);
     },
@@ -248,7 +247,11 @@ function registerCleanups(shutdown: Shutdown, p: Parts): void {
   // the event drain after this step must find it queued.
   shutdown.register('release stdio', async () => {
     for (const c of p.service.all()) c.releaseIO();
-    await p.tracker.deliveriesDone();
+    // bounded: a paused init's held exit waits for its resume, behind whatever its queue runs
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([p.tracker.deliveriesDone().then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), EVENT_DRAIN_MS)))]);
+    clearTimeout(timer);
+    if (!done) p.log.warn('shutdown: an init exit is still held after 5 s');
   });
   // Nothing will accept on the socket again: its name goes before the (up to 5 s) event drain, so a
   // shim killed meanwhile leaves no dead socket, and a new start of the group can bind at once.

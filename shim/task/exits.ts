@@ -108,9 +108,13 @@ export class ExitTracker {
     return s;
   }
 
-  /** Resolves once every init exit held for its output has been applied (shutdown awaits this before it sends the last events). */
+  /**
+   * Resolves once every init exit held for its output or its resume has been applied (shutdown
+   * awaits this before it sends the last events). A held exit can move from one hold to the next
+   * (its output delivered, then its container resumed): it waits until none is left.
+   */
   async deliveriesDone(): Promise<void> {
-    await Promise.all([...this.deliveries]);
+    while (this.deliveries.size > 0) await Promise.all([...this.deliveries]);
   }
 
   /** True once the container's init has been reaped. */

@@ -36,10 +36,10 @@ export interface TaskServiceDeps {
   /** Called when a container was created (OOM watching, …) and deleted. */
   onContainerCreated?: (c: Container) => void;
   /**
-   * Called once a container's init has started, before its start event: a restored init has its
-   * pid (and so its cgroup) only now — Create had none to watch.
+   * Called once a restored container's init runs (Create with a checkpoint had no process; runc
+   * restore runs at Start), before its start event: its cgroup can be found only now.
    */
-  onInitStarted?: (c: Container) => void;
+  onRestored?: (c: Container) => void;
   /** `clean`: the rootfs was unmounted (runc deleted the container, or knew it no more). */
   onContainerDeleted?: (c: Container, clean: boolean) => void;
   /**
@@ -134,6 +134,7 @@ export class TaskService implements TaskApi<CallContext> {
           // process whose exit no one could take (Go's shim panics here)
           throw new ShimError('failedPrecondition', `exec ${p.id} failed to start: delete it and exec again`);
         }
+        const restoring = p === c.init && c.init.state === 'createdCheckpoint';
         const window = this.deps.tracker.beginStart(c, p);
         const releaseOom = p === c.init ? this.deps.deferOom?.(c.id) : undefined;
         try {
@@ -145,7 +146,7 @@ export class TaskService implements TaskApi<CallContext> {
           window.end(c, p);
           throw err;
         }
-        if (p === c.init) this.initStarted(c);
+        if (restoring) this.restored(c);
         try {
           if (p === c.init) this.deps.events.start(c);
           else this.deps.events.execStarted(c, p);
@@ -158,10 +159,10 @@ export class TaskService implements TaskApi<CallContext> {
     });
   }
 
-  /** onInitStarted, whose failure is no failed Start: the init runs. */
-  private initStarted(c: Container): void {
+  /** onRestored, whose failure is no failed Start: the init runs. */
+  private restored(c: Container): void {
     try {
-      this.deps.onInitStarted?.(c);
+      this.deps.onRestored?.(c);
     } catch (err) {
       this.deps.log.warn('could not watch the started container', { task: c.id, error: errorMessage(err) });
     }

@@ -100,7 +100,7 @@ describe('checkpoint and restore with a fake runtime (ours)', function () {
     spec.process.terminal = false;
     spec.process.args = args;
     spec.root.path = sharedRootfs();
-    if (memoryLimit !== undefined) spec.linux['resources'] = { memory: { limit: memoryLimit, swap: memoryLimit } };
+    if (memoryLimit !== undefined) spec.linux['resources'] = { memory: { limit: memoryLimit } };
     writeFileSync(join(b.bundle, 'config.json'), JSON.stringify(spec));
     assert.equal((await shimAction(b, 'start', { env: { TTRPC_ADDRESS: ct.ttrpcAddress } })).code, 0);
     return b;
@@ -121,7 +121,7 @@ describe('checkpoint and restore with a fake runtime (ours)', function () {
 
   it('a restored container that hits its memory limit publishes /tasks/oom (its cgroup is watched from Start: Create had no pid)', async () => {
     // it allocates a moment after its start: an OOM before the shim has its pid is not seen (nor by Go's)
-    const b = await restorable('ro', ['/bin/sh', '-c', 'sleep 0.5; exec /bin/awk \'BEGIN{s=sprintf("%67108864s",""); print length(s)}\''], 16 * 1024 * 1024);
+    const b = await restorable('ro', ['/bin/sh', '-c', 'sleep 2; exec /bin/awk \'BEGIN{s=sprintf("%67108864s",""); print length(s)}\''], 16 * 1024 * 1024);
     try {
       const { task, close } = await connectTask(b.socket);
       try {

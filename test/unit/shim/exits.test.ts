@@ -365,6 +365,26 @@ describe('shim/task/exits: the init exit is published last', () => {
     assert.equal(w.init.resumeAfterExitCalls, 1, 'once');
   });
 
+  it('deliveriesDone waits for an exit held for its output and then for its resume (rule 5, then 6)', async () => {
+    const w = world();
+    w.init.move('pauseBegin', 'pauseEnd');
+    const delivered = new Deferred<DeliveryOutcome>();
+    w.init.inFlightResult = () => delivered.promise;
+    const resuming = new Deferred<void>();
+    w.init.resumeAfterExitResult = () => resuming.promise;
+    w.monitor.deliver(INIT_PID, 137);
+    let done = false;
+    void w.tracker.deliveriesDone().then(() => (done = true));
+    delivered.resolve({ delivered: true });
+    await flushMicrotasks();
+    assert.equal(w.init.resumeAfterExitCalls, 1, 'the output went: now the resume');
+    assert.equal(done, false, 'the exit is still held');
+    resuming.resolve();
+    await flushMicrotasks();
+    assert.equal(done, true);
+    assert.deepEqual(w.trace.slice(-1), ['exit c1 137']);
+  });
+
   it('does not resume a running init', () => {
     const w = world();
     w.monitor.deliver(INIT_PID, 0);
