@@ -94,6 +94,7 @@ export class ExecProcess extends BaseProcess {
     this.check('delete');
     await this.io?.drained(DRAIN_TIMEOUT_MS);
     this.io?.close();
+    await this.io?.whenClosed(); // a binary:// logger has exited (init.ts delete)
     try {
       unlinkSync(this.pidFile);
     } catch {

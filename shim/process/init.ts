@@ -239,6 +239,9 @@ export class InitProcess extends BaseProcess {
       if (!isNotExist(detail)) throw new ShimError('unknown', `failed to delete task: ${detail}`);
     }
     this.io?.close();
+    // a binary:// logger is stopped (SIGTERM, SIGKILL after 12 s) before Delete answers, as Go's
+    // binaryIO.Close does: afterwards the shim may exit, and no logger may outlive its task
+    await this.io?.whenClosed();
     this.markDeleted();
   }
 

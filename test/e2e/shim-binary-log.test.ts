@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Containerd } from '../helpers/containerd';
+import { alive } from '../helpers/proc';
 import { sharedRootfs } from '../helpers/rootfs';
-import { RUNTIMES, label, uniqueId } from '../helpers/runtimes';
+import { OUR_RUNTIME, RUNTIMES, label, uniqueId } from '../helpers/runtimes';
 import { requireSystem } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
 
@@ -42,6 +43,20 @@ describe('binary:// logging driver (real containerd + runc, `ctr run --log-uri`)
   });
 
   for (const runtime of RUNTIMES) {
+    // ours only: with Go's shim 1.6.20 such a logger was still alive here once `ctr run --rm` had
+    // returned (its Delete does not wait for the logger's end)
+    if (runtime === OUR_RUNTIME) it(`${label(runtime)}: a logger that ignores SIGTERM is killed before Delete answers: none outlives its task`, async () => {
+      const id = uniqueId();
+      const out = join(dir, id);
+      mkdirSync(out);
+      const r = await ct.ctr(['run', '--rm', '--runtime', runtime, '--log-uri', `binary://${logger}?dir=${out}&mode=stubborn`, '--rootfs', sharedRootfs(), id, '/bin/echo', 'hi'], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report & { pid: number; sigterm: boolean };
+      assert.equal(report.sigterm, true, 'asked to stop first');
+      // before, ours answered Delete at once and exited with its SIGKILL timer pending: the logger lived on
+      assert.equal(alive(report.pid), false, `logger ${report.pid} is gone once \`ctr run --rm\` returned`);
+    });
+
     it(`${label(runtime)}: the logger receives stdout and stderr byte-exact, with EOF, its argv and environment`, async () => {
       const id = uniqueId();
       const out = join(dir, id);
