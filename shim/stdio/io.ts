@@ -3,13 +3,14 @@
  * strings and the terminal flag (PROTOCOL §10): a terminal through runc's console socket (its
  * output to a FIFO, a logging binary or a file), a logging binary, or pipes to FIFOs or a file.
  */
+import { statSync } from 'node:fs';
 import { type Native } from '../../native';
 import { type ProcessMonitor } from '../reaper';
 import { BinaryIO } from './binary-logger';
 import { ConsoleIO } from './console';
 import { PipeIO } from './pipe-io';
 import { type ProcessIO } from './types';
-import { parseStdio, type StdioConfig } from './uri';
+import { parseStdio, type StdioConfig, type StdioMode } from './uri';
 
 export type { ProcessIO };
 
@@ -34,7 +35,7 @@ export interface IoContext {
  * listening.
  */
 export async function openIO(stdio: StdioConfig, ctx: IoContext): Promise<ProcessIO> {
-  const mode = parseStdio(stdio);
+  const mode = plainFile(parseStdio(stdio), stdio.terminal);
   const owner = { ...(ctx.uid ? { uid: ctx.uid } : {}), ...(ctx.gid ? { gid: ctx.gid } : {}) };
   const options = { native: ctx.native, monitor: ctx.monitor, containerId: ctx.containerId, namespace: ctx.namespace, ...owner, ...(ctx.warn ? { warn: ctx.warn } : {}) };
   if (stdio.terminal) return ConsoleIO.open(mode, options);
@@ -46,6 +47,22 @@ export async function openIO(stdio: StdioConfig, ctx: IoContext): Promise<Proces
     case 'file':
       return Promise.resolve(PipeIO.open(mode, options));
   }
+}
+
+/**
+ * A bare path (no scheme) naming stdout and stderr both that is a regular file, not a FIFO —
+ * containerd's `cio.LogFile(path)`, or `ctr run --log-uri /path` — is appended to, as Go's shim
+ * does (its copyPipes opens a path that is no FIFO O_WRONLY|O_APPEND): the file mode, on a file that
+ * is there. Any other path that is no FIFO is still refused when the FIFOs are opened.
+ */
+function plainFile(mode: StdioMode, terminal: boolean): StdioMode {
+  if (mode.kind !== 'fifo' || terminal || mode.stdout === '' || mode.stdout !== mode.stderr) return mode;
+  try {
+    if (!statSync(mode.stdout).isFile()) return mode;
+  } catch {
+    return mode; // missing: the FIFO open says ENOENT
+  }
+  return { kind: 'file', stdin: mode.stdin, path: mode.stdout };
 }
 
 /**

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Containerd, cleanEnv, mountsUnder, processesWithArgs } from '../helpers/containerd';
 import { EventWatcher } from '../helpers/events';
@@ -192,6 +192,15 @@ describe('shim lifecycle through ctr (real containerd + runc)', function () {
           assert.equal(read, size);
         });
       }
+
+      it('appends stdout and stderr to a plain file named without a scheme (cio.LogFile, `ctr run --log-uri /path`)', async () => {
+        const log = join(scratch, `${uniqueId()}.plain.log`);
+        writeFileSync(log, 'before\n');
+        const r = await run(uniqueId(), ['/bin/sh', '-c', 'echo to-out'], { extra: ['--log-uri', log] });
+        assert.equal(r.code, 0, r.stderr);
+        // appended, not truncated; before, ours refused the task: "… is not a FIFO"
+        await waitFor(() => readFileSync(log, 'utf8') === 'before\nto-out\n' || undefined, { what: 'the line appended to the file' });
+      });
 
       it('writes stdout and stderr to a file:// log URI', async () => {
         const once = async (): Promise<string> => {
