@@ -30,10 +30,12 @@
  *    (`BaseProcess.outputInFlight`: bounded, and never when nothing is in flight). An exec needs no
  *    such wait: its client deletes it first, and the shim's DeleteProcess drains.
  *
- * 6. A paused (or pausing) container's init exit is applied after `runc resume`, run in the
- *    init's queue: a pause still in flight finishes first, and a Delete that follows the exit finds
- *    the container thawed. On cgroup v2 a frozen cgroup is `paused` to runc even with its init dead,
- *    and `runc delete` refuses it (Go's `pausedState.SetExited` resumes before the exit goes out).
+ * 6. A paused (or pausing) container is resumed as soon as its init is reaped, with `runc resume`
+ *    run in the init's queue (a pause still in flight finishes first), and the init's exit is
+ *    applied only after it: a Delete that follows the exit finds the container thawed. On cgroup v2
+ *    a frozen cgroup is `paused` to runc even with its init dead, and `runc delete` refuses it
+ *    (Go's `pausedState.SetExited` resumes before the exit goes out). At once, not once rules 2 and
+ *    3 let go: the container's other processes, frozen, could not exit before it.
  *
  * Exits are applied synchronously in the reaper's callback (or right after a window ends), unless
  * rule 2, 3, 5 or 6 holds them.
@@ -204,6 +206,7 @@ export class ExitTracker {
     const s = this.state(container);
     s.initExited = true;
     s.heldInitExit = exit;
+    this.resumeIfPaused(container, s);
     if (container.killAllOnExit && !s.killingAll) {
       s.killingAll = true;
       container.init.killAll().then(
@@ -271,24 +274,28 @@ export class ExitTracker {
       void applied.finally(() => this.deliveries.delete(applied));
       return;
     }
-    if (!s.resumed && (container.init.state === 'paused' || container.init.state === 'pausing')) {
-      s.resuming = true;
-      const applied = container.init.queue
-        .run(() => container.init.resumeAfterExit())
-        .then(() => {
-          s.resuming = false;
-          s.resumed = true;
-          if (this.containers.get(container) !== s) return; // deleted meanwhile: forget applied it
-          this.maybeApplyInit(container);
-        })
-        .catch((err: unknown) => this.onError(`container ${container.id}: applying the init's exit after its resume`, err));
-      this.deliveries.add(applied);
-      void applied.finally(() => this.deliveries.delete(applied));
-      return;
-    }
+    if (this.resumeIfPaused(container, s)) return; // paused since the reap: the exit follows the resume
     const exit = s.heldInitExit;
     s.heldInitExit = undefined;
     this.apply(container, container.init, exit);
+  }
+
+  /** Rule 6: resumes a paused (or pausing) container whose init was reaped; true when a resume is on its way. */
+  private resumeIfPaused(container: Container, s: ContainerExits): boolean {
+    if (s.resumed || s.resuming || (container.init.state !== 'paused' && container.init.state !== 'pausing')) return s.resuming === true;
+    s.resuming = true;
+    const applied = container.init.queue
+      .run(() => container.init.resumeAfterExit())
+      .then(() => {
+        s.resuming = false;
+        s.resumed = true;
+        if (this.containers.get(container) !== s) return; // deleted meanwhile: forget applied it
+        this.maybeApplyInit(container);
+      })
+      .catch((err: unknown) => this.onError(`container ${container.id}: applying the init's exit after its resume`, err));
+    this.deliveries.add(applied);
+    void applied.finally(() => this.deliveries.delete(applied));
+    return true;
   }
 
   /** Applies and publishes an exit; false when the process had exited already (exactly one exit). */

@@ -385,6 +385,20 @@ describe('shim/task/exits: the init exit is published last', () => {
     assert.deepEqual(w.trace.slice(-1), ['exit c1 137']);
   });
 
+  it('rule 6: a paused container is resumed when its init is reaped, not once its execs have exited (frozen, they could not)', async () => {
+    const w = world();
+    w.startExec('e1', 200);
+    w.init.move('pauseBegin', 'pauseEnd');
+    w.monitor.deliver(INIT_PID, 137);
+    await flushMicrotasks();
+    assert.equal(w.init.resumeAfterExitCalls, 1, 'at the reap');
+    assert.equal(w.init.exited.done, false, 'held for the exec (rule 2)');
+    w.monitor.deliver(200, 137);
+    await w.tracker.deliveriesDone();
+    assert.deepEqual(w.trace.slice(-2), ['exit e1 137', 'exit c1 137']);
+    assert.equal(w.init.resumeAfterExitCalls, 1, 'once');
+  });
+
   it('does not resume a running init', () => {
     const w = world();
     w.monitor.deliver(INIT_PID, 0);
