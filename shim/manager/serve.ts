@@ -14,7 +14,7 @@
  * Shutdown (after a Shutdown RPC with no container left, or a signal): stop accepting and finish
  * in-flight calls, remove the socket, close stdio handles, send every queued event (≤ 5 s).
  */
-import { closeSync, constants, existsSync, fstatSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,9 +135,10 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
   reaper.start();
   const detach = tracker.attach();
   await listen(server, flags, log, bound);
+  const socketFile = flags.socket ? fileIdentity(socketPath(flags.socket)) : undefined;
   process.chdir('/');
 
-  registerCleanups(shutdown, { server, queue, publisher, service, tracker, reaper, detach, flags, log });
+  registerCleanups(shutdown, { server, queue, publisher, service, tracker, reaper, detach, flags, log, socketFile });
   shutdown.register('stop OOM watching', () => oom.close());
   let stoppedBy: NodeJS.Signals | undefined;
   const onStop = (signal: NodeJS.Signals): void => {
@@ -230,6 +231,23 @@ interface Parts {
   detach: () => void;
   flags: ShimFlags;
   log: Logger;
+  /** The socket file we serve on, as it was once we listened (undefined: could not tell). */
+  socketFile: FileIdentity | undefined;
+}
+
+/** Which file a path names: a new file at the same path has another. */
+interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
+function fileIdentity(path: string): FileIdentity | undefined {
+  try {
+    const st = statSync(path);
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Shutdown steps, run last-registered first: the order below is the reverse of execution. */
@@ -255,12 +273,19 @@ function registerCleanups(shutdown: Shutdown, p: Parts): void {
   });
   // Nothing will accept on the socket again: its name goes before the (up to 5 s) event drain, so a
   // shim killed meanwhile leaves no dead socket, and a new start of the group can bind at once.
+  // Only our own file: once we stopped listening, a new `start` of the group may have bound a
+  // socket of its own at the path (it takes a refused socket for a dead shim's), which is not ours
+  // to remove.
   shutdown.register('remove socket', () => {
     if (!p.flags.socket) return;
+    const path = socketPath(p.flags.socket);
+    const now = fileIdentity(path);
+    if (now === undefined) return; // removed already (or by `delete`)
+    if (p.socketFile !== undefined && (now.dev !== p.socketFile.dev || now.ino !== p.socketFile.ino)) return;
     try {
-      unlinkSync(socketPath(p.flags.socket));
+      unlinkSync(path);
     } catch {
-      // removed already (or by `delete`)
+      // removed meanwhile
     }
   });
   // Finish in-flight calls, but not forever: a Wait lasts as long as its process, and containerd

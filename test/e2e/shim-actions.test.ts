@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, linkSync, readFileSync, readSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import * as net from 'node:net';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { task, timestampToNanos } from '../../proto';
@@ -116,6 +118,28 @@ describe('shim start/delete actions and the daemon (ours)', function () {
     await close();
     await stopDaemon(b);
     assert.equal(existsSync(b.socket), false, 'the daemon removes its socket at shutdown');
+  });
+
+  it('a daemon shutting down leaves a socket another start bound at its path meanwhile', async () => {
+    const b = bundle();
+    assert.equal((await shimAction(b, 'start')).code, 0);
+    const pid = shimPid(b);
+    // a call answered: the daemon serves, and its shutdown (SIGTERM) runs its steps
+    const { task: t, close } = await connectTask(b.socket);
+    assert.equal((await t.connect({ id: b.id })).shimPid, pid);
+    await close();
+    // what a new `start` of the group does once the old daemon stopped listening: a socket of its own at the path
+    unlinkSync(b.socket);
+    const successor = net.createServer().listen(b.socket);
+    await once(successor, 'listening');
+    try {
+      const mine = statSync(b.socket).ino;
+      process.kill(pid, 'SIGTERM'); // its shutdown runs the same steps as after Shutdown
+      await waitFor(() => !alive(pid), { what: 'the old daemon to exit' });
+      assert.equal(existsSync(b.socket) && statSync(b.socket).ino, mine, 'the successor’s socket is still there');
+    } finally {
+      successor.close();
+    }
   });
 
   it('start finds a live shim of the same group and never steals its socket', async () => {
