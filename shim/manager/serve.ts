@@ -27,6 +27,7 @@ import { type ShimFlags } from '../flags';
 import { ExitMonitor, Reaper } from '../reaper';
 import { TaskEvents } from '../task/events';
 import { ExitTracker } from '../task/exits';
+import { type Container } from '../container/container';
 import { TaskService } from '../task/service';
 import { CgroupStats } from '../cgroups/stats';
 import { OomWatcher } from '../oom/watcher';
@@ -92,6 +93,11 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
     (message, err) => log.warn(message, { error: errorMessage(err) }),
     log.module('exits'),
   );
+  /** Tracks a container's cgroup (Stats) and watches it for OOM kills, from its init's pid. */
+  const watchCgroup = (c: Container): void => {
+    const paths = cgroups.track(c.id, c.init.pid);
+    if (paths) oom.watch(c.id, paths);
+  };
   const service = new TaskService({
     namespace: flags.namespace,
     native,
@@ -102,15 +108,9 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
     onShutdown: () => void shutdown.shutdown(),
     stats: cgroups,
     deferOom: (id) => oom.defer(id),
-    onContainerCreated: (c) => {
-      const paths = cgroups.track(c.id, c.init.pid);
-      if (paths) oom.watch(c.id, paths);
-    },
-    onRestored: (c) => {
-      // Create had no pid, so no cgroup to watch (Go's Start loads it the same way)
-      const paths = cgroups.track(c.id, c.init.pid);
-      if (paths) oom.watch(c.id, paths);
-    },
+    onContainerCreated: watchCgroup,
+    // a restore: Create had no pid, so no cgroup to watch (Go's Start loads it the same way)
+    onRestored: watchCgroup,
     onContainerDeleted: (c, clean) => {
       oom.unwatch(c.id);
       cgroups.forget(c.id);

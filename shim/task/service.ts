@@ -129,11 +129,6 @@ export class TaskService implements TaskApi<CallContext> {
           throw new ShimError('failedPrecondition', `container ${c.id} init process is not running`);
         }
         p.check('start');
-        if (p.role === 'exec' && p.exited.done) {
-          // its first Start failed (failedToStart released its waiters): a second would run a
-          // process whose exit no one could take (Go's shim panics here)
-          throw new ShimError('failedPrecondition', `exec ${p.id} failed to start: delete it and exec again`);
-        }
         const restoring = p === c.init && c.init.state === 'createdCheckpoint';
         const window = this.deps.tracker.beginStart(c, p);
         const releaseOom = p === c.init ? this.deps.deferOom?.(c.id) : undefined;
