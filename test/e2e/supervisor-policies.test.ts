@@ -56,13 +56,7 @@ describe('tsrunc restart policies, log options and shim debugging (real runc)', 
         await sv.ok(['run', '-d', '--name', nm, '--restart', 'always', ...runtimeArgs, '--rootfs', rootfs, '--', '/bin/sleep', '1000']);
         const first = await sv.inspect(nm);
         await sv.ok(['kill', nm]);
-        const again = await waitFor(
-          async () => {
-            const c = await sv.inspect(nm);
-            return c.status === 'running' && c.restartCount === 1 ? c : undefined;
-          },
-          { timeoutMs: 20_000, what: 'the restart after SIGKILL' },
-        );
+        const again = await sv.restarted(nm, 1, 'the restart after SIGKILL');
         assert.notEqual(again.pid, first.pid);
         assert.ok(alive(again.pid));
         await sv.ok(['stop', '-t', '1', nm]);
@@ -132,13 +126,7 @@ describe('tsrunc restart policies, log options and shim debugging (real runc)', 
     await waitFor(() => !gone.some((pid) => alive(pid)), { what: 'the container and its shim to die' });
     rmSync(join(sv.root, 'run'), { recursive: true, force: true }); // a tmpfs after a reboot
     await sv.startDaemon();
-    const again = await waitFor(
-      async () => {
-        const x = await sv.inspect('rebooted');
-        return x.status === 'running' && x.restartCount === 1 ? x : undefined;
-      },
-      { timeoutMs: 20_000, what: 'the restart after the reboot' },
-    );
+    const again = await sv.restarted('rebooted', 1, 'the restart after the reboot');
     assert.notEqual(again.pid, c.pid);
     assert.ok(alive(again.pid));
     assert.equal(existsSync(join(again.bundle, 'config.json')), true, 'the bundle is there again');
@@ -164,13 +152,7 @@ describe('tsrunc restart policies, log options and shim debugging (real runc)', 
       Object.assign(r, { status: 'stopped', exitStatus: 3, exitedAt: new Date().toISOString(), restartPolicy: { name: 'always', maxRetries: 0 } });
     });
     await sv.startDaemon();
-    const again = await waitFor(
-      async () => {
-        const x = await sv.inspect('torn');
-        return x.status === 'running' && x.restartCount === 1 ? x : undefined;
-      },
-      { timeoutMs: 20_000, what: 'the restart' },
-    );
+    const again = await sv.restarted('torn', 1, 'the restart');
     assert.notEqual(again.pid, c.pid);
     await waitFor(() => !alive(shimPid), { what: "the old task's shim to be shut down" });
     await sv.ok(['rm', '-f', 'torn']);

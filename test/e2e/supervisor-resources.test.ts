@@ -110,13 +110,7 @@ describe('tsrunc resources: limits, update, stats, pause (daemon + CLI, real run
         const first = await sv.inspect(nm);
         await sv.ok(['update', '--pids-limit', '40', nm]);
         await sv.ok(['kill', nm]);
-        const again = await waitFor(
-          async () => {
-            const c = await sv.inspect(nm);
-            return c.status === 'running' && c.restartCount === 1 ? c : undefined;
-          },
-          { timeoutMs: 20_000, what: 'the restart after SIGKILL' },
-        );
+        const again = await sv.restarted(nm, 1, 'the restart after SIGKILL');
         assert.notEqual(again.pid, first.pid);
         assert.equal(cgroupFile('pids', again.id, 'pids.max'), '40', 'the limit update set, not the one run set');
         await sv.ok(['rm', '-f', nm]);

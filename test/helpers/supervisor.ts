@@ -136,6 +136,17 @@ export class Supervisor {
     return r.stdout;
   }
 
+  /** Waits until container `ref` runs again after `count` restarts (by its policy); its inspect then. */
+  restarted(ref: string, count: number, what: string): Promise<ContainerJson> {
+    return waitFor(
+      async () => {
+        const c = await this.inspect(ref);
+        return c.status === 'running' && c.restartCount === count ? c : undefined;
+      },
+      { timeoutMs: 20_000, what },
+    );
+  }
+
   /** `inspect` of one container. */
   async inspect(ref: string): Promise<ContainerJson> {
     const [c] = JSON.parse(await this.ok(['inspect', ref])) as ContainerJson[];
