@@ -52,7 +52,7 @@ export abstract class BaseProcess {
     const r = refusal(this.role, this.current, verb);
     if (r) throw refusalError(r);
     if (verb === 'start' && this.role === 'exec' && this.exited.done) {
-      // its first Start failed (failedToStart released its waiters): a second would run a process
+      // its runc exec failed (failedToStart released its waiters): a second would run a process
       // whose exit no one could take (Go's shim panics here)
       throw new ShimError('failedPrecondition', `exec ${this.id} failed to start: delete it and exec again`);
     }
@@ -86,9 +86,9 @@ export abstract class BaseProcess {
   }
 
   /**
-   * A start that failed leaves no process to exit: release the waiters with status 0 and no exit
-   * time (as the Go shim does), without moving the state (the process can still be deleted, not
-   * started again: `check`).
+   * An exec whose runc exec failed leaves no process to exit: release the waiters with status 0
+   * and no exit time (as the Go shim does), without moving the state (the process can still be
+   * deleted, not started again: `check`).
    */
   failedToStart(): void {
     this.exited.set({ pid: 0, status: 0, at: 0n });

@@ -11,7 +11,9 @@ import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Runc } from '../runc/runc';
 import { type IoContext, openIO, withRunc } from '../stdio/io';
+import { type ProcessIO } from '../stdio/types';
 import { ShimError } from '../util/errors';
+import { errorMessage } from '../util/log';
 import { BaseProcess } from './base';
 import { DRAIN_TIMEOUT_MS, runcDetail } from './init';
 import { readPidFile } from './pidfile';
@@ -40,7 +42,12 @@ export class ExecProcess extends BaseProcess {
     this.pidFile = join(config.bundle, `${config.execId}.pid`);
   }
 
-  /** Opens stdio and runs `runc exec --detach`; the caller moves the state on success. */
+  /**
+   * Opens stdio and runs `runc exec --detach`; the caller moves the state on success. A failure
+   * before runc runs (the spec file, the stdio) leaves the exec created, and Start can be tried
+   * again, as Go's shim allows; once runc has run and failed, the exec can only be deleted
+   * (failedToStart).
+   */
   async start(): Promise<void> {
     this.check('start');
     // In the bundle, beside the pid file: a directory only containerd's user can write, which
@@ -48,33 +55,50 @@ export class ExecProcess extends BaseProcess {
     // pid and a counter, so no other daemon's exec can share the name.
     const processFile = join(this.config.bundle, `runc-process-${process.pid}-${++processFiles}.json`);
     try {
-      writeFileSync(processFile, this.config.processJson, { mode: 0o600 });
-      this.io = await openIO(this.stdio, this.config.io);
-      await withRunc(
-        this.io,
-        this.config.runc.exec(
-          {
-            id: this.config.containerId,
-            processFile,
-            pidFile: this.pidFile,
-            ...(this.io.consoleSocket ? { consoleSocket: this.io.consoleSocket } : {}),
-          },
-          this.io.runcStdio,
-        ),
-      );
-      this.pid = readPidFile(this.pidFile);
-    } catch (err) {
-      this.io?.close();
-      this.io = undefined;
-      throw new ShimError('unknown', `OCI runtime exec failed: ${runcDetail(err)}`);
+      const io = await this.prepare(processFile);
+      this.io = io;
+      try {
+        await withRunc(
+          io,
+          this.config.runc.exec(
+            {
+              id: this.config.containerId,
+              processFile,
+              pidFile: this.pidFile,
+              ...(io.consoleSocket ? { consoleSocket: io.consoleSocket } : {}),
+            },
+            io.runcStdio,
+          ),
+        );
+        this.pid = readPidFile(this.pidFile);
+      } catch (err) {
+        io.close();
+        this.io = undefined;
+        this.failedToStart();
+        throw new ShimError('unknown', `OCI runtime exec failed: ${runcDetail(err)}`);
+      }
     } finally {
       try {
         unlinkSync(processFile);
       } catch {
-        // already gone
+        // already gone, or never written
       }
     }
     this.transition('start');
+  }
+
+  /** What runc exec needs before it runs: the process spec in `processFile`, and the stdio. Nothing runs yet. */
+  private async prepare(processFile: string): Promise<ProcessIO> {
+    try {
+      writeFileSync(processFile, this.config.processJson, { mode: 0o600 });
+    } catch (err) {
+      throw new ShimError('unknown', `failed to write the exec process spec: ${errorMessage(err)}`);
+    }
+    try {
+      return await openIO(this.stdio, this.config.io);
+    } catch (err) {
+      throw new ShimError('unknown', `failed to create exec process I/O: ${errorMessage(err)}`);
+    }
   }
 
   /** kill(2) on the exec's pid; `all` does not apply to an exec. */

@@ -136,7 +136,6 @@ export class TaskService implements TaskApi<CallContext> {
           if (p === c.init) await c.init.start();
           else await c.exec(r.execId).start();
         } catch (err) {
-          if (p.role === 'exec') p.failedToStart();
           releaseOom?.();
           window.end(c, p);
           throw err;

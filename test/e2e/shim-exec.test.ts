@@ -4,7 +4,7 @@
  * and ours; the refusal after the init exited and the fd count over many cycles for ours.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Code } from 'ttrpc-ts';
 import { OCI_PROCESS_TYPE_URL, packJson, runcOptions } from '../../proto';
@@ -117,6 +117,27 @@ describe('exec (real containerd + runc)', function () {
           events.forContainer(id).filter((e) => e.topic === '/tasks/exit' && e.event['id'] === 'nx').length,
           0,
         );
+      });
+
+      it('lets a Start that failed before anything ran (its binary:// logger missing) be tried again', async () => {
+        const dir = mkdtempSync('/tmp/tsrunc-exec-retry-');
+        const logger = join(dir, 'logger');
+        const out = join(dir, 'out');
+        try {
+          const stdio = `binary://${logger}`;
+          await task.exec({ id, execId: 'r1', terminal: false, stdin: '', stdout: stdio, stderr: stdio, spec: packJson(OCI_PROCESS_TYPE_URL, { ...PROCESS, args: ['/bin/echo', 'retried'] }) });
+          await rpcError(() => task.start({ id, execId: 'r1' }));
+          assert.equal((await task.state({ id, execId: 'r1' })).status, 1, 'still CREATED');
+          writeFileSync(logger, `#!/bin/sh\nexec 5>&-\nexec /bin/cat <&3 >${out}\n`, { mode: 0o755 });
+          const started = await task.start({ id, execId: 'r1' });
+          assert.ok(started.pid > 0);
+          assert.equal((await task.wait({ id, execId: 'r1' })).exitStatus, 0);
+          await task.delete({ id, execId: 'r1' });
+          // Go's Delete does not wait for the logger to end (shim-binary-log.test.ts)
+          await waitFor(() => existsSync(out) && readFileSync(out, 'utf8') === 'retried\n', { what: 'the retried exec’s output in the log', timeoutMs: 5000 });
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       });
 
       it('passes a very long argv through', async () => {
