@@ -7,9 +7,12 @@
  * Filesystem sockets only — never the abstract namespace (CVE-2020-15257) — created under a umask
  * that makes the socket 0600 from the first instant, in a directory made 0600 as Go makes it.
  */
-import { mkdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
+import type { Native } from '../../native';
+import { takeFileLock } from '../util/file-lock';
+import { removeQuiet } from '../util/remove';
 import { sha256Hex } from '../util/sha256';
 
 /** containerd's compile-time default state dir: every containerd puts shim sockets here. */
@@ -43,20 +46,33 @@ export function isListening(path: string, timeoutMs = 100): Promise<boolean> {
 
 export type Listener = { server: net.Server; fd: number } | { inUse: true };
 
+/** How long a `start` waits for another that is replacing the same stale socket. */
+const REPLACE_WAIT_MS = 2000;
+
 /**
  * Listens on `path`. A live socket (another shim of the same group) is never stolen: the result is
- * `{ inUse: true }`. A stale one (nothing answers — a shim was SIGKILLed) is unlinked and replaced.
+ * `{ inUse: true }`. A stale one (nothing answers — a shim was SIGKILLed) is unlinked and replaced,
+ * under a lock beside it (`<path>.lock`, flock: a holder killed holds up nobody): two `start`s of
+ * one group that both meet the stale socket would otherwise both unlink it, the second one the
+ * first one's new socket, and the group would get two daemons. The lock is only taken on this rare
+ * path, and with it koffi (`native`), which `start` otherwise never loads.
  */
-export async function listen(path: string): Promise<Listener> {
+export async function listen(path: string, native: () => Pick<Native, 'tryLockExclusive'>): Promise<Listener> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o600 });
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await bind(path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt > 0) throw err;
-      if (await isListening(path)) return { inUse: true };
-      unlinkSync(path);
-    }
+  try {
+    return await bind(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+  }
+  const release = takeFileLock(native(), `${path}.lock`, REPLACE_WAIT_MS);
+  if (!release) throw new Error(`${path} is stale and another start is replacing it: gave up after ${REPLACE_WAIT_MS} ms`);
+  try {
+    // under the lock: the socket may be a new one by now, made by whoever held it before us
+    if (await isListening(path)) return { inUse: true };
+    removeQuiet(path); // gone already: delete removed it
+    return await bind(path);
+  } finally {
+    release();
   }
 }
 

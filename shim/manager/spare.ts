@@ -298,7 +298,7 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
       const stdin = await readStdin(r.pid);
       if (stdin === undefined) return answer('fallback');
       const options = decodeStartOptions(stdin);
-      const bound = await listen(socketPath(address));
+      const bound = await listen(socketPath(address), loadNative);
       if ('inUse' in bound) {
         // a live shim serves the group: as `start` does, print its address; we stay a spare
         writeFileAtomic(join(r.cwd, 'address'), address);

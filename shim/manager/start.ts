@@ -16,6 +16,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadNative } from '../../native';
 import { joinCgroup } from '../cgroups/join';
 import { OptionsError, decodeAny, decodeOptions, defaultOptions, type RuncOptions } from '../container/options';
 import { type ShimFlags } from '../flags';
@@ -85,7 +86,7 @@ export async function start(flags: ShimFlags, script: string): Promise<string> {
   const options = decodeStartOptions(readStdin());
   // No spare took this task (bin/containerd-shim-tsrunc-v2 tried): start one for the next task.
   if (sparesEnabled(process.env)) spawnSpare(doorPrefix(process.ppid), script, forkingOn(process.env) ? FORKING_SPARE_NODE_OPTIONS : DAEMON_NODE_OPTIONS);
-  const listener = await listen(path);
+  const listener = await listen(path, loadNative);
   if ('inUse' in listener) {
     writeFileAtomic(join(bundle, 'address'), address);
     return address;

@@ -9,7 +9,11 @@ import { linkSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { SOCKET_DIR, isListening, listen, socketAddress, socketPath } from '../../../shim/manager/socket';
+import { FakeNative } from '../../../native/fake';
 import { tempDir } from './fakes';
+
+/** listen takes the lock beside a stale socket (integration/socket-replace.test.ts has the real one). */
+const lockNative = (): FakeNative => new FakeNative();
 
 /** Go's path.Clean, written from its documented rules (independent of node:path). */
 function goClean(p: string): string {
@@ -123,7 +127,7 @@ describe('shim/manager/socket: listen', () => {
 
   it('binds a 0600 socket and hands back its fd', async () => {
     const path = join(dir.path, 'sock');
-    const l = await listen(path);
+    const l = await listen(path, lockNative);
     assert.ok('server' in l);
     servers.push(l.server);
     assert.ok(Number.isInteger(l.fd) && l.fd > 2);
@@ -135,7 +139,7 @@ describe('shim/manager/socket: listen', () => {
   it('never steals a live socket: another shim of the group keeps it', async () => {
     const path = join(dir.path, 'sock');
     await serve(path);
-    assert.deepEqual(await listen(path), { inUse: true });
+    assert.deepEqual(await listen(path, lockNative), { inUse: true });
     assert.equal(await isListening(path), true);
   });
 
@@ -148,7 +152,7 @@ describe('shim/manager/socket: listen', () => {
     servers.splice(servers.indexOf(old), 1);
     renameSync(aside, path);
     assert.equal(await isListening(path), false);
-    const l = await listen(path);
+    const l = await listen(path, lockNative);
     assert.ok('server' in l);
     servers.push(l.server);
     assert.equal(await isListening(path), true);
