@@ -94,10 +94,13 @@ export class Runc {
     await this.run(a.resumeArgs(id));
   }
 
-  /** Host pids of the container's processes (`runc ps --format json`). */
+  /**
+   * Host pids of the container's processes (`runc ps --format json`). runc prints `null` for a
+   * container with none (its init exited): no pids, as Go's json.Unmarshal reads it.
+   */
   async ps(id: string): Promise<number[]> {
     const { stdout } = await this.run(a.psArgs(id));
-    const pids: unknown = JSON.parse(stdout.trim() || '[]');
+    const pids: unknown = JSON.parse(stdout.trim() || '[]') ?? [];
     if (!Array.isArray(pids) || !pids.every((p) => Number.isInteger(p))) throw new Error(`runc ps: unexpected output ${stdout.trim()}`);
     return pids as number[];
   }

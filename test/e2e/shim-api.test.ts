@@ -75,7 +75,7 @@ describe('Task API over ttrpc (real containerd + runc)', function () {
         assert.equal(state.exitStatus, 0);
       });
 
-      it('Pids lists the container processes; Kill, then Wait returns the status and Kill again is NotFound', async () => {
+      it('Pids lists the container processes; Kill, then Wait returns the status and Kill again is NotFound; Pids is then empty', async () => {
         const { taskPid } = await task.connect({ id });
         const pids = (await task.pids({ id })).processes.map((p) => p.pid);
         assert.equal(pids.length, 2);
@@ -93,6 +93,7 @@ describe('Task API over ttrpc (real containerd + runc)', function () {
         const state = await task.state({ id, execId: '' });
         assert.equal(state.status, 3);
         assert.equal(state.exitStatus, 3);
+        assert.deepEqual((await task.pids({ id })).processes, [], 'no processes once the init exited (runc ps prints null)');
       });
 
       it('Shutdown keeps the shim while it holds the container, and ends it once the container is deleted', async () => {
