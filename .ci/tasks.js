@@ -21,6 +21,7 @@ const PACKAGES = {
   test: [
     'crun',
     'criu',
+    'binutils', // objdump: the glibc versions of the symbols native/ binds (integration/libc-symbols.test.ts)
     'protobuf-compiler',
     'libprotobuf-dev',
     // upstream .proto files for the drift test (PROTOCOL §15)

@@ -47,6 +47,34 @@ function declareLayouts(): void {
   checkLayout('sockaddr_un', SOCKADDR_UN, koffi.sizeof(sockaddrUn), (f) => koffi.offsetof(sockaddrUn, f));
 }
 
+/**
+ * System call numbers, for calls glibc wraps only from a recent version: these two from 2.36, where
+ * Ubuntu 22.04 and RHEL 9 have 2.35 and 2.34. The numbers are the same on every architecture
+ * (added after the tables were unified, Linux 5.1 and 5.3).
+ */
+const SYS_PIDFD_SEND_SIGNAL = 424;
+const SYS_PIDFD_OPEN = 434;
+
+/**
+ * The oldest glibc whose symbols every required declaration below may need: RHEL 8's. A symbol
+ * koffi cannot find fails the whole load, and with it the daemon, so a newer one is either called
+ * through syscall(2) or optional (test/integration/libc-symbols.test.ts reads the versions).
+ */
+export const OLDEST_GLIBC = '2.28';
+
+/** Every libc symbol declared, and whether the load goes on without it. */
+const declared: Array<{ name: string; optional: boolean }> = [];
+
+/** The libc symbols loadLibc declares (after it ran). */
+export function declaredSymbols(): ReadonlyArray<{ name: string; optional: boolean }> {
+  return declared;
+}
+
+/** The function's name in a C prototype: the word before the first parenthesis. */
+function nameOf(decl: string): string {
+  return /(\w+)\s*\(/.exec(decl)?.[1] ?? decl;
+}
+
 /** The libc functions we call, by name. */
 export interface Libc {
   prctl: CFunction;
@@ -78,7 +106,8 @@ export interface Libc {
   posix_spawn_file_actions_destroy: CFunction;
   posix_spawn_file_actions_adddup2: CFunction;
   posix_spawn_file_actions_addopen: CFunction;
-  posix_spawn_file_actions_addchdir_np: CFunction;
+  /** glibc 2.29: missing, a spawn with a working directory is ENOSYS (the caller falls back). */
+  posix_spawn_file_actions_addchdir_np: CFunction | undefined;
   posix_spawnattr_init: CFunction;
   posix_spawnattr_destroy: CFunction;
   posix_spawnattr_setflags: CFunction;
@@ -111,12 +140,24 @@ export function loadLibc(): Libc {
   const lib = koffi.load('libc.so.6');
   // dlopen(NULL): the node executable, whose exported libuv symbols addons link against
   const node = koffi.load(null);
-  const fn = (decl: string): CFunction => lib.func(decl) as CFunction;
+  const fn = (decl: string): CFunction => {
+    declared.push({ name: nameOf(decl), optional: false });
+    return lib.func(decl) as CFunction;
+  };
+  const optional = (decl: string): CFunction | undefined => {
+    declared.push({ name: nameOf(decl), optional: true });
+    try {
+      return lib.func(decl) as CFunction;
+    } catch {
+      return undefined; // koffi: "Cannot find function" in this libc
+    }
+  };
+  const syscall = fn('long syscall(long number, ...)');
   libc = {
     prctl: fn('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
     waitid: fn('int waitid(int idtype, uint id, _Inout_ void *infop, int options)'),
-    pidfd_open: fn('int pidfd_open(int pid, uint flags)'),
-    pidfd_send_signal: fn('int pidfd_send_signal(int pidfd, int sig, void *info, uint flags)'),
+    pidfd_open: (pid, flags) => syscall(SYS_PIDFD_OPEN, 'int', pid, 'uint', flags),
+    pidfd_send_signal: (pidfd, sig, info, flags) => syscall(SYS_PIDFD_SEND_SIGNAL, 'int', pidfd, 'int', sig, 'void *', info, 'uint', flags),
     pipe2: fn('int pipe2(_Out_ void *fds, int flags)'),
     mkfifo: fn('int mkfifo(const char *path, uint mode)'),
     flock: fn('int flock(int fd, int operation)'),
@@ -142,7 +183,7 @@ export function loadLibc(): Libc {
     posix_spawn_file_actions_destroy: fn('int posix_spawn_file_actions_destroy(void *actions)'),
     posix_spawn_file_actions_adddup2: fn('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)'),
     posix_spawn_file_actions_addopen: fn('int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int oflag, uint mode)'),
-    posix_spawn_file_actions_addchdir_np: fn('int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)'),
+    posix_spawn_file_actions_addchdir_np: optional('int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)'),
     posix_spawnattr_init: fn('int posix_spawnattr_init(void *attr)'),
     posix_spawnattr_destroy: fn('int posix_spawnattr_destroy(void *attr)'),
     posix_spawnattr_setflags: fn('int posix_spawnattr_setflags(void *attr, short flags)'),

@@ -21,6 +21,7 @@ import { type Libc } from './libc';
 import { systemError } from './errno';
 import { type SpawnRequest } from './types';
 
+const ENOSYS = 38;
 const F_DUPFD_CLOEXEC = 1030;
 const O_RDWR = 2;
 const POSIX_SPAWN_SETSIGDEF = 0x04;
@@ -61,7 +62,11 @@ export function spawn(libc: Libc, request: SpawnRequest): number {
         }
         spawnCheck(libc.posix_spawn_file_actions_adddup2(actions, from, target), 'posix_spawn_file_actions_adddup2');
       }
-      if (request.cwd !== undefined) spawnCheck(libc.posix_spawn_file_actions_addchdir_np(actions, request.cwd), 'posix_spawn_file_actions_addchdir_np');
+      if (request.cwd !== undefined) {
+        const chdir = libc.posix_spawn_file_actions_addchdir_np;
+        if (!chdir) throw systemError(ENOSYS, 'posix_spawn_file_actions_addchdir_np'); // glibc < 2.29
+        spawnCheck(chdir(actions, request.cwd), 'posix_spawn_file_actions_addchdir_np');
+      }
       const pid = new Int32Array(1);
       const rc = libc.posix_spawn(pid, request.path, actions, attr, [...request.argv, null], [...request.env, null]);
       if (rc !== 0) throw systemError(rc, 'posix_spawn', request.path);
