@@ -3,6 +3,8 @@
  * with mount(8) (which handles loop devices, read-only bind remounts and helpers as containerd's
  * own mount code does for the usual snapshotter outputs) and rolled back in reverse order if any
  * later step fails. Every spec is checked before anything is mounted: a bad one changes nothing.
+ * An overlay whose options pass a page (an image of ~50 layers or more) is mounted with its lower
+ * directories relative to their parent (overlay-options.ts).
  */
 import { mkdirSync, statSync } from 'node:fs';
 import { isAbsolute, normalize } from 'node:path';
@@ -10,6 +12,7 @@ import { type Native } from '../../native';
 import { type ProcessMonitor } from '../reaper';
 import { ShimError } from '../util/errors';
 import { unmountAll } from './mounts';
+import { compactLowerdir } from './overlay-options';
 import { resolveInRoot } from './scoped-path';
 
 /** containerd.types.Mount. */
@@ -57,10 +60,12 @@ export async function mountRootfs(mounts: readonly MountSpec[], rootfs: string, 
       // resolved after the earlier mounts, inside the rootfs: a symlink in a lower layer cannot
       // point the mount at the host (mount(8) follows links)
       const target = m.target ? scopedTarget(rootfs, m, i) : rootfs;
+      const compacted = compactLowerdir(m); // an overlay of many layers: relative lower dirs
+      const options = compacted?.options ?? m.options;
       const args = ['-t', m.type];
-      if (m.options.length > 0) args.push('-o', m.options.join(','));
+      if (options.length > 0) args.push('-o', options.join(','));
       args.push(m.source, target);
-      const { child, exit } = monitor.spawn('mount', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      const { child, exit } = monitor.spawn('mount', args, { stdio: ['ignore', 'ignore', 'pipe'], ...(compacted ? { cwd: compacted.cwd } : {}) });
       let stderr = '';
       child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
       const { status } = await exit;
