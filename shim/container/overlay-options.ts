@@ -4,8 +4,6 @@
  * to mount. As containerd's own mount code does, the lower directories are then given relative to
  * their common parent, and the mount runs with that parent as its working directory.
  */
-import { type MountSpec } from './rootfs';
-
 /** The kernel copies one page of mount data; 4 KiB is the smallest page Linux has. */
 const PAGE_SIZE = 4096;
 /** Room left for what mount(8) adds to the options it passes on (containerd keeps 512 too). */
@@ -18,16 +16,16 @@ export interface CompactedMount {
 }
 
 /**
- * `m` with its lowerdir relative to the lower directories' common parent, when its options are
+ * The options of a mount of `type`, with its lowerdir relative to the lower directories' common parent, when its options are
  * too long for one page and that helps; undefined when it is not an overlay, fits already, or
  * has no common parent but `/`.
  */
-export function compactLowerdir(m: MountSpec): CompactedMount | undefined {
-  if (m.type !== 'overlay') return undefined;
-  if (m.options.reduce((n, o) => n + o.length + 1, 0) < PAGE_SIZE - MARGIN) return undefined;
-  const index = m.options.findIndex((o) => o.startsWith('lowerdir='));
+export function compactLowerdir(type: string, options: readonly string[]): CompactedMount | undefined {
+  if (type !== 'overlay') return undefined;
+  if (options.reduce((n, o) => n + o.length + 1, 0) < PAGE_SIZE - MARGIN) return undefined;
+  const index = options.findIndex((o) => o.startsWith('lowerdir='));
   if (index === -1) return undefined;
-  const dirs = (m.options[index] ?? '').slice('lowerdir='.length).split(':');
+  const dirs = (options[index] ?? '').slice('lowerdir='.length).split(':');
   if (dirs.length < 2) return undefined;
   // the common prefix as text, then back to its directory: snapshots 12/fs and 13/fs share
   // ".../snapshots/1", whose directory is ".../snapshots"
@@ -36,9 +34,9 @@ export function compactLowerdir(m: MountSpec): CompactedMount | undefined {
   if (!parent.startsWith('/')) return undefined; // relative lower dirs, or none but the root in common
   const relative = dirs.map((d) => d.slice(parent.length + 1));
   if (relative.some((d) => d === '')) return undefined;
-  const options = m.options.filter((_, i) => i !== index);
-  options.push(`lowerdir=${relative.join(':')}`);
-  return { options, cwd: parent };
+  const compacted = options.filter((_, i) => i !== index);
+  compacted.push(`lowerdir=${relative.join(':')}`);
+  return { options: compacted, cwd: parent };
 }
 
 function commonPrefix(a: string, b: string): string {

@@ -60,7 +60,7 @@ export async function mountRootfs(mounts: readonly MountSpec[], rootfs: string, 
       // resolved after the earlier mounts, inside the rootfs: a symlink in a lower layer cannot
       // point the mount at the host (mount(8) follows links)
       const target = m.target ? scopedTarget(rootfs, m, i) : rootfs;
-      const compacted = compactLowerdir(m); // an overlay of many layers: relative lower dirs
+      const compacted = compactLowerdir(m.type, m.options); // an overlay of many layers: relative lower dirs
       const options = compacted?.options ?? m.options;
       const args = ['-t', m.type];
       if (options.length > 0) args.push('-o', options.join(','));
