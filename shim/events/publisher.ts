@@ -54,6 +54,15 @@ export class EventPublisher {
     return isRpcError(err) && err.code === Code.INVALID_ARGUMENT;
   }
 
+  /**
+   * True for an error status other than a timeout or unavailability: containerd was reached and
+   * failed the event (or something else listens at the address: Unimplemented). A few retries
+   * may help; for ever would hold back every later event (the queue drops it after a few).
+   */
+  static isAnswered(err: unknown): boolean {
+    return isRpcError(err) && err.code !== Code.UNAVAILABLE && err.code !== Code.DEADLINE_EXCEEDED;
+  }
+
   private connect(): Promise<Client> {
     if (this.closed) return Promise.reject(new Error('event publisher closed'));
     if (this.client && !this.client.closed) return Promise.resolve(this.client);

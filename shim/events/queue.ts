@@ -9,7 +9,10 @@
  * Failures: the sender itself reconnects once and retries at once (publisher.ts); if that fails too
  * the head event is retried after 1 s, 2 s, … (capped at 5 s), keeping the order — unlike the Go
  * shim, which re-queues at the tail and drops an event after six retries. An event containerd
- * refuses as invalid is dropped and reported (retrying cannot fix it). The queue is bounded: past
+ * refuses as invalid is dropped and reported (retrying cannot fix it); one it answers with another
+ * error (it is up, and failed this event) is dropped after `maxAnsweredAttempts`, so that one
+ * event cannot hold back every later one, a TaskExit included. While containerd cannot be reached
+ * the head is retried until it can (it restarts; the events wait for it). The queue is bounded: past
  * `maxQueued` the oldest event is dropped and reported, so a containerd that never comes back
  * cannot grow the shim without limit.
  *
@@ -33,6 +36,10 @@ export interface EventQueueOptions {
   send: EventSender;
   /** True for errors retrying cannot fix (containerd answered InvalidArgument). */
   isPermanent?: (err: unknown) => boolean;
+  /** True for the other errors containerd answered (it was reached): retried, but not for ever. */
+  isAnswered?: (err: unknown) => boolean;
+  /** Attempts at one event that containerd answers with an error before it is dropped (default 5). */
+  maxAnsweredAttempts?: number;
   /** Reports a dropped event. */
   onDrop?: (event: OutgoingEvent, why: string) => void;
   maxQueued?: number;
@@ -55,9 +62,11 @@ export class EventQueue {
   private idleWaiters: ((sent: boolean) => void)[] = [];
   private readonly maxQueued: number;
   private readonly backoff: (attempt: number) => number;
+  private readonly maxAnswered: number;
 
   constructor(private readonly options: EventQueueOptions) {
     this.maxQueued = options.maxQueued ?? 4096;
+    this.maxAnswered = options.maxAnsweredAttempts ?? 5;
     this.backoff = options.backoffMs ?? ((n) => Math.min(n, 5) * 1000);
   }
 
@@ -89,6 +98,14 @@ export class EventQueue {
   private async loop(): Promise<void> {
     this.sending = true;
     let attempt = 0;
+    /** Errors containerd answered for the head event so far. */
+    let answered = 0;
+    const dropHead = (head: OutgoingEvent, why: string): void => {
+      if (this.queue[0] === head) this.queue.shift();
+      this.options.onDrop?.(head, why);
+      attempt = 0;
+      answered = 0;
+    };
     while (!this.closed && this.queue.length > 0) {
       const head = this.queue[0];
       if (!head) break;
@@ -98,11 +115,16 @@ export class EventQueue {
         this.inFlight = false;
         if (this.queue[0] === head) this.queue.shift();
         attempt = 0;
+        answered = 0;
       } catch (err) {
         this.inFlight = false;
+        if (this.queue[0] !== head) answered = 0; // dropped meanwhile (the bound): a new head
         if (this.options.isPermanent?.(err)) {
-          if (this.queue[0] === head) this.queue.shift();
-          this.options.onDrop?.(head, `containerd refused it: ${(err as Error).message}`);
+          dropHead(head, `containerd refused it: ${(err as Error).message}`);
+          continue;
+        }
+        if (this.options.isAnswered?.(err) && ++answered >= this.maxAnswered) {
+          dropHead(head, `containerd failed it ${answered} times: ${(err as Error).message}`);
           continue;
         }
         attempt++;

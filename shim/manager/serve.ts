@@ -77,6 +77,7 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
   const queue = new EventQueue({
     send: publisher ? publisher.send : () => Promise.resolve(),
     isPermanent: (err) => EventPublisher.isPermanent(err),
+    isAnswered: (err) => EventPublisher.isAnswered(err),
     onDrop: (event, why) => eventsLog.warn('event dropped', { topic: event.topic, reason: why }),
   });
   const events = new TaskEvents(queue);

@@ -15,6 +15,7 @@ async function turn(): Promise<void> {
 }
 
 class Refused extends Error {}
+class Answered extends Error {}
 
 interface Harness {
   queue: EventQueue;
@@ -151,6 +152,31 @@ describe('shim/events/queue', () => {
       ['/tasks/bad', 1_000_000],
       ['/tasks/next', 1_000_000],
     ]);
+  });
+
+  it('drops an event containerd keeps failing (answered errors) after maxAnsweredAttempts, then sends the next: one event cannot hold back a TaskExit', async () => {
+    const h = harness({ isAnswered: (err) => err instanceof Answered, maxAnsweredAttempts: 3 });
+    h.outcome = (_n, event) => (event.topic === '/tasks/stuck' ? Promise.reject(new Answered('internal error')) : Promise.resolve());
+    publish(h, '/tasks/stuck', '/tasks/exit');
+    await clock.tickAsync(10_000);
+    assert.deepEqual(h.sends.map((s) => [s.topic, s.at - 1_000_000]), [
+      ['/tasks/stuck', 0],
+      ['/tasks/stuck', 1000],
+      ['/tasks/stuck', 3000],
+      ['/tasks/exit', 3000],
+    ]);
+    assert.deepEqual(h.drops, [{ topic: '/tasks/stuck', why: 'containerd failed it 3 times: internal error' }]);
+  });
+
+  it('retries an unreachable containerd without a bound (the events wait for it), answered errors or not between', async () => {
+    const h = harness({ isAnswered: (err) => err instanceof Answered, maxAnsweredAttempts: 2 });
+    // down for 10 attempts, then one answered error, then delivered
+    h.outcome = (n) => (n < 10 ? Promise.reject(new Error('ECONNREFUSED')) : n === 10 ? Promise.reject(new Answered('x')) : Promise.resolve());
+    publish(h, '/tasks/exit');
+    await clock.tickAsync(120_000);
+    assert.equal(h.sends.length, 12);
+    assert.deepEqual(h.drops, []);
+    assert.equal(h.queue.pending, 0);
   });
 
   it('without isPermanent every error is retried', async () => {

@@ -169,6 +169,15 @@ describe('shim/events/publisher', () => {
     assert.equal(EventPublisher.isPermanent(undefined), false);
   });
 
+  it('an error status other than a timeout or unavailability is answered (the queue retries it a few times only); a dead connection is not', () => {
+    for (const code of [Code.UNKNOWN, Code.INTERNAL, Code.NOT_FOUND, Code.UNIMPLEMENTED, Code.RESOURCE_EXHAUSTED]) {
+      assert.equal(EventPublisher.isAnswered(new RpcError(code, 'x')), true, `code ${code}`);
+    }
+    for (const err of [new RpcError(Code.UNAVAILABLE, 'x'), new RpcError(Code.DEADLINE_EXCEEDED, 'x'), new ClosedError('x'), new Error('ECONNREFUSED'), undefined]) {
+      assert.equal(EventPublisher.isAnswered(err), false, String(err));
+    }
+  });
+
   it('refuses to send after close', async () => {
     await publisher.close();
     await assert.rejects(publisher.send(EXIT), /event publisher closed/);
