@@ -19,7 +19,7 @@ import { bundlePathProblem, identifierProblem } from '../util/validate';
 import { readSpec, shouldKillAllOnExit } from './bundle';
 import { OptionsError, type RuncOptions, decodeOptions, runcBinary, runcRoot, saveOptions } from './options';
 import { unmountAll } from './mounts';
-import { type MountSpec, mountRootfs, unmountRootfs, validateMount } from './rootfs';
+import { type MountSpec, mountRootfs, rollBackRootfs, unmountRootfs, validateMount } from './rootfs';
 
 export interface CreateRequest {
   id: string;
@@ -79,7 +79,7 @@ export class Container {
     }
     request.rootfs.forEach(validateMount);
 
-    const mounts = request.rootfs.length > 0 ? await mountRootfs(request.rootfs, join(request.bundle, 'rootfs'), ctx.monitor, ctx.native) : [];
+    const mounts = request.rootfs.length > 0 ? await mountRootfs(request.rootfs, join(request.bundle, 'rootfs'), ctx.monitor, ctx.native, ctx.warn) : [];
     try {
       saveOptions(request.bundle, options);
       const runc = new Runc({
@@ -103,7 +103,7 @@ export class Container {
       await init.create();
       return new Container(request.id, request.bundle, options, init, runc, ctx, mounts);
     } catch (err) {
-      await unmountRootfs(mounts, ctx.native);
+      await rollBackRootfs(mounts, ctx.native, ctx.warn);
       throw err;
     }
   }

@@ -50,8 +50,11 @@ function scopedTarget(rootfs: string, m: MountSpec, index: number): string {
   return target;
 }
 
+/** Reports what a rollback could not unmount. */
+export type RollbackWarn = (message: string, fields: Record<string, string | number>) => void;
+
 /** Mounts `mounts` onto `rootfs`; returns the mount points, innermost last. Rolls back on failure. */
-export async function mountRootfs(mounts: readonly MountSpec[], rootfs: string, monitor: ProcessMonitor, native: Pick<Native, 'umount2'>): Promise<string[]> {
+export async function mountRootfs(mounts: readonly MountSpec[], rootfs: string, monitor: ProcessMonitor, native: Pick<Native, 'umount2'>, warn?: RollbackWarn): Promise<string[]> {
   mounts.forEach(validateMount);
   mkdirSync(rootfs, { recursive: true, mode: 0o711 });
   const done: string[] = [];
@@ -73,10 +76,26 @@ export async function mountRootfs(mounts: readonly MountSpec[], rootfs: string, 
       done.push(target);
     }
   } catch (err) {
-    await unmountRootfs(done, native);
+    await rollBackRootfs(done, native, warn);
     throw err;
   }
   return done;
+}
+
+/**
+ * Undoes the mounts of a Create that failed, innermost first, and never throws: the client must
+ * see why the Create failed, not that a mount point was busy after it, and one busy mount point
+ * must not keep the others mounted. What stays mounted is reported (containerd's bundle removal
+ * tries the rootfs again).
+ */
+export async function rollBackRootfs(points: readonly string[], native: Pick<Native, 'umount2'>, warn?: RollbackWarn): Promise<void> {
+  for (const point of [...points].reverse()) {
+    try {
+      await unmountAll(native, point);
+    } catch (err) {
+      warn?.('could not unmount the rootfs of a failed create', { mount: point, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
 }
 
 /** Unmounts what mountRootfs mounted, innermost first. */

@@ -4,6 +4,7 @@
  * --runc-binary for any runtime but io.containerd.runc.v2).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Code } from 'ttrpc-ts';
@@ -77,6 +78,51 @@ describe('Create inputs: rootfs mounts and runtime options (real containerd + ru
       // environment, or a spare's)
       const lines = readFileSync(seen, 'utf8').trim().split('\n');
       assert.deepEqual(lines.slice(0, 3), ['create 4', 'start 4', 'exec 4']);
+    });
+
+    it('a Create whose runc fails while its rootfs is busy answers runc’s error, not the busy unmount of the rollback', async () => {
+      const held = join(scratch, 'held.pid');
+      const wrapper = join(scratch, 'runc-busy');
+      // create: something keeps the mounted rootfs busy (its cwd there), then runc "fails"
+      writeFileSync(
+        wrapper,
+        `#!/bin/sh
+prev=; bundle=; log=; sub=
+for a in "$@"; do
+  [ "$prev" = --bundle ] && bundle=$a
+  [ "$prev" = --log ] && log=$a
+  case $a in create | start | delete | kill | state | exec) [ -z "$sub" ] && sub=$a ;; esac
+  prev=$a
+done
+if [ "$sub" = create ]; then
+  (cd "$bundle/rootfs" && exec sleep 60 </dev/null >/dev/null 2>&1) &
+  echo $! > ${held}
+  echo '{"level":"error","msg":"wrapper refused create","time":"2026-01-01T00:00:00Z"}' >> "$log"
+  exit 1
+fi
+exec runc "$@"
+`,
+      );
+      chmodSync(wrapper, 0o755);
+      const cfg = join(scratch, 'busy.toml');
+      writeFileSync(cfg, `BinaryName = "${wrapper}"\n`);
+      const id = uniqueId();
+      try {
+        const r = await ct.ctr(['run', '--rm', '--runtime', OUR_RUNTIME, '--runtime-config-path', cfg, IMAGE, id, '/bin/true']);
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /OCI runtime create failed: wrapper refused create/);
+        assert.doesNotMatch(r.stderr, /EBUSY|umount/);
+      } finally {
+        if (existsSync(held)) {
+          try {
+            process.kill(Number(readFileSync(held, 'utf8')), 'SIGKILL');
+          } catch {
+            // gone
+          }
+        }
+        for (const m of mountsUnder(ct.bundle(id))) execFileSync('umount', ['-l', m]);
+        await ct.ctr(['container', 'rm', id]);
+      }
     });
 
     it('BinaryName from --runtime-config-path runs a wrapper of runc for every runc call', async () => {
