@@ -139,8 +139,7 @@ export async function serve(flags: ShimFlags, bound?: net.Server): Promise<Serve
   const socketFile = flags.socket ? fileIdentity(socketPath(flags.socket)) : undefined;
   process.chdir('/');
 
-  registerCleanups(shutdown, { server, queue, publisher, service, tracker, reaper, detach, flags, log, socketFile });
-  shutdown.register('stop OOM watching', () => oom.close());
+  registerCleanups(shutdown, { server, queue, publisher, service, tracker, reaper, detach, flags, log, socketFile, oom });
   let stoppedBy: NodeJS.Signals | undefined;
   const onStop = (signal: NodeJS.Signals): void => {
     log.info(`${signal}: shutting down (containers keep running)`);
@@ -234,6 +233,7 @@ interface Parts {
   log: Logger;
   /** The socket file we serve on, as it was once we listened (undefined: could not tell). */
   socketFile: FileIdentity | undefined;
+  oom: OomWatcher;
 }
 
 /** Which file a path names: a new file at the same path has another. */
@@ -262,6 +262,9 @@ function registerCleanups(shutdown: Shutdown, p: Parts): void {
     if (!(await p.queue.drain(EVENT_DRAIN_MS))) p.log.warn('shutdown: events still queued after 5 s', { pending: p.queue.pending });
     p.queue.close();
   });
+  // After the held exits are applied (below): each flushes its container's OOM first, which needs
+  // the watch still open; before the drain, which sends that OOM.
+  shutdown.register('stop OOM watching', () => p.oom.close());
   // An init exit held for its output (exits.ts, rule 5) is applied once its stdio is released:
   // the event drain after this step must find it queued.
   shutdown.register('release stdio', async () => {
