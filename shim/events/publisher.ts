@@ -69,6 +69,11 @@ export class EventPublisher {
     this.connecting ??= Client.connect(this.address, { timeout: CONNECT_TIMEOUT_MS }).then(
       (client) => {
         this.connecting = undefined;
+        if (this.closed) {
+          // closed while connecting (a shutdown gave up on a containerd that hung): not ours to keep
+          void client.close();
+          throw new Error('event publisher closed');
+        }
         client.unref(); // an idle event connection must not keep the daemon alive
         client.once('close', () => this.drop(client));
         this.client = client;

@@ -127,6 +127,7 @@ export class EventQueue {
           dropHead(head, `containerd failed it ${answered} times: ${(err as Error).message}`);
           continue;
         }
+        if (this.closed) break; // closed while this send was in flight: no backoff to wait out
         attempt++;
         await this.sleep(this.backoff(attempt));
       }

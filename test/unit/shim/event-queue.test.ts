@@ -299,6 +299,18 @@ describe('shim/events/queue', () => {
       assert.deepEqual(h.sends.map((s) => s.topic), ['a']);
     });
 
+    it('a send that fails after close leaves no backoff timer behind', async () => {
+      const h = harness();
+      const gate = new Deferred();
+      h.outcome = () => gate.promise;
+      publish(h, 'a');
+      await turn();
+      h.queue.close();
+      gate.reject(new Error('down'));
+      await flushMicrotasks();
+      assert.equal(clock.countTimers(), 0);
+    });
+
     // Regression (found by this test, fixed in shim/events/queue.ts close): a drain waiting when close drops events resolves true,
     // i.e. "everything was sent", although the events were dropped.
     it('a drain pending when close drops events resolves false', async () => {

@@ -178,6 +178,19 @@ describe('shim/events/publisher', () => {
     }
   });
 
+  it('a close while the connection is being made sends nothing and keeps no connection', async () => {
+    const sending = publisher.send(EXIT).then(
+      () => 'sent',
+      (e: unknown) => (e as Error).message,
+    );
+    await publisher.close(); // the connect is still on its way
+    assert.equal(await sending, 'event publisher closed');
+    assert.equal(received.length, 0);
+    const deadline = Date.now() + 2000;
+    while (sockets.some((s) => !s.destroyed) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.ok(sockets.every((s) => s.destroyed), 'the connection that completed after the close was closed');
+  });
+
   it('refuses to send after close', async () => {
     await publisher.close();
     await assert.rejects(publisher.send(EXIT), /event publisher closed/);
