@@ -214,13 +214,15 @@ describe('shim/runc: invocations through the monitor', () => {
     assert.deepEqual(monitor.spawns[0]?.options.stdio, ['pipe', 'pipe', 'pipe']);
   });
 
-  it('parses ps output and refuses anything but a JSON array of pids', async () => {
+  it('parses ps output: a JSON array of pids, null (no processes: runc 1.1 for a stopped container) as none, and refuses anything else', async () => {
     monitor.script = () => ({ stdout: '[12,13]\n' });
     assert.deepEqual(await runc({ env: {} }).ps(ID), [12, 13]);
     monitor.script = () => ({ stdout: 'null\n' });
-    assert.deepEqual(await runc({ env: {} }).ps(ID).catch((e: Error) => e.message), 'runc ps: unexpected output null');
+    assert.deepEqual(await runc({ env: {} }).ps(ID), []);
     monitor.script = () => ({ stdout: '' });
     assert.deepEqual(await runc({ env: {} }).ps(ID), []);
+    monitor.script = () => ({ stdout: '{"pids":[1]}\n' });
+    assert.deepEqual(await runc({ env: {} }).ps(ID).catch((e: Error) => e.message), 'runc ps: unexpected output {"pids":[1]}');
   });
 
   it('turns a failure into a RuncError with the error runc logged during this invocation', async () => {
