@@ -49,8 +49,8 @@ function declareLayouts(): void {
 
 /**
  * System call numbers, for calls glibc wraps only from a recent version: these two from 2.36, where
- * Ubuntu 22.04 and RHEL 9 have 2.35 and 2.34. The numbers are the same on every architecture
- * (added after the tables were unified, Linux 5.1 and 5.3).
+ * Ubuntu 22.04 and RHEL 9 have 2.35 and 2.34. Added after the tables were unified (Linux 5.1), they
+ * are the same on x86_64, arm64, arm, ppc64le, s390x and riscv64 (not on alpha, mips or ia64).
  */
 const SYS_PIDFD_SEND_SIGNAL = 424;
 const SYS_PIDFD_OPEN = 434;
@@ -106,7 +106,10 @@ export interface Libc {
   posix_spawn_file_actions_destroy: CFunction;
   posix_spawn_file_actions_adddup2: CFunction;
   posix_spawn_file_actions_addopen: CFunction;
-  /** glibc 2.29: missing, a spawn with a working directory is ENOSYS (the caller falls back). */
+  /**
+   * glibc 2.29: missing, a spawn with a working directory is ENOSYS, and the monitor falls back to
+   * child_process for good (runc always runs in the bundle: every spawn then forks Node).
+   */
   posix_spawn_file_actions_addchdir_np: CFunction | undefined;
   posix_spawnattr_init: CFunction;
   posix_spawnattr_destroy: CFunction;

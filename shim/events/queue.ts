@@ -98,13 +98,13 @@ export class EventQueue {
   private async loop(): Promise<void> {
     this.sending = true;
     let attempt = 0;
-    /** Errors containerd answered for the head event so far. */
+    /** Errors containerd answered for `answeredFor` so far (the head may change under a backoff: the bound). */
     let answered = 0;
+    let answeredFor: OutgoingEvent | undefined;
     const dropHead = (head: OutgoingEvent, why: string): void => {
       if (this.queue[0] === head) this.queue.shift();
       this.options.onDrop?.(head, why);
       attempt = 0;
-      answered = 0;
     };
     while (!this.closed && this.queue.length > 0) {
       const head = this.queue[0];
@@ -115,19 +115,24 @@ export class EventQueue {
         this.inFlight = false;
         if (this.queue[0] === head) this.queue.shift();
         attempt = 0;
-        answered = 0;
       } catch (err) {
         this.inFlight = false;
-        if (this.queue[0] !== head) answered = 0; // dropped meanwhile (the bound): a new head
+        // closed while this send was in flight: close reported it dropped; no backoff to wait out
+        if (this.closed) break;
         if (this.options.isPermanent?.(err)) {
           dropHead(head, `containerd refused it: ${(err as Error).message}`);
           continue;
         }
-        if (this.options.isAnswered?.(err) && ++answered >= this.maxAnswered) {
-          dropHead(head, `containerd failed it ${answered} times: ${(err as Error).message}`);
-          continue;
+        if (this.options.isAnswered?.(err)) {
+          if (answeredFor !== head) {
+            answeredFor = head;
+            answered = 0;
+          }
+          if (++answered >= this.maxAnswered) {
+            dropHead(head, `containerd failed it ${answered} times: ${(err as Error).message}`);
+            continue;
+          }
         }
-        if (this.closed) break; // closed while this send was in flight: no backoff to wait out
         attempt++;
         await this.sleep(this.backoff(attempt));
       }

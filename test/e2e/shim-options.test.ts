@@ -97,6 +97,8 @@ done
 if [ "$sub" = create ]; then
   (cd "$bundle/rootfs" && exec sleep 60 </dev/null >/dev/null 2>&1) &
   echo $! > ${held}
+  # the rollback must find the rootfs busy: wait until the holder is in it
+  until [ "$(readlink /proc/$!/cwd)" = "$bundle/rootfs" ]; do sleep 0.01; done
   echo '{"level":"error","msg":"wrapper refused create","time":"2026-01-01T00:00:00Z"}' >> "$log"
   exit 1
 fi

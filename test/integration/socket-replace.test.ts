@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { loadNative } from '../../native';
 import { isListening, listen } from '../../shim/manager/socket';
 import { requireSystem } from '../helpers/system';
+import { waitFor } from '../helpers/wait';
 
 describe('shim/manager/socket: replacing a stale socket (real kernel, flock(1) as the other start)', function () {
   let dir: string;
@@ -48,15 +49,21 @@ describe('shim/manager/socket: replacing a stale socket (real kernel, flock(1) a
 
   it('a start that meets the stale socket while another replaces it shares the new one', async () => {
     const path = join(dir, 'sock');
+    const go = join(dir, 'go');
     const ready = join(dir, 'ready');
     await staleSocket(path);
+    // The new socket's server: started now (a Node start can take long on a loaded machine), it
+    // replaces the stale socket when told to.
+    const polling = join(dir, 'polling');
+    const serve = `const fs = require('fs'); fs.writeFileSync(${JSON.stringify(polling)}, ''); const t = setInterval(() => { if (!fs.existsSync(${JSON.stringify(go)})) return; clearInterval(t); fs.unlinkSync(${JSON.stringify(path)}); require('net').createServer().listen(${JSON.stringify(path)}, () => fs.writeFileSync(${JSON.stringify(ready)}, '')); }, 5);`;
+    const server = spawn(process.execPath, ['-e', serve], { stdio: 'ignore', detached: true });
+    children.push(server);
+    await waitFor(() => existsSync(polling), { what: 'the server process to be up', timeoutMs: 30_000 });
     // The other start: holds the lock; once we wait for it (our process has the lock file open),
-    // it replaces the socket with a live one, then lets go.
-    const server = `require('net').createServer().listen(${JSON.stringify(path)}, () => require('fs').writeFileSync(${JSON.stringify(ready)}, ''))`;
+    // has the server replace the socket, then lets go.
     const script = [
       `until [ -n "$(find /proc/${process.pid}/fd -lname '${path}.lock' 2>/dev/null)" ]; do sleep 0.01; done`,
-      `rm '${path}'`,
-      `'${process.execPath}' -e "${server.replace(/"/g, '\\"')}" </dev/null >/dev/null 2>&1 &`,
+      `: > '${go}'`,
       `until [ -e '${ready}' ]; do sleep 0.01; done`,
     ].join('\n');
     const other = spawn('flock', ['-o', `${path}.lock`, 'sh', '-c', `echo held; ${script}`], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });

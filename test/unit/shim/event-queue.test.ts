@@ -168,6 +168,20 @@ describe('shim/events/queue', () => {
     assert.deepEqual(h.drops, [{ topic: '/tasks/stuck', why: 'containerd failed it 3 times: internal error' }]);
   });
 
+  it('counts answered errors per event: a head the bound dropped during a backoff leaves the next head a full count', async () => {
+    const h = harness({ isAnswered: (err) => err instanceof Answered, maxAnsweredAttempts: 3, maxQueued: 2 });
+    h.outcome = (_n, event) => (event.topic === '/tasks/exit' && h.sends.filter((s) => s.topic === '/tasks/exit').length > 2 ? Promise.resolve() : Promise.reject(new Answered('internal error')));
+    publish(h, '/tasks/stuck');
+    await clock.tickAsync(1500); // stuck: failed twice, waits out its backoff
+    publish(h, '/tasks/exit', '/tasks/other'); // past the bound: stuck (not on the wire) is dropped
+    await clock.tickAsync(30_000);
+    assert.deepEqual(h.sends.filter((s) => s.topic === '/tasks/exit').length, 3, 'the exit had its own two failures, then went');
+    assert.deepEqual(h.drops, [
+      { topic: '/tasks/stuck', why: 'more than 2 events waiting' },
+      { topic: '/tasks/other', why: 'containerd failed it 3 times: internal error' },
+    ]);
+  });
+
   it('retries an unreachable containerd without a bound (the events wait for it), answered errors or not between', async () => {
     const h = harness({ isAnswered: (err) => err instanceof Answered, maxAnsweredAttempts: 2 });
     // down for 10 attempts, then one answered error, then delivered
