@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { FakeNative } from '../../../native/fake';
 import { Reaper, nowNs } from '../../../shim/reaper';
+import { anchoredClock } from '../../../shim/reaper/exit';
 
 describe('shim/reaper (fake native)', () => {
   function setup(children: number[]) {
@@ -71,5 +72,25 @@ describe('shim/reaper nowNs', () => {
     const after = BigInt(Date.now() + 1) * 1_000_000n;
     assert.ok(a >= before - 1_000_000n && a <= after, `${before} <= ${a} <= ${after}`);
     assert.ok(b >= a);
+  });
+
+  it('follows the wall clock when it is stepped or the machine slept (the monotonic clock stopped): it anchors again', () => {
+    let wall = 1_700_000_000_000; // ms
+    let mono = 5_000_000_000n; // ns
+    const clock = anchoredClock(
+      () => wall,
+      () => mono,
+    );
+    assert.equal(clock(), 1_700_000_000_000_000_000n);
+    mono += 1_234_567n; // 1.23 ms later: exact to the nanosecond, between wall ticks
+    wall += 1;
+    assert.equal(clock(), 1_700_000_000_001_234_567n);
+    wall += 3_600_000; // an hour of sleep: the monotonic clock stood still
+    mono += 1_000n;
+    assert.equal(clock(), 1_700_003_600_001_000_000n, 'anchored again to the wall clock');
+    mono += 500n;
+    assert.equal(clock(), 1_700_003_600_001_000_500n);
+    wall -= 60_000; // stepped back a minute
+    assert.equal(clock(), 1_700_003_540_001_000_000n);
   });
 });
