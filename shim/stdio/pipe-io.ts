@@ -42,17 +42,9 @@ import { type StdioMode } from './uri';
 /** fds for runc's stdin, stdout, stderr ('ignore' = /dev/null). */
 export type RuncStdio = [number | 'ignore', number | 'ignore', number | 'ignore'];
 
-/**
- * Size of the container's output pipes (F_SETPIPE_SZ): 1 MiB instead of 64 KiB lets a bursty
- * container write on while the client is slow, and lets one splice move up to 1 MiB (a third less
- * shim CPU in the benchmark). Best effort: an unprivileged shim may be refused beyond
- * /proc/sys/fs/pipe-max-size.
- */
-const CONTAINER_PIPE_SIZE = 1 << 20;
-
 /** What PipeIO needs. */
 export interface PipeIoOptions {
-  native: Pick<Native, 'pipe' | 'splice' | 'watchFd' | 'close' | 'setPipeSize' | 'unreadBytes'>;
+  native: Pick<Native, 'pipe' | 'splice' | 'watchFd' | 'close' | 'unreadBytes'>;
   /** Owner of the container-side pipe ends (runc options IoUid/IoGid). */
   uid?: number;
   gid?: number;
@@ -176,11 +168,11 @@ export class PipeIO implements ProcessIO {
     const [r, w] = this.options.native.pipe();
     this.held.add(r);
     this.own(w, 'container', fd);
-    try {
-      this.options.native.setPipeSize(r, CONTAINER_PIPE_SIZE);
-    } catch {
-      // keep the default size
-    }
+    // The kernel's 64 KiB, as Go's shim: a larger pipe moved no more MiB/s in the benchmark (the
+    // client's reading of its FIFO bounds it), and the kernel charges pipe sizes to the user that
+    // made them — every shim's root — against fs/pipe-user-pages-soft (64 MiB): at 1 MiB per output
+    // pipe, some thirty containers took it all, and every later pipe of a root process without
+    // CAP_SYS_RESOURCE on the node (a container's, by default) got the minimum size.
     this.toConnect.push(() => this.connectFifoOutput(fd, path, r));
   }
 

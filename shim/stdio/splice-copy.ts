@@ -7,7 +7,7 @@
  * 3 runs on the development VM (2 vCPU, Linux 6.18, Node 20.20.2; test/fixtures/stdio-splice-bench.ts):
  *   net.Socket pipe() (the stream path) ............ 0.87 s  589 MiB/s
  *   SpliceCopy, 64 KiB pipes ........................ 0.36 s  1422 MiB/s
- *   SpliceCopy, container pipe F_SETPIPE_SZ 1 MiB ... 0.31 s  1651 MiB/s
+ *   SpliceCopy, container pipe F_SETPIPE_SZ 1 MiB ... 0.31 s  1651 MiB/s (not done: pipe-io.ts says why)
  * The shim's own CPU time drops even more (the data never crosses into user space).
  *
  * State machine — the copier waits on exactly one side at a time:
@@ -29,7 +29,7 @@
  */
 import { type FdEvents, type FdWatch, type Native } from '../../native';
 
-/** Bytes per splice call: as much as a (resized) pipe holds, so one call usually moves all. */
+/** Bytes per splice call: more than a pipe holds, so one call moves whatever is there. */
 const CHUNK = 1 << 20;
 /** splice calls per wake-up before yielding to the event loop (level-triggered: we come back). */
 const CALLS_PER_WAKEUP = 16;

@@ -63,6 +63,14 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
     assert.equal(warnings[0]?.[1]['path'], out);
   });
 
+  it('leaves the container’s output pipes at the kernel’s 64 KiB (their size counts against root’s pipe quota node-wide)', () => {
+    const { out, err } = makeFifos(dir, ['out', 'err'] as const);
+    const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: err }, { native: loadNative() });
+    ios.push(io);
+    const native = loadNative();
+    assert.deepEqual([native.getPipeSize(io.runcStdio[1] as number), native.getPipeSize(io.runcStdio[2] as number)], [65536, 65536]);
+  });
+
   it('a client already reading: the FIFO is opened at once and containerStarted does not wait', async () => {
     const { out } = makeFifos(dir, ['out'] as const);
     const reader = readFifo(out);
@@ -97,6 +105,15 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
 
   describe('inFlight: what the process wrote and its client has not read yet (held before the exit is applied)', () => {
     const BYTES = 256 * 1024; // four FIFOs full: most of it is still in the container pipe at first
+    /**
+     * Writes what a process wrote before it exited, at once: the container pipe (the kernel's
+     * 64 KiB, as the shim leaves it) is made room enough for it first, so the write never blocks.
+     */
+    const writeAll = (io: PipeIO): void => {
+      const fd = io.runcStdio[1] as number;
+      loadNative().setPipeSize(fd, 1 << 20);
+      writeSync(fd, Buffer.alloc(BYTES, 0x61));
+    };
     /** A client already reading (paused at once), the process's output written, its end closed (EOF after the copy). */
     const wroteAndExited = async (splice = true): Promise<{ io: PipeIO; reader: FifoReader }> => {
       const { out } = makeFifos(dir, ['out'] as const);
@@ -104,7 +121,7 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
       reader.socket.pause();
       const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative(), splice });
       ios.push(io);
-      writeSync(io.runcStdio[1] as number, Buffer.alloc(BYTES, 0x61)); // fits the 1 MiB container pipe: never blocks
+      writeAll(io);
       await io.containerStarted(); // drops the container end, ours the last: the process is gone, EOF after the copy
       return { io, reader };
     };
@@ -141,7 +158,7 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
         try {
           const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative(), splice });
           ios.push(io);
-          writeSync(io.runcStdio[1] as number, Buffer.alloc(BYTES, 0x61));
+          writeAll(io);
           await io.containerStarted();
           assert.equal((await gaveUpIdle(io.inFlight(NO_READER_IDLE_ONLY))).clientRead, 0);
         } finally {
@@ -155,7 +172,7 @@ describe('stdio: output FIFOs wait for their client’s reader', function () {
         reader.socket.once('data', () => reader.socket.pause()); // one chunk, then it stops
         const io = PipeIO.open({ kind: 'fifo', stdin: '', stdout: out, stderr: '' }, { native: loadNative(), splice });
         ios.push(io);
-        writeSync(io.runcStdio[1] as number, Buffer.alloc(BYTES, 0x61));
+        writeAll(io);
         await io.containerStarted();
         await waitFor(() => reader.bytes > 0, { what: 'the client to read something' });
         const outcome = await gaveUpIdle(io.inFlight(READER_IDLE_ONLY));
