@@ -32,7 +32,7 @@ export function anchoredClock(wallMs: () => number = Date.now, monotonicNs: () =
     if (offset !== undefined) {
       const t = mono + offset;
       const drift = t - wall;
-      // wall is whole milliseconds: t may run up to 1 ms ahead of it
+      // wall is whole milliseconds: t stays within a millisecond of it, either side
       if (drift > -REANCHOR_NS && drift < REANCHOR_NS) return t;
     }
     offset = wall - mono;

@@ -25,8 +25,8 @@
  * 5. The init's output reaches its client before its exit is applied: containerd's client up to
  *    1.6.21 and 1.7.2 (`task.Delete`: `io.Close()` before `io.Wait()`) closes its FIFOs as soon as
  *    the exit reaches it, so what was still in the container's pipe or unread in a FIFO was lost —
- *    the tail of a `ctr run --rm` whose reader was slower than the container (and Go's shim loses
- *    it too, only less: its pipes are 64 KiB). The exit waits while the client keeps reading
+ *    the tail of a `ctr run --rm` whose reader was slower than the container (Go's shim loses it
+ *    too: up to what its 64 KiB pipes and the FIFO held). The exit waits while the client keeps reading
  *    (`BaseProcess.outputInFlight`: bounded, and never when nothing is in flight). An exec needs no
  *    such wait: its client deletes it first, and the shim's DeleteProcess drains.
  *

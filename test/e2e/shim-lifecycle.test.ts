@@ -171,8 +171,9 @@ describe('shim lifecycle through ctr (real containerd + runc)', function () {
 
       // containerd's client up to 1.6.21 (this machine's ctr) closes its FIFOs as soon as it learns
       // the exit, so output still on its way was lost: ~1 MiB of 4 here before ours held the exit
-      // for it (shim/task/exits.ts, rule 5). Go's shim loses up to ~130 KiB in the same run (its
-      // pipes are smaller): 0–120 KiB in three runs, so this is asserted for ours only.
+      // for it (shim/task/exits.ts, rule 5; its pipes were 1 MiB then, 64 KiB as Go's since). Go's
+      // shim loses up to ~130 KiB in the same run: 0–120 KiB in three runs, so this is asserted
+      // for ours only.
       if (runtime === OUR_RUNTIME) {
         it('a reader slower than the container still gets every byte: the exit waits for the output', async () => {
           const size = 4 * 1024 * 1024;
