@@ -55,7 +55,8 @@ const REPLACE_WAIT_MS = 2000;
  * under a lock beside it (`<path>.lock`, flock: a holder killed holds up nobody): two `start`s of
  * one group that both meet the stale socket would otherwise both unlink it, the second one the
  * first one's new socket, and the group would get two daemons. The lock is only taken on this rare
- * path, and with it koffi (`native`), which `start` otherwise never loads.
+ * path (a live socket, the usual case for a group, is answered before it), and with it koffi
+ * (`native`), which `start` otherwise never loads.
  */
 export async function listen(path: string, native: () => Pick<Native, 'tryLockExclusive'>): Promise<Listener> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o600 });
@@ -64,10 +65,12 @@ export async function listen(path: string, native: () => Pick<Native, 'tryLockEx
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
   }
+  // the common case (every task of a pod after its first): a live shim serves the group — no lock
+  if (await isListening(path)) return { inUse: true };
   const release = takeFileLock(native(), `${path}.lock`, REPLACE_WAIT_MS);
   if (!release) throw new Error(`${path} is stale and another start is replacing it: gave up after ${REPLACE_WAIT_MS} ms`);
   try {
-    // under the lock: the socket may be a new one by now, made by whoever held it before us
+    // again under the lock: the socket may be a new one by now, made by whoever held it before us
     if (await isListening(path)) return { inUse: true };
     removeQuiet(path); // gone already: delete removed it
     return await bind(path);

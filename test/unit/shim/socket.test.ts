@@ -139,7 +139,13 @@ describe('shim/manager/socket: listen', () => {
   it('never steals a live socket: another shim of the group keeps it', async () => {
     const path = join(dir.path, 'sock');
     await serve(path);
-    assert.deepEqual(await listen(path, lockNative), { inUse: true });
+    let lockTaken = false;
+    const noLock = (): FakeNative => {
+      lockTaken = true;
+      return new FakeNative();
+    };
+    assert.deepEqual(await listen(path, noLock), { inUse: true });
+    assert.equal(lockTaken, false, 'a live socket is answered without the lock (nor koffi, in `start`)');
     assert.equal(await isListening(path), true);
   });
 
