@@ -11,6 +11,7 @@ import { isAbsolute, normalize } from 'node:path';
 import { type Native } from '../../native';
 import { type ProcessMonitor } from '../reaper';
 import { ShimError } from '../util/errors';
+import { errorMessage } from '../util/log';
 import { unmountAll } from './mounts';
 import { compactLowerdir } from './overlay-options';
 import { resolveInRoot } from './scoped-path';
@@ -93,7 +94,7 @@ export async function rollBackRootfs(points: readonly string[], native: Pick<Nat
     try {
       await unmountAll(native, point);
     } catch (err) {
-      warn?.('could not unmount the rootfs of a failed create', { mount: point, error: err instanceof Error ? err.message : String(err) });
+      warn?.('could not unmount the rootfs of a failed create', { mount: point, error: errorMessage(err) });
     }
   }
 }
