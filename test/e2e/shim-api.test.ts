@@ -45,18 +45,19 @@ describe('Task API over ttrpc (real containerd + runc)', function () {
       });
 
       it('answers errors with containerd codes and the Go shim messages', async () => {
-        const cases: [Promise<unknown>, number, string][] = [
-          [task.state({ id: 'nope', execId: '' }), Code.NOT_FOUND, 'container not created: not found'],
-          [task.state({ id, execId: 'x1' }), Code.NOT_FOUND, 'process does not exist x1: not found'],
-          [task.start({ id, execId: '' }), Code.UNKNOWN, 'cannot start a running process'],
-          [task.delete({ id, execId: '' }), Code.UNKNOWN, 'cannot delete a running process'],
-          [task.delete({ id: 'nope', execId: '' }), Code.NOT_FOUND, 'container not created: not found'],
-          [task.kill({ id, execId: 'x1', signal: 9, all: false }), Code.NOT_FOUND, 'process does not exist x1: not found'],
-          [task.resume({ id }), Code.UNKNOWN, 'cannot resume a running process'],
-          [task.wait({ id, execId: 'x1' }), Code.NOT_FOUND, 'process does not exist x1: not found'],
+        // One call at a time: a rejection nobody awaits yet is Node's PromiseRejectionHandledWarning.
+        const cases: [() => Promise<unknown>, number, string][] = [
+          [() => task.state({ id: 'nope', execId: '' }), Code.NOT_FOUND, 'container not created: not found'],
+          [() => task.state({ id, execId: 'x1' }), Code.NOT_FOUND, 'process does not exist x1: not found'],
+          [() => task.start({ id, execId: '' }), Code.UNKNOWN, 'cannot start a running process'],
+          [() => task.delete({ id, execId: '' }), Code.UNKNOWN, 'cannot delete a running process'],
+          [() => task.delete({ id: 'nope', execId: '' }), Code.NOT_FOUND, 'container not created: not found'],
+          [() => task.kill({ id, execId: 'x1', signal: 9, all: false }), Code.NOT_FOUND, 'process does not exist x1: not found'],
+          [() => task.resume({ id }), Code.UNKNOWN, 'cannot resume a running process'],
+          [() => task.wait({ id, execId: 'x1' }), Code.NOT_FOUND, 'process does not exist x1: not found'],
         ];
         for (const [call, code, message] of cases) {
-          const err = await rpcError(() => call);
+          const err = await rpcError(call);
           assert.deepEqual({ code: err.code, message: err.message }, { code, message });
         }
       });
