@@ -96,6 +96,7 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
   if (!prefix) throw new Error('spare: -control is required');
   const spareFlags = flags; // `start` below has the request's flags under that name
   const request = parseRequest(flags.request);
+  // before the door opens: the shell takes a door for a live spare's only while its pid shows this title (live_door)
   process.title = `${SHIM_NAME} -control ${prefix} spare`;
   chdir('/'); // never pin the bundle of the task whose start spawned us (or that we served)
   const code = (startStamp ??= codeStamp());

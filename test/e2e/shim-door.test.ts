@@ -7,8 +7,8 @@
  * reopen (sockets), code rebuilt since the spare started.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, statSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, symlinkSync, utimesSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { task } from '../../proto';
@@ -332,6 +332,27 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
       await waitFor(() => gone(child.pid ?? -1), { what: 'the stale spare to exit' });
     } finally {
       utimesSync(LAUNCHER, atime, mtime);
+    }
+  });
+
+  it('a dead spare’s door whose pid now names another shim (a reused pid) is not knocked at: Node answers at once', async () => {
+    const withNode = `${noNode}:/usr/bin:/bin`;
+    // a process with a shim's comm, `containerd-shim`, as a task daemon or Go's shim has: not a spare
+    const other = spawn(process.execPath, ['-e', "process.title = 'containerd-shim-runc-v2 -namespace default -id reused -address /x'; setInterval(() => undefined, 1000)"], { env: env(), stdio: 'ignore' });
+    spares.push(other);
+    await waitFor(() => readFileSync(`/proc/${other.pid}/comm`, 'utf8').trim() === 'containerd-shim' || undefined, { what: 'the other shim’s title' });
+    const door = `${doorPrefix(process.pid)}-${other.pid}`;
+    execFileSync('mkfifo', ['-m', '600', door]);
+    // read here as its spare would read it: a knock at this door lands in it
+    const fd = openSync(door, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const r = await knock(bundle(), 'delete', withNode);
+      assert.equal(r.code, 0, r.out.toString());
+      assert.equal(task.DeleteResponse.decode(r.out).exitStatus, 137);
+      const knocked = Buffer.alloc(64);
+      assert.equal(readSync(fd, knocked), 0, `the shell knocked: ${knocked.toString()}`);
+    } finally {
+      closeSync(fd);
     }
   });
 
