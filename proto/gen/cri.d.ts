@@ -1701,6 +1701,89 @@ export namespace runtime {
         }
 
         /**
+         * Properties of a LinuxContainerResources.
+         * @deprecated Use runtime.v1.LinuxContainerResources.$Properties instead.
+         */
+        interface ILinuxContainerResources extends runtime.v1.LinuxContainerResources.$Properties {
+        }
+
+        /** Represents a LinuxContainerResources. */
+        class LinuxContainerResources {
+
+            /**
+             * Constructs a new LinuxContainerResources.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: runtime.v1.LinuxContainerResources.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** LinuxContainerResources cpuPeriod. */
+            cpuPeriod: Long;
+
+            /** LinuxContainerResources cpuQuota. */
+            cpuQuota: Long;
+
+            /** LinuxContainerResources cpuShares. */
+            cpuShares: Long;
+
+            /** LinuxContainerResources memoryLimitInBytes. */
+            memoryLimitInBytes: Long;
+
+            /**
+             * Creates a new LinuxContainerResources instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns LinuxContainerResources instance
+             */
+            static create(properties: runtime.v1.LinuxContainerResources.$Shape): runtime.v1.LinuxContainerResources & runtime.v1.LinuxContainerResources.$Shape;
+            static create(properties?: runtime.v1.LinuxContainerResources.$Properties): runtime.v1.LinuxContainerResources;
+
+            /**
+             * Encodes the specified LinuxContainerResources message. Does not implicitly {@link runtime.v1.LinuxContainerResources.verify|verify} messages.
+             * @param message LinuxContainerResources message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: runtime.v1.LinuxContainerResources.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a LinuxContainerResources message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {runtime.v1.LinuxContainerResources & runtime.v1.LinuxContainerResources.$Shape} LinuxContainerResources
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): runtime.v1.LinuxContainerResources & runtime.v1.LinuxContainerResources.$Shape;
+        }
+
+        namespace LinuxContainerResources {
+
+            /** Properties of a LinuxContainerResources. */
+            interface $Properties {
+
+                /** LinuxContainerResources cpuPeriod */
+                cpuPeriod?: (Long|null);
+
+                /** LinuxContainerResources cpuQuota */
+                cpuQuota?: (Long|null);
+
+                /** LinuxContainerResources cpuShares */
+                cpuShares?: (Long|null);
+
+                /** LinuxContainerResources memoryLimitInBytes */
+                memoryLimitInBytes?: (Long|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a LinuxContainerResources. */
+            type $Shape = runtime.v1.LinuxContainerResources.$Properties;
+        }
+
+        /**
          * Properties of a LinuxContainerConfig.
          * @deprecated Use runtime.v1.LinuxContainerConfig.$Properties instead.
          */
@@ -1718,6 +1801,9 @@ export namespace runtime {
 
             /** Unknown fields preserved while decoding when enabled */
             $unknowns?: Uint8Array[];
+
+            /** LinuxContainerConfig resources. */
+            resources?: (runtime.v1.LinuxContainerResources.$Properties|null);
 
             /** LinuxContainerConfig securityContext. */
             securityContext?: (runtime.v1.LinuxContainerSecurityContext.$Properties|null);
@@ -1753,6 +1839,9 @@ export namespace runtime {
 
             /** Properties of a LinuxContainerConfig. */
             interface $Properties {
+
+                /** LinuxContainerConfig resources */
+                resources?: (runtime.v1.LinuxContainerResources.$Properties|null);
 
                 /** LinuxContainerConfig securityContext */
                 securityContext?: (runtime.v1.LinuxContainerSecurityContext.$Properties|null);
@@ -3073,6 +3162,136 @@ export namespace runtime {
         }
 
         /**
+         * Properties of an UpdateContainerResourcesRequest.
+         * @deprecated Use runtime.v1.UpdateContainerResourcesRequest.$Properties instead.
+         */
+        interface IUpdateContainerResourcesRequest extends runtime.v1.UpdateContainerResourcesRequest.$Properties {
+        }
+
+        /** Represents an UpdateContainerResourcesRequest. */
+        class UpdateContainerResourcesRequest {
+
+            /**
+             * Constructs a new UpdateContainerResourcesRequest.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: runtime.v1.UpdateContainerResourcesRequest.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** UpdateContainerResourcesRequest containerId. */
+            containerId: string;
+
+            /** UpdateContainerResourcesRequest linux. */
+            linux?: (runtime.v1.LinuxContainerResources.$Properties|null);
+
+            /**
+             * Creates a new UpdateContainerResourcesRequest instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns UpdateContainerResourcesRequest instance
+             */
+            static create(properties: runtime.v1.UpdateContainerResourcesRequest.$Shape): runtime.v1.UpdateContainerResourcesRequest & runtime.v1.UpdateContainerResourcesRequest.$Shape;
+            static create(properties?: runtime.v1.UpdateContainerResourcesRequest.$Properties): runtime.v1.UpdateContainerResourcesRequest;
+
+            /**
+             * Encodes the specified UpdateContainerResourcesRequest message. Does not implicitly {@link runtime.v1.UpdateContainerResourcesRequest.verify|verify} messages.
+             * @param message UpdateContainerResourcesRequest message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: runtime.v1.UpdateContainerResourcesRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an UpdateContainerResourcesRequest message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {runtime.v1.UpdateContainerResourcesRequest & runtime.v1.UpdateContainerResourcesRequest.$Shape} UpdateContainerResourcesRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): runtime.v1.UpdateContainerResourcesRequest & runtime.v1.UpdateContainerResourcesRequest.$Shape;
+        }
+
+        namespace UpdateContainerResourcesRequest {
+
+            /** Properties of an UpdateContainerResourcesRequest. */
+            interface $Properties {
+
+                /** UpdateContainerResourcesRequest containerId */
+                containerId?: (string|null);
+
+                /** UpdateContainerResourcesRequest linux */
+                linux?: (runtime.v1.LinuxContainerResources.$Properties|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an UpdateContainerResourcesRequest. */
+            type $Shape = runtime.v1.UpdateContainerResourcesRequest.$Properties;
+        }
+
+        /**
+         * Properties of an UpdateContainerResourcesResponse.
+         * @deprecated Use runtime.v1.UpdateContainerResourcesResponse.$Properties instead.
+         */
+        interface IUpdateContainerResourcesResponse extends runtime.v1.UpdateContainerResourcesResponse.$Properties {
+        }
+
+        /** Represents an UpdateContainerResourcesResponse. */
+        class UpdateContainerResourcesResponse {
+
+            /**
+             * Constructs a new UpdateContainerResourcesResponse.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: runtime.v1.UpdateContainerResourcesResponse.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /**
+             * Creates a new UpdateContainerResourcesResponse instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns UpdateContainerResourcesResponse instance
+             */
+            static create(properties: runtime.v1.UpdateContainerResourcesResponse.$Shape): runtime.v1.UpdateContainerResourcesResponse & runtime.v1.UpdateContainerResourcesResponse.$Shape;
+            static create(properties?: runtime.v1.UpdateContainerResourcesResponse.$Properties): runtime.v1.UpdateContainerResourcesResponse;
+
+            /**
+             * Encodes the specified UpdateContainerResourcesResponse message. Does not implicitly {@link runtime.v1.UpdateContainerResourcesResponse.verify|verify} messages.
+             * @param message UpdateContainerResourcesResponse message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: runtime.v1.UpdateContainerResourcesResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an UpdateContainerResourcesResponse message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {runtime.v1.UpdateContainerResourcesResponse & runtime.v1.UpdateContainerResourcesResponse.$Shape} UpdateContainerResourcesResponse
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): runtime.v1.UpdateContainerResourcesResponse & runtime.v1.UpdateContainerResourcesResponse.$Shape;
+        }
+
+        namespace UpdateContainerResourcesResponse {
+
+            /** Properties of an UpdateContainerResourcesResponse. */
+            interface $Properties {
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an UpdateContainerResourcesResponse. */
+            type $Shape = runtime.v1.UpdateContainerResourcesResponse.$Properties;
+        }
+
+        /**
          * Properties of an ExecSyncRequest.
          * @deprecated Use runtime.v1.ExecSyncRequest.$Properties instead.
          */
@@ -3449,6 +3668,497 @@ export namespace runtime {
 
             /** Shape of an ImageStatusResponse. */
             type $Shape = runtime.v1.ImageStatusResponse.$Properties;
+        }
+
+        /**
+         * Properties of a UInt64Value.
+         * @deprecated Use runtime.v1.UInt64Value.$Properties instead.
+         */
+        interface IUInt64Value extends runtime.v1.UInt64Value.$Properties {
+        }
+
+        /** Represents a UInt64Value. */
+        class UInt64Value {
+
+            /**
+             * Constructs a new UInt64Value.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: runtime.v1.UInt64Value.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** UInt64Value value. */
+            value: Long;
+
+            /**
+             * Creates a new UInt64Value instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns UInt64Value instance
+             */
+            static create(properties: runtime.v1.UInt64Value.$Shape): runtime.v1.UInt64Value & runtime.v1.UInt64Value.$Shape;
+            static create(properties?: runtime.v1.UInt64Value.$Properties): runtime.v1.UInt64Value;
+
+            /**
+             * Encodes the specified UInt64Value message. Does not implicitly {@link runtime.v1.UInt64Value.verify|verify} messages.
+             * @param message UInt64Value message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: runtime.v1.UInt64Value.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a UInt64Value message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {runtime.v1.UInt64Value & runtime.v1.UInt64Value.$Shape} UInt64Value
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): runtime.v1.UInt64Value & runtime.v1.UInt64Value.$Shape;
+        }
+
+        namespace UInt64Value {
+
+            /** Properties of a UInt64Value. */
+            interface $Properties {
+
+                /** UInt64Value value */
+                value?: (Long|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a UInt64Value. */
+            type $Shape = runtime.v1.UInt64Value.$Properties;
+        }
+
+        /**
+         * Properties of a ContainerStatsRequest.
+         * @deprecated Use runtime.v1.ContainerStatsRequest.$Properties instead.
+         */
+        interface IContainerStatsRequest extends runtime.v1.ContainerStatsRequest.$Properties {
+        }
+
+        /** Represents a ContainerStatsRequest. */
+        class ContainerStatsRequest {
+
+            /**
+             * Constructs a new ContainerStatsRequest.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: runtime.v1.ContainerStatsRequest.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ContainerStatsRequest containerId. */
+            containerId: string;
+
+            /**
+             * Creates a new ContainerStatsRequest instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ContainerStatsRequest instance
+             */
+            static create(properties: runtime.v1.ContainerStatsRequest.$Shape): runtime.v1.ContainerStatsRequest & runtime.v1.ContainerStatsRequest.$Shape;
+            static create(properties?: runtime.v1.ContainerStatsRequest.$Properties): runtime.v1.ContainerStatsRequest;
+
+            /**
+             * Encodes the specified ContainerStatsRequest message. Does not implicitly {@link runtime.v1.ContainerStatsRequest.verify|verify} messages.
+             * @param message ContainerStatsRequest message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: runtime.v1.ContainerStatsRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ContainerStatsRequest message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {runtime.v1.ContainerStatsRequest & runtime.v1.ContainerStatsRequest.$Shape} ContainerStatsRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): runtime.v1.ContainerStatsRequest & runtime.v1.ContainerStatsRequest.$Shape;
+        }
+
+        namespace ContainerStatsRequest {
+
+            /** Properties of a ContainerStatsRequest. */
+            interface $Properties {
+
+                /** ContainerStatsRequest containerId */
+                containerId?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a ContainerStatsRequest. */
+            type $Shape = runtime.v1.ContainerStatsRequest.$Properties;
+        }
+
+        /**
+         * Properties of a ContainerStatsResponse.
+         * @deprecated Use runtime.v1.ContainerStatsResponse.$Properties instead.
+         */
+        interface IContainerStatsResponse extends runtime.v1.ContainerStatsResponse.$Properties {
+        }
+
+        /** Represents a ContainerStatsResponse. */
+        class ContainerStatsResponse {
+
+            /**
+             * Constructs a new ContainerStatsResponse.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: runtime.v1.ContainerStatsResponse.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ContainerStatsResponse stats. */
+            stats?: (runtime.v1.ContainerStats.$Properties|null);
+
+            /**
+             * Creates a new ContainerStatsResponse instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ContainerStatsResponse instance
+             */
+            static create(properties: runtime.v1.ContainerStatsResponse.$Shape): runtime.v1.ContainerStatsResponse & runtime.v1.ContainerStatsResponse.$Shape;
+            static create(properties?: runtime.v1.ContainerStatsResponse.$Properties): runtime.v1.ContainerStatsResponse;
+
+            /**
+             * Encodes the specified ContainerStatsResponse message. Does not implicitly {@link runtime.v1.ContainerStatsResponse.verify|verify} messages.
+             * @param message ContainerStatsResponse message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: runtime.v1.ContainerStatsResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ContainerStatsResponse message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {runtime.v1.ContainerStatsResponse & runtime.v1.ContainerStatsResponse.$Shape} ContainerStatsResponse
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): runtime.v1.ContainerStatsResponse & runtime.v1.ContainerStatsResponse.$Shape;
+        }
+
+        namespace ContainerStatsResponse {
+
+            /** Properties of a ContainerStatsResponse. */
+            interface $Properties {
+
+                /** ContainerStatsResponse stats */
+                stats?: (runtime.v1.ContainerStats.$Properties|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a ContainerStatsResponse. */
+            type $Shape = runtime.v1.ContainerStatsResponse.$Properties;
+        }
+
+        /**
+         * Properties of a ContainerAttributes.
+         * @deprecated Use runtime.v1.ContainerAttributes.$Properties instead.
+         */
+        interface IContainerAttributes extends runtime.v1.ContainerAttributes.$Properties {
+        }
+
+        /** Represents a ContainerAttributes. */
+        class ContainerAttributes {
+
+            /**
+             * Constructs a new ContainerAttributes.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: runtime.v1.ContainerAttributes.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ContainerAttributes id. */
+            id: string;
+
+            /** ContainerAttributes metadata. */
+            metadata?: (runtime.v1.ContainerMetadata.$Properties|null);
+
+            /**
+             * Creates a new ContainerAttributes instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ContainerAttributes instance
+             */
+            static create(properties: runtime.v1.ContainerAttributes.$Shape): runtime.v1.ContainerAttributes & runtime.v1.ContainerAttributes.$Shape;
+            static create(properties?: runtime.v1.ContainerAttributes.$Properties): runtime.v1.ContainerAttributes;
+
+            /**
+             * Encodes the specified ContainerAttributes message. Does not implicitly {@link runtime.v1.ContainerAttributes.verify|verify} messages.
+             * @param message ContainerAttributes message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: runtime.v1.ContainerAttributes.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ContainerAttributes message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {runtime.v1.ContainerAttributes & runtime.v1.ContainerAttributes.$Shape} ContainerAttributes
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): runtime.v1.ContainerAttributes & runtime.v1.ContainerAttributes.$Shape;
+        }
+
+        namespace ContainerAttributes {
+
+            /** Properties of a ContainerAttributes. */
+            interface $Properties {
+
+                /** ContainerAttributes id */
+                id?: (string|null);
+
+                /** ContainerAttributes metadata */
+                metadata?: (runtime.v1.ContainerMetadata.$Properties|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a ContainerAttributes. */
+            type $Shape = runtime.v1.ContainerAttributes.$Properties;
+        }
+
+        /**
+         * Properties of a ContainerStats.
+         * @deprecated Use runtime.v1.ContainerStats.$Properties instead.
+         */
+        interface IContainerStats extends runtime.v1.ContainerStats.$Properties {
+        }
+
+        /** Represents a ContainerStats. */
+        class ContainerStats {
+
+            /**
+             * Constructs a new ContainerStats.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: runtime.v1.ContainerStats.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ContainerStats attributes. */
+            attributes?: (runtime.v1.ContainerAttributes.$Properties|null);
+
+            /** ContainerStats cpu. */
+            cpu?: (runtime.v1.CpuUsage.$Properties|null);
+
+            /** ContainerStats memory. */
+            memory?: (runtime.v1.MemoryUsage.$Properties|null);
+
+            /**
+             * Creates a new ContainerStats instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ContainerStats instance
+             */
+            static create(properties: runtime.v1.ContainerStats.$Shape): runtime.v1.ContainerStats & runtime.v1.ContainerStats.$Shape;
+            static create(properties?: runtime.v1.ContainerStats.$Properties): runtime.v1.ContainerStats;
+
+            /**
+             * Encodes the specified ContainerStats message. Does not implicitly {@link runtime.v1.ContainerStats.verify|verify} messages.
+             * @param message ContainerStats message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: runtime.v1.ContainerStats.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ContainerStats message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {runtime.v1.ContainerStats & runtime.v1.ContainerStats.$Shape} ContainerStats
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): runtime.v1.ContainerStats & runtime.v1.ContainerStats.$Shape;
+        }
+
+        namespace ContainerStats {
+
+            /** Properties of a ContainerStats. */
+            interface $Properties {
+
+                /** ContainerStats attributes */
+                attributes?: (runtime.v1.ContainerAttributes.$Properties|null);
+
+                /** ContainerStats cpu */
+                cpu?: (runtime.v1.CpuUsage.$Properties|null);
+
+                /** ContainerStats memory */
+                memory?: (runtime.v1.MemoryUsage.$Properties|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a ContainerStats. */
+            type $Shape = runtime.v1.ContainerStats.$Properties;
+        }
+
+        /**
+         * Properties of a CpuUsage.
+         * @deprecated Use runtime.v1.CpuUsage.$Properties instead.
+         */
+        interface ICpuUsage extends runtime.v1.CpuUsage.$Properties {
+        }
+
+        /** Represents a CpuUsage. */
+        class CpuUsage {
+
+            /**
+             * Constructs a new CpuUsage.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: runtime.v1.CpuUsage.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** CpuUsage timestamp. */
+            timestamp: Long;
+
+            /** CpuUsage usageCoreNanoSeconds. */
+            usageCoreNanoSeconds?: (runtime.v1.UInt64Value.$Properties|null);
+
+            /**
+             * Creates a new CpuUsage instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns CpuUsage instance
+             */
+            static create(properties: runtime.v1.CpuUsage.$Shape): runtime.v1.CpuUsage & runtime.v1.CpuUsage.$Shape;
+            static create(properties?: runtime.v1.CpuUsage.$Properties): runtime.v1.CpuUsage;
+
+            /**
+             * Encodes the specified CpuUsage message. Does not implicitly {@link runtime.v1.CpuUsage.verify|verify} messages.
+             * @param message CpuUsage message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: runtime.v1.CpuUsage.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a CpuUsage message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {runtime.v1.CpuUsage & runtime.v1.CpuUsage.$Shape} CpuUsage
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): runtime.v1.CpuUsage & runtime.v1.CpuUsage.$Shape;
+        }
+
+        namespace CpuUsage {
+
+            /** Properties of a CpuUsage. */
+            interface $Properties {
+
+                /** CpuUsage timestamp */
+                timestamp?: (Long|null);
+
+                /** CpuUsage usageCoreNanoSeconds */
+                usageCoreNanoSeconds?: (runtime.v1.UInt64Value.$Properties|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a CpuUsage. */
+            type $Shape = runtime.v1.CpuUsage.$Properties;
+        }
+
+        /**
+         * Properties of a MemoryUsage.
+         * @deprecated Use runtime.v1.MemoryUsage.$Properties instead.
+         */
+        interface IMemoryUsage extends runtime.v1.MemoryUsage.$Properties {
+        }
+
+        /** Represents a MemoryUsage. */
+        class MemoryUsage {
+
+            /**
+             * Constructs a new MemoryUsage.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: runtime.v1.MemoryUsage.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** MemoryUsage timestamp. */
+            timestamp: Long;
+
+            /** MemoryUsage workingSetBytes. */
+            workingSetBytes?: (runtime.v1.UInt64Value.$Properties|null);
+
+            /** MemoryUsage usageBytes. */
+            usageBytes?: (runtime.v1.UInt64Value.$Properties|null);
+
+            /**
+             * Creates a new MemoryUsage instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns MemoryUsage instance
+             */
+            static create(properties: runtime.v1.MemoryUsage.$Shape): runtime.v1.MemoryUsage & runtime.v1.MemoryUsage.$Shape;
+            static create(properties?: runtime.v1.MemoryUsage.$Properties): runtime.v1.MemoryUsage;
+
+            /**
+             * Encodes the specified MemoryUsage message. Does not implicitly {@link runtime.v1.MemoryUsage.verify|verify} messages.
+             * @param message MemoryUsage message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: runtime.v1.MemoryUsage.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a MemoryUsage message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {runtime.v1.MemoryUsage & runtime.v1.MemoryUsage.$Shape} MemoryUsage
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): runtime.v1.MemoryUsage & runtime.v1.MemoryUsage.$Shape;
+        }
+
+        namespace MemoryUsage {
+
+            /** Properties of a MemoryUsage. */
+            interface $Properties {
+
+                /** MemoryUsage timestamp */
+                timestamp?: (Long|null);
+
+                /** MemoryUsage workingSetBytes */
+                workingSetBytes?: (runtime.v1.UInt64Value.$Properties|null);
+
+                /** MemoryUsage usageBytes */
+                usageBytes?: (runtime.v1.UInt64Value.$Properties|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a MemoryUsage. */
+            type $Shape = runtime.v1.MemoryUsage.$Properties;
         }
     }
 }

@@ -3,9 +3,10 @@
  * handlers — `runc` (Go's io.containerd.runc.v2, the default CRI insists on) and `tsrunc`
  * (io.containerd.tsrunc.v2, its runc settings in the TOML file named by the handler's ConfigPath,
  * PROTOCOL §9.4) — driven over gRPC the way the kubelet drives it for a pod whose RuntimeClass names
- * the handler: RunPodSandbox, CreateContainer ×2, StartContainer, ExecSync, ContainerStatus, the
- * CRI log file, StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox. The same steps run
- * for `runc` for comparison.
+ * the handler: RunPodSandbox, CreateContainer ×2, StartContainer, ExecSync, ContainerStats,
+ * UpdateContainerResources, ContainerStatus, the CRI log file, StopContainer, RemoveContainer, a
+ * restart (CreateContainer attempt 1), StopPodSandbox, RemovePodSandbox. The same steps run for
+ * `runc` for comparison.
  *
  * Facts of these machines (RECIPES "containerd with CRI"): no CNI, so pods use host networking and
  * no hostname; no CAP_SYS_RESOURCE, so restrict_oom_score_adj. Everything the pods make stays under
@@ -17,7 +18,7 @@
  * CRI containerd of the machine. What the pods make is cleaned here, by exact path.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { i64 } from '../../proto/long';
 import { runtime } from '../../proto/gen/cri';
@@ -64,6 +65,17 @@ const HANDLERS: readonly Handler[] = [
 const APP_COMMAND = ['/bin/sh', '-c', 'trap "echo got TERM; exit 7" TERM; echo "hello from app"; while :; do sleep 3600 & wait $!; done'];
 /** The sidecar: one stderr line, then a PID 1 that ignores TERM (StopContainer with timeout 0 SIGKILLs it). */
 const SIDECAR_COMMAND = ['/bin/sh', '-c', 'echo "sidecar to stderr" >&2; exec sleep 3600'];
+
+/** A file of `pid`'s cgroup in the v1 hierarchy of `controller` (as /proc/<pid>/cgroup names it). */
+function cgroupFile(pid: number, controller: string, file: string): string {
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => (l.split(':')[1] ?? '').split(',').includes(controller));
+  assert.ok(line, `process ${pid} is in a v1 ${controller} cgroup`);
+  const mount = readdirSync('/sys/fs/cgroup').find((d) => d.split(',').includes(controller));
+  assert.ok(mount, `a v1 hierarchy for ${controller}`);
+  return join('/sys/fs/cgroup', mount, line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1), file);
+}
 
 describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc (and runc for comparison)', function () {
   this.timeout(60_000);
@@ -138,6 +150,8 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
       let logDir = '';
       const containers: Record<'app' | 'sidecar', { id: string; pid: number }> = { app: { id: '', pid: 0 }, sidecar: { id: '', pid: 0 } };
       let shimPid = 0;
+      /** The app, created again after its stop as the kubelet restarts a container (attempt 1). */
+      const restarted = { id: '', pid: 0 };
 
       const client = (): CriClient => {
         if (cri === undefined) throw new Error('no CRI client');
@@ -305,6 +319,35 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
         assert.deepEqual(shimServers(), [shimPid], 'execs start no other shim');
       });
 
+      it('ContainerStats: CPU and memory of the container, from the shim’s Stats (cgroup v1 metrics)', async () => {
+        for (const name of ['app', 'sidecar'] as const) {
+          const { pid, id } = containers[name];
+          const read = (controller: string, file: string): number => Number(readFileSync(cgroupFile(pid, controller, file), 'utf8'));
+          // the container's own cgroup, not the pod's or the node's: its CPU counter brackets the answer
+          const cpuBefore = read('cpuacct', 'cpuacct.usage');
+          const { stats } = await client().call('ContainerStats', { containerId: id });
+          const cpuAfter = read('cpuacct', 'cpuacct.usage');
+          const usage = read('memory', 'memory.usage_in_bytes');
+          assert.equal(stats?.attributes?.id, id);
+          const cpu = Number(stats?.cpu?.usageCoreNanoSeconds?.value ?? 0);
+          assert.ok(cpu > 0 && cpuBefore <= cpu && cpu <= cpuAfter, `${name}: CPU ${cpu} ns, the cgroup's ${cpuBefore}…${cpuAfter}`);
+          const memory = Number(stats?.memory?.usageBytes?.value ?? 0);
+          const workingSet = Number(stats?.memory?.workingSetBytes?.value ?? 0);
+          assert.ok(Math.abs(memory - usage) < 1024 * 1024, `${name}: memory usage ${memory}, the cgroup's ${usage}`);
+          assert.ok(workingSet > 0 && workingSet <= memory, `${name}: working set ${workingSet} of ${memory}`);
+        }
+      });
+
+      it('UpdateContainerResources: the new memory limit and CPU shares reach the container’s cgroup (the shim’s Update, runc update)', async () => {
+        const { id, pid } = containers.app;
+        const limit = 96 * 1024 * 1024;
+        await client().call('UpdateContainerResources', { containerId: id, linux: { memoryLimitInBytes: i64(limit), cpuShares: i64(384) } });
+        assert.equal(Number(readFileSync(cgroupFile(pid, 'memory', 'memory.limit_in_bytes'), 'utf8')), limit);
+        assert.equal(Number(readFileSync(cgroupFile(pid, 'cpu', 'cpu.shares'), 'utf8')), 384);
+        // the sidecar, in the same shim, is untouched
+        assert.notEqual(Number(readFileSync(cgroupFile(containers.sidecar.pid, 'memory', 'memory.limit_in_bytes'), 'utf8')), limit);
+      });
+
       it('the containers write their output to log_path in the CRI log format', async () => {
         const appLog = join(logDir, 'app', '0.log');
         const sidecarLog = join(logDir, 'sidecar', '0.log');
@@ -346,6 +389,35 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
         assert.deepEqual(shimServers(), [shimPid], 'the pod keeps its one shim while the sandbox runs');
       });
 
+      it('a container restarted as the kubelet restarts one (same name, attempt 1) runs in the pod’s one shim, its output in the new log', async () => {
+        const created = await client().call('CreateContainer', {
+          podSandboxId: sandboxId,
+          sandboxConfig,
+          config: {
+            metadata: { name: 'app', attempt: 1 },
+            image: { image: APP_IMAGE },
+            command: [...APP_COMMAND],
+            logPath: 'app/1.log',
+            linux: { securityContext: { namespaceOptions: { network: v1.NamespaceMode.NODE, pid: v1.NamespaceMode.CONTAINER, ipc: v1.NamespaceMode.POD } } },
+          },
+        });
+        restarted.id = created.containerId;
+        await client().call('StartContainer', { containerId: restarted.id });
+        const status = await containerStatus(restarted.id);
+        assert.equal(status.state, v1.ContainerState.CONTAINER_RUNNING);
+        restarted.pid = verboseInfo(status.info).pid;
+        assert.equal(procStat(restarted.pid)?.ppid, shimPid, 'the restarted container is a child of the pod’s shim');
+        assert.deepEqual(shimServers(), [shimPid], 'a restart starts no other shim');
+        const log = join(logDir, 'app', '1.log');
+        const lines = await waitFor(() => criLogWithLines(log, 1), { timeoutMs: 10_000, what: `a line in ${log}` });
+        assert.deepEqual(
+          lines.map((l) => l.content),
+          ['hello from app'],
+        );
+        const r = await client().call('ExecSync', { containerId: restarted.id, cmd: ['echo', 'again'], timeout: i64(10) });
+        assert.deepEqual([Buffer.from(r.stdout).toString(), r.exitCode], ['again\n', 0]);
+      });
+
       it('StopPodSandbox + RemovePodSandbox: the shim exits; no process, mount, cgroup, socket or runc state is left', async () => {
         const ctd = containerd();
         await client().call('StopPodSandbox', { podSandboxId: sandboxId });
@@ -362,14 +434,14 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
         // it exits, or is a spare again (it served its pod: shim/manager/spare.ts afterTask)
         await waitFor(() => ctd.shimEnded(shimPid), { timeoutMs: 10_000, what: `the shim (pid ${shimPid}) to exit or be a spare again` });
         assert.deepEqual(shimServers(), [], `no ${handler.shimBinary} of this containerd is left`);
-        for (const pid of [sandboxPid, containers.app.pid, containers.sidecar.pid]) assert.ok(exited(pid), `pod process ${pid} is gone`);
+        for (const pid of [sandboxPid, containers.app.pid, containers.sidecar.pid, restarted.pid]) assert.ok(exited(pid), `pod process ${pid} is gone`);
         assert.deepEqual(processesUnderCgroup(cgroupParent(handler)), [], `no process under /${cgroupParent(handler)}`);
         await waitFor(() => cgroupsUnder(cgroupParent(handler)).length === 0, { timeoutMs: 5000 }).catch(() => undefined);
         assert.deepEqual(cgroupsUnder(cgroupParent(handler)), [], `no cgroup under /${cgroupParent(handler)}`);
         assert.deepEqual([...mountsUnder(ctd.root), ...mountsUnder(ctd.state)], [], 'no mount under containerd root/state');
         const socket = shimSocketPath(ctd.address, CRI_NAMESPACE, sandboxId);
         assert.ok(!existsSync(socket), `the shim socket ${socket} is removed`);
-        for (const id of [sandboxId, containers.app.id, containers.sidecar.id]) {
+        for (const id of [sandboxId, containers.app.id, containers.sidecar.id, restarted.id]) {
           assert.ok(!existsSync(join(rootDir(), id)), `no runc state for ${id}`);
           assert.ok(!existsSync(ctd.bundle(id, CRI_NAMESPACE)), `no bundle for ${id}`);
         }

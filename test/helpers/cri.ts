@@ -67,7 +67,9 @@ const RUNTIME_SERVICE = {
   RemoveContainer: unary(RUNTIME, 'RemoveContainer', v1.RemoveContainerRequest, v1.RemoveContainerResponse),
   ListContainers: unary(RUNTIME, 'ListContainers', v1.ListContainersRequest, v1.ListContainersResponse),
   ContainerStatus: unary(RUNTIME, 'ContainerStatus', v1.ContainerStatusRequest, v1.ContainerStatusResponse),
+  UpdateContainerResources: unary(RUNTIME, 'UpdateContainerResources', v1.UpdateContainerResourcesRequest, v1.UpdateContainerResourcesResponse),
   ExecSync: unary(RUNTIME, 'ExecSync', v1.ExecSyncRequest, v1.ExecSyncResponse),
+  ContainerStats: unary(RUNTIME, 'ContainerStats', v1.ContainerStatsRequest, v1.ContainerStatsResponse),
 };
 
 /** The ImageService methods we use. */
