@@ -5,8 +5,8 @@
  * PROTOCOL §9.4) — driven over gRPC the way the kubelet drives it for a pod whose RuntimeClass names
  * the handler: RunPodSandbox, CreateContainer ×2, StartContainer, ExecSync, ContainerStats,
  * UpdateContainerResources, ContainerStatus, the CRI log file, StopContainer, RemoveContainer, a
- * restart (CreateContainer attempt 1), StopPodSandbox, RemovePodSandbox. The same steps run for
- * `runc` for comparison.
+ * restart (CreateContainer attempt 1), a container OOM-killed at its limit, StopPodSandbox,
+ * RemovePodSandbox. The same steps run for `runc` for comparison.
  *
  * Facts of these machines (RECIPES "containerd with CRI"): no CNI, so pods use host networking and
  * no hostname; no CAP_SYS_RESOURCE, so restrict_oom_score_adj. Everything the pods make stays under
@@ -63,6 +63,8 @@ const HANDLERS: readonly Handler[] = [
 
 /** The app container: its TERM trap makes StopContainer's exit code observable. */
 const APP_COMMAND = ['/bin/sh', '-c', 'trap "echo got TERM; exit 7" TERM; echo "hello from app"; while :; do sleep 3600 & wait $!; done'];
+/** Allocates 64 MiB (the hog, under a 16 MiB limit: OOM-killed). */
+const ALLOCATE_64M = ['/bin/awk', 'BEGIN{s=sprintf("%67108864s",""); print length(s)}'];
 /** The sidecar: one stderr line, then a PID 1 that ignores TERM (StopContainer with timeout 0 SIGKILLs it). */
 const SIDECAR_COMMAND = ['/bin/sh', '-c', 'echo "sidecar to stderr" >&2; exec sleep 3600'];
 
@@ -152,6 +154,8 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
       let shimPid = 0;
       /** The app, created again after its stop as the kubelet restarts a container (attempt 1). */
       const restarted = { id: '', pid: 0 };
+      /** A container OOM-killed at its memory limit. */
+      let hogId = '';
 
       const client = (): CriClient => {
         if (cri === undefined) throw new Error('no CRI client');
@@ -418,6 +422,34 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
         assert.deepEqual([Buffer.from(r.stdout).toString(), r.exitCode], ['again\n', 0]);
       });
 
+      it('a container that outgrows its memory limit: EXITED with reason OOMKilled and 137, as the kubelet reports it (the shim’s /tasks/oom)', async () => {
+        const created = await client().call('CreateContainer', {
+          podSandboxId: sandboxId,
+          sandboxConfig,
+          config: {
+            metadata: { name: 'hog', attempt: 0 },
+            image: { image: APP_IMAGE },
+            command: [...ALLOCATE_64M],
+            logPath: 'hog.log',
+            linux: {
+              resources: { memoryLimitInBytes: i64(16 * 1024 * 1024) },
+              securityContext: { namespaceOptions: { network: v1.NamespaceMode.NODE, pid: v1.NamespaceMode.CONTAINER, ipc: v1.NamespaceMode.POD } },
+            },
+          },
+        });
+        hogId = created.containerId;
+        await client().call('StartContainer', { containerId: hogId });
+        const status = await waitFor(
+          async () => {
+            const st = await containerStatus(hogId);
+            return st.state === v1.ContainerState.CONTAINER_EXITED ? st : undefined;
+          },
+          { timeoutMs: 30_000, what: 'the hog to exit' },
+        );
+        assert.deepEqual([status.reason, status.exitCode], ['OOMKilled', 137], status.message ?? '');
+        assert.deepEqual(shimServers(), [shimPid], 'the pod keeps its one shim');
+      });
+
       it('StopPodSandbox + RemovePodSandbox: the shim exits; no process, mount, cgroup, socket or runc state is left', async () => {
         const ctd = containerd();
         await client().call('StopPodSandbox', { podSandboxId: sandboxId });
@@ -441,7 +473,7 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
         assert.deepEqual([...mountsUnder(ctd.root), ...mountsUnder(ctd.state)], [], 'no mount under containerd root/state');
         const socket = shimSocketPath(ctd.address, CRI_NAMESPACE, sandboxId);
         assert.ok(!existsSync(socket), `the shim socket ${socket} is removed`);
-        for (const id of [sandboxId, containers.app.id, containers.sidecar.id, restarted.id]) {
+        for (const id of [sandboxId, containers.app.id, containers.sidecar.id, restarted.id, hogId]) {
           assert.ok(!existsSync(join(rootDir(), id)), `no runc state for ${id}`);
           assert.ok(!existsSync(ctd.bundle(id, CRI_NAMESPACE)), `no bundle for ${id}`);
         }
