@@ -4,7 +4,8 @@
  * (io.containerd.tsrunc.v2, its runc settings in the TOML file named by the handler's ConfigPath,
  * PROTOCOL §9.4) — driven over gRPC the way the kubelet drives it for a pod whose RuntimeClass names
  * the handler: RunPodSandbox, CreateContainer ×2, StartContainer, ExecSync, ContainerStats,
- * UpdateContainerResources, ContainerStatus, the CRI log file, StopContainer, RemoveContainer, a
+ * UpdateContainerResources, containerd SIGKILLed and restarted under the pod, ContainerStatus, the
+ * CRI log file, StopContainer (its exit seen by the restarted containerd), RemoveContainer, a
  * restart (CreateContainer attempt 1), a container OOM-killed at its limit, StopPodSandbox,
  * RemovePodSandbox. The same steps run for `runc` for comparison.
  *
@@ -350,6 +351,23 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
         assert.equal(Number(readFileSync(cgroupFile(pid, 'cpu', 'cpu.shares'), 'utf8')), 384);
         // the sidecar, in the same shim, is untouched
         assert.notEqual(Number(readFileSync(cgroupFile(containers.sidecar.pid, 'memory', 'memory.limit_in_bytes'), 'utf8')), limit);
+      });
+
+      it('containerd SIGKILLed and restarted: the pod runs on in its one shim, and CRI finds it again (status, exec, stats)', async () => {
+        const ctd = containerd();
+        await ctd.kill();
+        await ctd.launch();
+        await waitFor(() => client().call('Version', {}, 5000), { timeoutMs: 20_000, what: 'the CRI RuntimeService to answer again' });
+        assert.deepEqual(shimServers(), [shimPid], 'the same shim serves the pod');
+        for (const name of ['app', 'sidecar'] as const) {
+          const status = await containerStatus(containers[name].id);
+          assert.equal(status.state, v1.ContainerState.CONTAINER_RUNNING, `${name} is RUNNING after the restart`);
+          assert.equal(verboseInfo(status.info).pid, containers[name].pid, `${name}: the same process`);
+        }
+        const r = await client().call('ExecSync', { containerId: containers.app.id, cmd: ['echo', 'after restart'], timeout: i64(10) });
+        assert.deepEqual([Buffer.from(r.stdout).toString(), r.exitCode], ['after restart\n', 0]);
+        const { stats } = await client().call('ContainerStats', { containerId: containers.sidecar.id });
+        assert.ok(Number(stats?.cpu?.usageCoreNanoSeconds?.value ?? 0) > 0, 'stats through the restarted containerd');
       });
 
       it('the containers write their output to log_path in the CRI log format', async () => {
