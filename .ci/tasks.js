@@ -16,7 +16,7 @@ const ROOT = path.resolve(__dirname, '..');
 
 /** Debian packages per purpose. `run` is what the shim and supervisor need at run time. */
 const PACKAGES = {
-  run: ['runc', 'containerd', 'busybox-static', 'util-linux', 'procps'],
+  run: ['runc', 'containerd', 'busybox-static', 'util-linux', 'mount', 'procps'], // mount(8): the shim mounts a task's rootfs with it
   build: ['g++', 'make', 'python3'], // node-pty's install script builds with node-gyp
   test: [
     'crun',
