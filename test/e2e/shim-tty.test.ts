@@ -13,7 +13,6 @@ import { loadNative } from '../../native';
 import { OCI_PROCESS_TYPE_URL, packJson } from '../../proto';
 import { Containerd, cleanEnv } from '../helpers/containerd';
 import { sharedRootfs } from '../helpers/rootfs';
-import { running } from '../helpers/proc';
 import { GO_RUNTIME, OUR_RUNTIME, RUNTIMES, label, uniqueId } from '../helpers/runtimes';
 import { connectTask } from '../helpers/shim-client';
 import { requireSystem } from '../helpers/system';
@@ -26,16 +25,18 @@ class Terminal {
   private readonly term: pty.IPty;
 
   /**
-   * `slowReader`: pauses 5 ms after each chunk while ctr lives, a reader slower than the container.
-   * Once ctr has exited it reads at full speed: node-pty destroys the terminal 200 ms after its
-   * child's exit, and what the reader has not read by then (up to the tty's ~64 KiB, which ctr
-   * wrote before it exited) is lost — on a loaded machine, 5 ms pauses came to more than that.
+   * `slowReader`: pauses 5 ms after each chunk, a reader slower than the container. Its ctr runs
+   * under a shell that holds the terminal after ctr's exit (it prints `CTR-EXIT:<code>`, then waits
+   * for a line: `release()`), because node-pty destroys the terminal 200 ms after its child's exit:
+   * what the reader had not read by then — the tail ctr wrote last — was lost to the harness, not
+   * to ctr (CI once lost the last 27 bytes that way, the shim having seen them read).
    */
   constructor(args: string[], size = { cols: 80, rows: 24 }, options: { slowReader?: boolean } = {}) {
-    this.term = pty.spawn('ctr', args, { name: 'xterm', cols: size.cols, rows: size.rows, env: cleanEnv({ TERM: 'xterm' }) });
+    const [file, argv] = options.slowReader ? ['/bin/sh', ['-c', 'ctr "$@"; echo "CTR-EXIT:$?"; read -r _', 'sh', ...args]] : ['ctr', args];
+    this.term = pty.spawn(file, argv, { name: 'xterm', cols: size.cols, rows: size.rows, env: cleanEnv({ TERM: 'xterm' }) });
     this.term.onData((d) => {
       this.output += d;
-      if (!options.slowReader || !running(this.term.pid)) return; // ctr is a zombie or gone: read it all
+      if (!options.slowReader) return;
       this.term.pause();
       setTimeout(() => this.term.resume(), 5);
     });
@@ -138,12 +139,16 @@ describe('terminals (real containerd + runc, node-pty)', function () {
           const id = uniqueId();
           const t = new Terminal(ctrArgs('run', '-t', '--rm', '--runtime', runtime, '--rootfs', sharedRootfs(), id, '/bin/sh', '-c', 'head -c 2000000 /dev/zero | tr "\\0" a; echo END-OF-OUTPUT'), undefined, { slowReader: true });
           try {
+            const [, code] = await t.expect(/CTR-EXIT:(\d+)\r?\n/, 0, 60_000);
+            assert.equal(code, '0');
+            t.type('\n'); // the shell holding the terminal may go
             assert.equal(await t.exit, 0);
+            const output = t.output.slice(0, t.output.indexOf('CTR-EXIT:'));
             const count = (text: string): number => text.split('').filter((c) => c === 'a').length;
             // on failure: how much came, and whether our shim gave up waiting for the reader (its warning)
-            const what = (): string => `${count(t.output)} a's; the shim: ${JSON.stringify(ct.logLines(new RegExp(`before its client read.* task=${id} `)))}`;
-            assert.match(t.output, /END-OF-OUTPUT/, `the last line arrived before ctr exited (${what()})`);
-            assert.equal(count(t.output.slice(0, t.output.indexOf('END-OF-OUTPUT'))), 2_000_000, what());
+            const what = (): string => `${count(output)} a's; the shim: ${JSON.stringify(ct.logLines(new RegExp(`before its client read.* task=${id} `)))}`;
+            assert.match(output, /END-OF-OUTPUT/, `the last line came before ctr exited (${what()})`);
+            assert.equal(count(output.slice(0, output.indexOf('END-OF-OUTPUT'))), 2_000_000, what());
           } finally {
             t.kill();
           }
