@@ -190,6 +190,27 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
         return JSON.parse(r.stdout) as { status: string; pid: number };
       };
 
+      /** CreateContainer + StartContainer in the pod, as the kubelet makes a container; resolves with its id. */
+      const runContainer = async (config: { name: string; attempt?: number; command: readonly string[]; logPath: string; envs?: v1.KeyValue.$Properties[]; memoryLimit?: number }): Promise<string> => {
+        const created = await client().call('CreateContainer', {
+          podSandboxId: sandboxId,
+          sandboxConfig,
+          config: {
+            metadata: { name: config.name, attempt: config.attempt ?? 0 },
+            image: { image: APP_IMAGE },
+            command: [...config.command],
+            envs: config.envs ?? [],
+            logPath: config.logPath,
+            linux: {
+              ...(config.memoryLimit === undefined ? {} : { resources: { memoryLimitInBytes: i64(config.memoryLimit) } }),
+              securityContext: { namespaceOptions: { network: v1.NamespaceMode.NODE, pid: v1.NamespaceMode.CONTAINER, ipc: v1.NamespaceMode.POD } },
+            },
+          },
+        });
+        await client().call('StartContainer', { containerId: created.containerId });
+        return created.containerId;
+      };
+
       beforeEach(function () {
         // a failure, not a skip: the steps of a pod build on each other, and none may pass unseen
         if (broken) throw new Error('not run: an earlier step of this pod failed (reported above)');
@@ -248,20 +269,7 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
       it('CreateContainer ×2 + StartContainer: both RUNNING in the pod, grouped by io.kubernetes.cri.sandbox-id', async () => {
         const specs = { app: APP_COMMAND, sidecar: SIDECAR_COMMAND } as const;
         for (const name of ['app', 'sidecar'] as const) {
-          const created = await client().call('CreateContainer', {
-            podSandboxId: sandboxId,
-            sandboxConfig,
-            config: {
-              metadata: { name, attempt: 0 },
-              image: { image: APP_IMAGE },
-              command: [...specs[name]],
-              envs: [{ key: 'CRI_HANDLER', value: handler.name }],
-              logPath: `${name}/0.log`,
-              linux: { securityContext: { namespaceOptions: { network: v1.NamespaceMode.NODE, pid: v1.NamespaceMode.CONTAINER, ipc: v1.NamespaceMode.POD } } },
-            },
-          });
-          containers[name].id = created.containerId;
-          await client().call('StartContainer', { containerId: created.containerId });
+          containers[name].id = await runContainer({ name, command: specs[name], envs: [{ key: 'CRI_HANDLER', value: handler.name }], logPath: `${name}/0.log` });
         }
         for (const name of ['app', 'sidecar'] as const) {
           const { id } = containers[name];
@@ -412,19 +420,7 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
       });
 
       it('a container restarted as the kubelet restarts one (same name, attempt 1) runs in the pod’s one shim, its output in the new log', async () => {
-        const created = await client().call('CreateContainer', {
-          podSandboxId: sandboxId,
-          sandboxConfig,
-          config: {
-            metadata: { name: 'app', attempt: 1 },
-            image: { image: APP_IMAGE },
-            command: [...APP_COMMAND],
-            logPath: 'app/1.log',
-            linux: { securityContext: { namespaceOptions: { network: v1.NamespaceMode.NODE, pid: v1.NamespaceMode.CONTAINER, ipc: v1.NamespaceMode.POD } } },
-          },
-        });
-        restarted.id = created.containerId;
-        await client().call('StartContainer', { containerId: restarted.id });
+        restarted.id = await runContainer({ name: 'app', attempt: 1, command: APP_COMMAND, logPath: 'app/1.log' });
         const status = await containerStatus(restarted.id);
         assert.equal(status.state, v1.ContainerState.CONTAINER_RUNNING);
         restarted.pid = verboseInfo(status.info).pid;
@@ -441,22 +437,7 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
       });
 
       it('a container that outgrows its memory limit: EXITED with reason OOMKilled and 137, as the kubelet reports it (the shim’s /tasks/oom)', async () => {
-        const created = await client().call('CreateContainer', {
-          podSandboxId: sandboxId,
-          sandboxConfig,
-          config: {
-            metadata: { name: 'hog', attempt: 0 },
-            image: { image: APP_IMAGE },
-            command: [...ALLOCATE_64M],
-            logPath: 'hog.log',
-            linux: {
-              resources: { memoryLimitInBytes: i64(16 * 1024 * 1024) },
-              securityContext: { namespaceOptions: { network: v1.NamespaceMode.NODE, pid: v1.NamespaceMode.CONTAINER, ipc: v1.NamespaceMode.POD } },
-            },
-          },
-        });
-        hogId = created.containerId;
-        await client().call('StartContainer', { containerId: hogId });
+        hogId = await runContainer({ name: 'hog', command: ALLOCATE_64M, logPath: 'hog.log', memoryLimit: 16 * 1024 * 1024 });
         const status = await waitFor(
           async () => {
             const st = await containerStatus(hogId);
