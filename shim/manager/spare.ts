@@ -96,8 +96,7 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
   if (!prefix) throw new Error('spare: -control is required');
   const spareFlags = flags; // `start` below has the request's flags under that name
   const request = parseRequest(flags.request);
-  // before the door opens: the shell knocks only at a door whose pid shows the spare's comm (one for a request opens none)
-  titleSpare(prefix, request ? undefined : doorParent(prefix));
+  titleSpare(prefix, doorParent(prefix)); // before the door opens: the shell knocks only at a door whose pid shows the spare's comm
   chdir('/'); // never pin the bundle of the task whose start spawned us (or that we served)
   const code = (startStamp ??= codeStamp());
 

@@ -33,15 +33,9 @@ export function spareComm(runner: number): string {
   return `tsrunc@${runner}`;
 }
 
-/**
- * Titles this process as a spare at `doorPrefix`; with `runner` (a spare that opens a door), then
- * sets its comm. Never throws. Without (a spare for one request, or a fork's copy serving one: no
- * door of its own), comm stays the title's: a copy is left as it was before comms were set, where
- * Node 24 under a full test run lost one copy's answer in a burst (twice, not isolated).
- */
-export function titleSpare(doorPrefix: string, runner?: number): void {
+/** Titles this process as the spare of `runner` at `doorPrefix`, then sets its comm. Never throws. */
+export function titleSpare(doorPrefix: string, runner: number): void {
   process.title = spareTitle(doorPrefix); // resets comm to the title's first 15 bytes
-  if (runner === undefined) return;
   try {
     writeFileSync('/proc/self/comm', spareComm(runner));
   } catch {
