@@ -445,7 +445,11 @@ describe('Kubernetes: containerd CRI runs pods with RuntimeClass handler tsrunc 
           },
           { timeoutMs: 30_000, what: 'the hog to exit' },
         );
-        assert.deepEqual([status.reason, status.exitCode], ['OOMKilled', 137], status.message ?? '');
+        // Go's shim, the reference, may publish the OOM after the exit, and CRI then keeps `Error`
+        // (once in a full run); ours always publishes it first (shim-stats-oom.test.ts)
+        const reasons = handler.name === 'tsrunc' ? ['OOMKilled'] : ['OOMKilled', 'Error'];
+        assert.ok(reasons.includes(status.reason ?? ''), `reason ${status.reason ?? ''}: ${status.message ?? ''}`);
+        assert.equal(status.exitCode, 137);
         assert.deepEqual(shimServers(), [shimPid], 'the pod keeps its one shim');
       });
 
