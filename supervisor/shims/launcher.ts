@@ -128,6 +128,11 @@ export async function runDelete(inv: ShimInvocation, native: Pick<Native, 'pipe'
   } catch (err) {
     throw new ErrdefsError('unknown', `shim delete printed an undecodable DeleteResponse: ${(err as Error).message}`);
   }
+  return deleteResultOf(response, warnings);
+}
+
+/** A DeleteResponse (of the shim's `delete` action or its Delete call) as a DeleteResult. */
+export function deleteResultOf(response: task.DeleteResponse, warnings = ''): DeleteResult {
   // a missing init.pid gives 2^32-1 (PROTOCOL §4.3): no process to report
   const pid = response.pid === 0xffffffff ? 0 : response.pid;
   return { pid, exitStatus: response.exitStatus, exitedAt: isZero(response.exitedAt) ? new Date() : fromTimestamp(response.exitedAt), warnings };

@@ -14,13 +14,14 @@
 import { rmSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { ErrdefsError } from '../../proto/errdefs';
-import type { TaskEvent } from '../../proto/index';
+import type { TaskEvent, task } from '../../proto/index';
 import { fromTimestamp } from '../../proto/time';
 import type { Native } from '../../native';
 import type { DaemonConfig } from '../config';
 import type { Exchange, SupervisorEvent } from '../events/exchange';
 import type { ForwardedEvent } from '../events/forward-service';
 import { ensureBundle, removeBundle } from '../shims/bundle';
+import { deleteResultOf } from '../shims/launcher';
 import { removeEmptyCgroupParents } from '../shims/cgroups';
 import type { ShimManager } from '../shims/manager';
 import type { Shim } from '../shims/shim';
@@ -33,6 +34,7 @@ import { type CreateSpec, createContainer, launchTask, undoCreate } from './crea
 import { backoffMs, formatRestartPolicy, nextStreak, shouldRestart } from './restart-policy';
 import { type ExecControl, type ExecResult, type ExecSink, type ExecSpec, runExec } from './exec';
 import { recoverOne } from './recovery';
+import { DeleteEvents } from './delete-events';
 import { ExitLatches } from './exit-latch';
 import type { ExitInfo, TaskInternals } from './internals';
 import type { ResourceLimits } from '../shims/resources';
@@ -45,11 +47,14 @@ const SIGTERM = osConstants.signals.SIGTERM;
 const SIGKILL = osConstants.signals.SIGKILL;
 /** How long a SIGKILLed task may take to be reported exited. */
 const KILL_WAIT_MS = 10_000;
+/** How long a teardown waits for the shim's /tasks/delete before publishing its own (delete-events.ts). */
+const DELETE_EVENT_WAIT_MS = 2_000;
 
 /** The task manager. */
 export class TaskManager implements TaskInternals {
   readonly queue = new KeyedQueue();
   readonly exits = new ExitLatches();
+  private readonly deletes = new DeleteEvents();
   readonly stdins: StdinFifos;
   /** Restarts waiting for their backoff, by container id. */
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
@@ -220,6 +225,8 @@ export class TaskManager implements TaskInternals {
     const decoded = event.decoded;
     const containerId = decoded?.event.containerId ?? '';
     const record = this.store.find(containerId);
+    // a task delete the supervisor already published for this shim (it was late): dropped
+    if (decoded?.topic === '/tasks/delete' && (decoded.event.id === '' || decoded.event.id === containerId) && !this.deletes.arrived(containerId, decoded.event.pid)) return;
     if (decoded !== undefined && record !== undefined && record.namespace === event.namespace) this.apply(record, decoded);
     this.exchange.publish(toSupervisorEvent(event, decoded, record?.name ?? ''));
   }
@@ -307,11 +314,13 @@ export class TaskManager implements TaskInternals {
     const shim = this.shims.get(record.id);
     if (shim !== undefined) {
       this.shims.releasing(record.id);
-      await shim.delete(record.id).catch((err: unknown) => {
+      const deleted = await shim.delete(record.id).catch((err: unknown) => {
         if (!(err instanceof ErrdefsError && (err.kind === 'notFound' || err.kind === 'unavailable'))) throw err;
+        return undefined;
       });
       await shim.shutdown(record.id);
       await this.shims.release(record.id);
+      if (deleted !== undefined) await this.settleDeleteEvent(record, deleted);
     } else {
       await this.shims.cleanupDead(record);
     }
@@ -341,6 +350,7 @@ export class TaskManager implements TaskInternals {
     clearTimeout(this.restartTimers.get(id));
     this.restartTimers.delete(id);
     this.exits.forget(id);
+    this.deletes.forget(id);
     this.publishContainerEvent('/containers/delete', record);
     if (!this.store.list().some((r) => r.namespace === record.namespace && (r.status === 'creating' || hasTask(r.status)))) removeEmptyCgroupParents(record.namespace);
     return record;
@@ -494,6 +504,19 @@ export class TaskManager implements TaskInternals {
       default:
         return;
     }
+  }
+
+  /**
+   * The task's /tasks/delete is in the stream before the teardown ends (and so before a
+   * /containers/delete): the shim's own, or, when it does not come in time, ours from its Delete answer.
+   */
+  private async settleDeleteEvent(record: ContainerRecord, response: task.DeleteResponse): Promise<void> {
+    const deleted = deleteResultOf(response);
+    const pid = deleted.pid;
+    if (await this.deletes.waitFor(record.id, pid, DELETE_EVENT_WAIT_MS)) return;
+    this.log.warn('the shim did not publish the task delete in time: publishing it for the shim', { id: record.id, ms: DELETE_EVENT_WAIT_MS });
+    this.deletes.publishedOurs(record.id, pid);
+    this.exchange.publish(ownEvent('/tasks/delete', record, { pid, exitStatus: deleted.exitStatus, exitedAt: deleted.exitedAt }));
   }
 
   /** The shim of a running container, or FailedPrecondition naming `verb`. */

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ErrdefsError } from '../../proto/errdefs';
 import { api } from '../../supervisor/api/convert';
@@ -178,11 +178,14 @@ describe('tsrunc verbs (daemon + CLI, real runc)', function () {
         }
       });
 
-      it('events streams create, start, exit and delete in order', async () => {
-        const nm = name();
+      /** `tsrunc events --json` running; resolves once the daemon delivers to it (a probe run's events arrive). */
+      const watchEvents = async (): Promise<{ text: () => string; stop: () => void }> => {
         const watcher = spawn(process.execPath, [TSRUNC, '--root', sv.root, 'events', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
         let text = '';
         watcher.stdout.on('data', (b: Buffer) => (text += b.toString()));
+        const stop = (): void => {
+          watcher.kill('SIGINT');
+        };
         try {
           // the subscription is made once the events call reached the daemon: poll for a probe event
           await waitFor(
@@ -193,15 +196,29 @@ describe('tsrunc verbs (daemon + CLI, real runc)', function () {
             },
             { timeoutMs: 20_000, what: 'the event stream to deliver' },
           );
+        } catch (err) {
+          stop();
+          throw err;
+        }
+        return { text: () => text, stop };
+      };
+
+      it('events streams create, start, exit and delete in order', async () => {
+        const nm = name();
+        const events = await watchEvents();
+        try {
           const code = await sv.cli(['run', '--rm', '--name', nm, ...runtimeArgs, '--rootfs', rootfs, '--', '/bin/sh', '-c', 'exit 5']);
           assert.equal(code.code, 5);
-          await waitFor(() => eventsOf(text, nm).includes('/containers/delete'), { what: 'the delete event' });
-          const topics = eventsOf(text, nm);
+          await waitFor(() => eventsOf(events.text(), nm).includes('/containers/delete'), { what: 'the delete event' });
+          // each once, in this order: the task's delete is in the stream before the container's
+          // (Go's shim forwards its delete event after answering Delete; the teardown waits for it)
+          const topics = eventsOf(events.text(), nm);
           assert.deepEqual(
             topics.filter((t) => ['/containers/create', '/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete', '/containers/delete'].includes(t)),
             ['/containers/create', '/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete', '/containers/delete'],
           );
-          const exit = text
+          const exit = events
+            .text()
             .split('\n')
             .filter((l) => l.includes(`"containerName":"${nm}"`) && l.includes('"/tasks/exit"'))
             .map((l) => JSON.parse(l) as { exitStatus: number });
@@ -209,8 +226,38 @@ describe('tsrunc verbs (daemon + CLI, real runc)', function () {
             exit.map((e) => e.exitStatus),
             [5],
           );
+          assert.equal(publishedForShim(sv.logFile, idOf(events.text(), nm)), false, 'the shim published the delete itself');
         } finally {
-          watcher.kill('SIGINT');
+          events.stop();
+        }
+      });
+
+      it('a shim whose events cannot reach the daemon: the supervisor publishes the task delete itself, once', async () => {
+        // the shim binary behind a wrapper that points its events at a socket nobody serves
+        const dir = mkdtempSync(join(sv.root, 'mute-'));
+        const shimPath = runtime === OUR_RUNTIME ? join(dirname(TSRUNC), 'containerd-shim-tsrunc-v2') : which('containerd-shim-runc-v2');
+        const wrapper = join(dir, 'containerd-shim-mute-v2');
+        writeFileSync(wrapper, `#!/bin/sh\nTTRPC_ADDRESS=${join(dir, 'nobody.sock')} exec ${shimPath} "$@"\n`, { mode: 0o755 });
+        const nm = name();
+        const events = await watchEvents();
+        try {
+          const code = await sv.cli(['run', '--rm', '--name', nm, '--runtime', wrapper, '--rootfs', rootfs, '--', '/bin/sh', '-c', 'exit 7']);
+          assert.equal(code.code, 7, code.stderr);
+          await waitFor(() => eventsOf(events.text(), nm).includes('/containers/delete'), { what: 'the delete event' });
+          const lines = events
+            .text()
+            .split('\n')
+            .filter((l) => l.includes(`"containerName":"${nm}"`))
+            .map((l) => JSON.parse(l) as { topic: string; exitStatus: number });
+          assert.deepEqual(
+            lines.map((e) => e.topic),
+            ['/containers/create', '/tasks/delete', '/containers/delete'],
+          );
+          assert.equal(lines[1]?.exitStatus, 7);
+          assert.equal(publishedForShim(sv.logFile, idOf(events.text(), nm)), true);
+        } finally {
+          events.stop();
+          rmSync(dir, { recursive: true, force: true });
         }
       });
 
@@ -307,6 +354,28 @@ function filesUnder(dir: string): string[] {
 }
 
 /** The topics of the events of container `name`, in order. */
+/** The absolute path of `binary` in PATH (requireSystem has checked that it is there). */
+function which(binary: string): string {
+  const dir = (process.env['PATH'] ?? '').split(':').find((d) => d.startsWith('/') && existsSync(join(d, binary)));
+  if (dir === undefined) throw new Error(`${binary} is not in PATH`);
+  return join(dir, binary);
+}
+
+/** Whether the daemon's log says it published a task delete for the shim of container `id`. */
+function publishedForShim(logFile: string, id: string): boolean {
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .some((l) => l.includes('publishing it for the shim') && l.includes(id));
+}
+
+/** The container id of the events of container `name`. */
+function idOf(text: string, name: string): string {
+  const line = text.split('\n').find((l) => l.includes(`"containerName":"${name}"`));
+  const id = line === undefined ? '' : (JSON.parse(line) as { containerId: string }).containerId;
+  assert.match(id, /^[0-9a-f]+$/);
+  return id;
+}
+
 function eventsOf(text: string, name: string): string[] {
   return text
     .split('\n')
