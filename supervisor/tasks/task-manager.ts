@@ -87,12 +87,18 @@ export class TaskManager implements TaskInternals {
     if (record.status !== 'created') throw new ErrdefsError('failedPrecondition', `container ${record.name} is ${record.status}: only a created container can be started`);
     const shim = this.requireShim(record);
     this.exits.reset(id);
+    // this task's start time, not the last run's: the shim's /tasks/start (often before Start's
+    // answer) sets it first if it can, and a restart policy's backoff measures the run from it
+    const asked = new Date().toISOString();
+    this.store.update(id, (r) => {
+      r.startedAt = undefined;
+    });
     const response = await shim.start(id);
     this.store.update(id, (r) => {
-      if (r.status !== 'created') return; // its exit was applied while Start was in flight
+      r.startedAt ??= asked; // also when its exit was applied while Start was in flight
+      if (r.status !== 'created') return;
       r.status = 'running';
       r.pid = response.pid;
-      r.startedAt = new Date().toISOString();
     });
     this.watchExit(id, shim);
     return this.store.get(id);
