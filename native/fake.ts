@@ -91,7 +91,7 @@ export class FakeNative implements Native {
     return this.waitPid(pid);
   }
   /** A fake cannot copy a process: forkDetached always fails, as when fork(2) does. */
-  forkDetached(): boolean {
+  forkDetached(_onMiddleFailed?: (exit: ExitInfo) => void): boolean {
     this.record('forkDetached');
     throw systemError(ENOSYS, 'fork');
   }

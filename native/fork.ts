@@ -18,8 +18,11 @@
  *    is wrapped: every listener runs, then _exit, even if one throws); an uncaught exception is
  *    printed first (Node would print it only after 'exit').
  *  - A page V8 maps between the last read of /proc/self/maps and the fork stays MADV_DONTFORK and
- *    is missing in the copy, which then dies on touching it; the requester's watchdog (3 s) and
- *    the Node entry point cover that. The reads repeat until nothing is new, which makes it rare.
+ *    is missing in the middle process and the copy, which die on touching it (SIGSEGV). The reads
+ *    repeat until nothing is new, which makes it rare, not impossible: a burst of forks on Node 24
+ *    lost one in a few hundred, the middle killed by SIGSEGV before its own fork. The caller
+ *    learns of a middle that did not exit 0 (onMiddleFailed) and can fork again; a copy that dies
+ *    is not our child, and its caller has to notice that the copy's work was not done.
  *  - The copy is not our child: a middle process forks it and exits at once (reaped from the event
  *    loop, reapMiddle), so it is re-parented as a daemon spawned and left would be, and leads its
  *    own session.
@@ -28,7 +31,7 @@ import { readFileSync, writeSync } from 'node:fs';
 import { check } from './check';
 import { forkRefusal } from './fork-requirements';
 import { type Libc } from './libc';
-import { type FdWatch } from './types';
+import { type ExitInfo, type FdWatch } from './types';
 import { watchFd } from './poll';
 import { pidfdOpen, waitPidBlocking, waitPidfd } from './process';
 
@@ -44,9 +47,9 @@ const LOOP_FORK_FAILED = 70;
 
 /**
  * Forks a detached copy of this process; true in the copy, false here. Throws when the fork failed;
- * the middle process's own fork failing is not seen here (reapMiddle).
+ * a middle process that fails or dies is told to `onMiddleFailed`, later (reapMiddle).
  */
-export function forkDetached(libc: Libc): boolean {
+export function forkDetached(libc: Libc, onMiddleFailed?: (exit: ExitInfo) => void): boolean {
   const refusal = forkRefusal();
   if (refusal !== undefined) throw new Error(refusal);
   scavenge();
@@ -64,7 +67,7 @@ export function forkDetached(libc: Libc): boolean {
     }
     return true;
   }
-  reapMiddle(libc, middle);
+  reapMiddle(libc, middle, onMiddleFailed);
   return false;
 }
 
@@ -72,27 +75,35 @@ export function forkDetached(libc: Libc): boolean {
  * Reaps the middle process, which exits as soon as it has forked the copy, once its pidfd says it
  * has: waiting for it here cost the caller 1.1–2.6 ms per fork (the middle's own fork and its
  * exit), and a spare makes a burst's forks one after the other. A middle whose fork failed
- * (MIDDLE_FORK_FAILED) leaves no copy: nobody answers that request, and its requester's watchdog
- * ends the wait (shim/manager/door.ts). A copy made meanwhile inherits the watch; the middle is not
- * its child, waitid fails there, and the copy only closes its end.
+ * (MIDDLE_FORK_FAILED), or that died, most likely left no copy: `onFailed` is told, so that the
+ * caller can fork again rather than leave the request to its requester's watchdog (spare.ts). A
+ * copy made meanwhile inherits the watch; the middle is not its child, waitid fails there, and the
+ * copy only closes its end (and is told nothing).
  */
-function reapMiddle(libc: Libc, middle: number): void {
+function reapMiddle(libc: Libc, middle: number, onFailed: ((exit: ExitInfo) => void) | undefined): void {
+  const reaped = (exit: ExitInfo | null): void => {
+    if (exit !== null && exit.status !== 0 && onFailed !== undefined) onFailed(exit);
+  };
   let pidfd: number;
   try {
     pidfd = pidfdOpen(libc, middle);
   } catch {
-    waitPidBlocking(libc, middle); // no pidfd (ENFILE, EMFILE): wait as before
+    // no pidfd (ENFILE, EMFILE): wait as before; told after the caller has its answer
+    const exit = waitPidBlocking(libc, middle);
+    process.nextTick(() => reaped(exit));
     return;
   }
   const watch = watchFd(libc, pidfd, () => {
     unreaped.delete(watch);
     watch.close();
+    let exit: ExitInfo | null = null;
     try {
-      waitPidfd(libc, pidfd);
+      exit = waitPidfd(libc, pidfd);
     } catch {
-      // in a copy: not its child
+      // in a copy: not its child (and not its request)
     }
     libc.close(pidfd);
+    reaped(exit);
   });
   watch.unref(); // a spare's lifetime is its own business
   unreaped.add(watch);

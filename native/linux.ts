@@ -20,7 +20,7 @@ export function createLinuxNative(): Native {
     setParentDeathSignal: (signal) => proc.setParentDeathSignal(libc, signal),
     waitPid: (pid, options) => proc.waitPid(libc, pid, options),
     waitPidfd: (pidfd) => proc.waitPidfd(libc, pidfd),
-    forkDetached: () => forkDetached(libc),
+    forkDetached: (onMiddleFailed) => forkDetached(libc, onMiddleFailed),
     trimMalloc: () => void libc.malloc_trim(0),
     releaseFilePages: () => releaseFilePages(libc),
     pidfdOpen: (pid) => proc.pidfdOpen(libc, pid),

@@ -73,10 +73,12 @@ export interface Native {
    * fork(2) of this Node process into a copy that is not our child (a double fork; the middle
    * process is reaped from the event loop) and leads its own session: true in the copy, false
    * here. The copy has its own event loop and process.pid, and ends with _exit(2) (native/fork.ts
-   * says why). Only in a process run with `--single-threaded`; throws when the fork failed (the
-   * middle process's own fork failing is not seen here: there is no copy then).
+   * says why). Only in a process run with `--single-threaded`; throws when the fork failed.
+   * `onMiddleFailed` is called here, later, when the middle process did not exit 0: its own fork
+   * failed, or it died (a page V8 mapped after the maps were read is missing in it), so most
+   * likely no copy was made.
    */
-  forkDetached(): boolean;
+  forkDetached(onMiddleFailed?: (exit: ExitInfo) => void): boolean;
   /**
    * malloc_trim(0): glibc gives the free memory of its heaps back to the kernel (it keeps it
    * otherwise: a daemon's malloc heap stays at its largest). Never fails.

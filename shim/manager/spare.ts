@@ -47,7 +47,7 @@ import { forkRefusal, loadNative } from '../../native';
 import { type ShimFlags, parseFlags, stripUnix } from '../flags';
 import { writeFileAtomic } from '../util/atomic-file';
 import { del } from './delete';
-import { Door, type Reply, type Requester, doorParent, hasLiveDoor, takeRequest } from './door';
+import { Door, type Reply, type Requester, doorParent, hasLiveDoor, replyPath, takeRequest } from './door';
 import { claimNextSpare, forkingOn } from './spare-client';
 import { forgetDeleteAnswer } from './delete-answer';
 import { listen, socketPath } from './socket';
@@ -86,6 +86,16 @@ const PRELOAD_DELAY_MS = 0;
  * forks come closer together than that, and a spare runs nothing between its requests.
  */
 const RELEASE_AFTER_MS = 1000;
+/**
+ * How long the forking spare gives a copy to claim its request (door.ts takeRequest) before it
+ * forks again for it. A copy claims within milliseconds; one that died first (a V8 heap page the
+ * fork left out: native/fork.ts) is not our child and is not seen die, and its requester would
+ * wait out its 3 s watchdog. A copy that is only slow races the next one: one of them claims the
+ * request (a claim is an unlink: atomic), the other finds it gone and exits.
+ */
+const CLAIM_WAIT_MS = 500;
+/** Forks for one request; after the last one's copy, `busy` (the shell starts a spare for it). */
+const FORK_ATTEMPTS = 2;
 
 /**
  * Runs the spare; resolves with the exit code (the adopted daemon's, once adopted). `handedBack`:
@@ -146,6 +156,8 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
       return closed;
     }
 
+    /** The claim watches of requests forked for (knock). */
+    const claimWatches = new Set<NodeJS.Timeout>();
     let releaseTimer: NodeJS.Timeout | undefined;
     /**
      * RELEASE_AFTER_MS after the last request (a fork, a `delete`), and after the door opens:
@@ -167,6 +179,9 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
     /** Drops what waiting took (the door is closed or forgotten by the caller). */
     function letGo(): void {
       adopted = true;
+      // (in a copy: the watches are of the spare's other requests, none of them its business)
+      for (const timer of claimWatches) clearTimeout(timer);
+      claimWatches.clear();
       clearTimeout(releaseTimer);
       releaseTimer = undefined;
       clearTimeout(idle);
@@ -181,17 +196,32 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
      * it serves or retires already (the request is answered `busy`), its code is stale (it
      * retires), or no copy can be made.
      */
-    function knock(pid: number, argc: number): boolean {
+    function knock(pid: number, argc: number, attempt = 1): boolean {
       if (adopted || claimed || inFlight > 0 || codeStamp() !== code) return false;
+      // the copy's claim is watched: its fork's middle process failing (told by forkDetached), or
+      // no claim within CLAIM_WAIT_MS, and the request is forked for again, once
+      let watch: NodeJS.Timeout | undefined;
+      const lost = (): void => {
+        if (watch === undefined) return; // the other of the two came first
+        clearTimeout(watch);
+        claimWatches.delete(watch);
+        watch = undefined;
+        if (!unclaimed(pid)) return; // a copy serves it (or its requester gave up)
+        if (attempt < FORK_ATTEMPTS && knock(pid, argc, attempt + 1)) return;
+        sendAway(pid);
+      };
       let copy: boolean;
       try {
-        copy = loadNative().forkDetached();
+        copy = loadNative().forkDetached(lost);
       } catch {
         return false;
       }
       if (!copy) {
         idle?.refresh(); // a fork is a task: the idle time starts again
         releaseLater();
+        watch = setTimeout(lost, CLAIM_WAIT_MS);
+        watch.unref();
+        claimWatches.add(watch);
         return true;
       }
       // the copy: nothing of the spare's waiting is its own; the door stays the spare's
@@ -201,6 +231,16 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
       letGo();
       resolve(runSpare({ ...spareFlags, request: `${pid}:${argc}` }));
       return true;
+    }
+
+    /** No process claimed request `pid` yet: its reply FIFO still has its name (door.ts). */
+    function unclaimed(pid: number): boolean {
+      return existsSync(replyPath(pid));
+    }
+
+    /** Claims request `pid` if nobody has, and answers it `busy`; nothing when a copy claimed it. */
+    function sendAway(pid: number): void {
+      void takeRequest(pid, 0, () => undefined, { busy: () => true, replyOpenMs: 0 }).catch(() => undefined);
     }
 
     /** Exits once the door has sent away late requests and the requests being served are answered. */

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, symlinkSync, utimesSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, rmdirSync, symlinkSync, utimesSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { task } from '../../proto';
@@ -18,7 +18,7 @@ import { BIN, cleanEnv } from '../helpers/containerd';
 import { alive, envOf, gone, processTable, running } from '../helpers/proc';
 import { type FakeBundle, SHIM, actionArgs, fakeBundle, shimAction } from '../helpers/shim-process';
 import { uniqueId } from '../helpers/runtimes';
-import { requireSystem } from '../helpers/system';
+import { requireSystem, skipBecause } from '../helpers/system';
 import { waitFor } from '../helpers/wait';
 
 const LAUNCHER = join(BIN, 'lib', 'containerd-shim-tsrunc-v2');
@@ -381,6 +381,54 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     }
   });
 
+  it('a fork whose copy cannot be made (pids limit): the forking spare forks again, then answers `busy` — never leaves the knock to the watchdog', async function () {
+    // the spare in a pids cgroup with room for one more task: its middle process, whose own fork
+    // (the copy) fails — as when the middle dies on a heap page the fork left out (native/fork.ts)
+    const cgroup = pidsCgroup(this, `tsrunc-door-${process.pid}`);
+    const { child, door } = await startSpare({ fork: true });
+    const spare = child.pid ?? -1;
+    // (its threads are up once its door is: the rehearsal ran before)
+    writeFileSync(join(cgroup, 'pids.max'), String(readdirSync(`/proc/${spare}/task`).length + 1));
+    writeFileSync(join(cgroup, 'cgroup.procs'), String(spare));
+    // a knock as the shell's, without its watchdog: an unanswered one is never answered
+    const reply = join(SOCKET_DIR, `tsrunc-reply-${process.pid}`);
+    execFileSync('mkfifo', ['-m', '600', reply]);
+    const fd = openSync(reply, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      writeFileSync(door, `${process.pid} 9\n`, { flag: 'r+' });
+      let answer = '';
+      const chunk = Buffer.alloc(64);
+      await waitFor(
+        () => {
+          let n = 0;
+          try {
+            n = readSync(fd, chunk);
+          } catch {
+            // EAGAIN: the spare has it open and wrote nothing yet
+          }
+          answer += chunk.subarray(0, n).toString();
+          return answer.endsWith('\n');
+        },
+        { timeoutMs: 10_000, what: 'the spare’s answer' },
+      );
+      assert.equal(answer, 'busy\n');
+      assert.ok(alive(spare) && statSync(door).isFIFO(), 'the spare stays, with its door');
+    } finally {
+      closeSync(fd);
+      rmSync(reply, { force: true });
+      child.kill('SIGKILL');
+      await waitFor(() => gone(spare), { what: 'the spare to exit' });
+      await waitFor(() => {
+        try {
+          rmdirSync(cgroup);
+          return true;
+        } catch {
+          return false;
+        }
+      }, { what: 'the cgroup to empty' });
+    }
+  });
+
   it('a plain file where a door would be is not taken for a live spare', async () => {
     const stray = `${doorPrefix(process.pid)}-1`;
     writeFileSync(stray, '1 1\n');
@@ -389,3 +437,25 @@ describe('shim: the spare’s door (shell entry point ↔ spare, no containerd)'
     assert.throws(() => statSync(stray), /ENOENT/, 'the stray file was removed');
   });
 });
+
+
+/** A new pids cgroup named `name` (v1's pids hierarchy, or cgroup v2 with pids enabled at its root), or the test skips. */
+function pidsCgroup(ctx: Mocha.Context, name: string): string {
+  if (process.getuid?.() !== 0) skipBecause(ctx, 'needs root to make a cgroup');
+  const v1 = '/sys/fs/cgroup/pids';
+  let parent: string | undefined;
+  if (existsSync(join(v1, 'cgroup.procs'))) parent = v1;
+  else if (readFileIfAny('/sys/fs/cgroup/cgroup.subtree_control').split(' ').map((c) => c.trim()).includes('pids')) parent = '/sys/fs/cgroup';
+  if (parent === undefined) skipBecause(ctx, 'no pids cgroup controller to limit the spare with');
+  const path = join(parent, name);
+  mkdirSync(path);
+  return path;
+}
+
+function readFileIfAny(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
