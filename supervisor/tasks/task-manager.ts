@@ -47,6 +47,9 @@ const SIGTERM = osConstants.signals.SIGTERM;
 const SIGKILL = osConstants.signals.SIGKILL;
 /** How long a SIGKILLed task may take to be reported exited. */
 const KILL_WAIT_MS = 10_000;
+/** Teardowns of an exited task, the first one's retry after TEARDOWN_RETRY_MS, each next one's after twice the last's. */
+const TEARDOWN_ATTEMPTS = 5;
+const TEARDOWN_RETRY_MS = 1_000;
 /** How long a teardown waits for the shim's /tasks/delete before publishing its own (delete-events.ts). */
 const DELETE_EVENT_WAIT_MS = 2_000;
 
@@ -56,7 +59,7 @@ export class TaskManager implements TaskInternals {
   readonly exits = new ExitLatches();
   private readonly deletes = new DeleteEvents();
   readonly stdins: StdinFifos;
-  /** Restarts waiting for their backoff, by container id. */
+  /** Restarts waiting for their backoff (or teardowns for their retry: finishExit), by container id. */
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(
@@ -284,16 +287,47 @@ export class TaskManager implements TaskInternals {
       for (const topic of ['/tasks/exit', '/tasks/delete']) this.exchange.publish(ownEvent(topic, record, { pid: record.pid, exitStatus: exit.status, exitedAt: exit.at }));
     }
     this.exits.fire(id);
+    this.finishExit(id, 1);
+    return true;
+  }
+
+  /**
+   * After an exit, in the queue: the task's teardown, then --rm or the restart policy. A teardown
+   * that fails (the shim's Delete or Shutdown erred or timed out) is tried again, backing off, up
+   * to TEARDOWN_ATTEMPTS times; meanwhile and after, the container's error says so (ps, inspect).
+   */
+  private finishExit(id: string, attempt: number): void {
     void this.queue
       .run(id, async () => {
         const current = this.store.find(id);
         if (current === undefined || current.status !== 'stopped') return;
-        await this.teardownTask(current);
+        try {
+          await this.teardownTask(current);
+        } catch (err) {
+          const again = attempt < TEARDOWN_ATTEMPTS;
+          this.log.error('task teardown failed', { id, attempt, again, err: errorMessage(err) });
+          this.store.update(id, (r) => {
+            r.error = `task teardown failed${again ? ' (trying again)' : ''}: ${errorMessage(err)}`;
+          });
+          // (a restart is planned only after a teardown: this timer has the slot to itself)
+          if (again) {
+            const retry = setTimeout(() => {
+              this.restartTimers.delete(id);
+              this.finishExit(id, attempt + 1);
+            }, TEARDOWN_RETRY_MS * 2 ** (attempt - 1));
+            this.restartTimers.set(id, retry);
+          }
+          return;
+        }
+        if (attempt > 1) {
+          this.store.update(id, (r) => {
+            if (r.error?.startsWith('task teardown failed') === true) r.error = undefined;
+          });
+        }
         if (current.autoRemove) await this.removeLocked(id, true);
         else this.considerRestart(id);
       })
       .catch((err: unknown) => this.log.error('task teardown failed', { id, err: errorMessage(err) }));
-    return true;
   }
 
   watchExit(id: string, shim: Shim): void {

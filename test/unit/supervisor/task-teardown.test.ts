@@ -1,0 +1,68 @@
+/**
+ * The teardown after an exit (supervisor/tasks/task-manager.ts finishExit), with a fake shim under
+ * sinon fake timers: a Delete that fails is tried again, backing off, and the restart policy is
+ * applied once it succeeds — not dropped, as it was, leaving an `always` container exited for good;
+ * the container's error says what failed meanwhile, and after the last attempt.
+ */
+import assert from 'node:assert/strict';
+import sinon from 'sinon';
+import { ErrdefsError } from '../../../proto/errdefs';
+import { deleted, fakeTasks } from './fake-tasks';
+
+describe('supervisor: the teardown after an exit', () => {
+  let clock: sinon.SinonFakeTimers;
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: Date.now() });
+  });
+  afterEach(() => clock.restore());
+
+  it('a failed Delete is tried again; the restart policy is applied once it succeeds', async () => {
+    let deletes = 0;
+    const { tm, store } = fakeTasks(
+      {
+        delete: (t, id) => {
+          deletes++;
+          return deletes < 3 ? Promise.reject(new ErrdefsError('deadlineExceeded', 'Delete timed out')) : deleted(t, id);
+        },
+      },
+      { status: 'running' },
+    );
+    tm.applyExit('c1', { status: 1, at: new Date() });
+    await tm.queue.idle();
+    assert.equal(deletes, 1);
+    assert.match(store.get('c1').error ?? '', /^task teardown failed \(trying again\): Delete timed out/);
+    assert.equal(store.get('c1').restartAt, undefined, 'no restart while the task is not torn down');
+    await clock.tickAsync(1000);
+    await tm.queue.idle();
+    assert.equal(deletes, 2);
+    await clock.tickAsync(2000); // backing off
+    await tm.queue.idle();
+    assert.equal(deletes, 3);
+    const r = store.get('c1');
+    assert.equal(r.error, undefined);
+    assert.equal(r.shim, undefined, 'torn down');
+    assert.notEqual(r.restartAt, undefined, 'the policy asked for a restart');
+    await tm.shutdown(); // the restart's timer
+  });
+
+  it('gives up after five attempts, saying so', async () => {
+    let deletes = 0;
+    const { tm, store } = fakeTasks(
+      {
+        delete: () => {
+          deletes++;
+          return Promise.reject(new ErrdefsError('internal', 'runc delete: device or resource busy'));
+        },
+      },
+      { status: 'running' },
+    );
+    tm.applyExit('c1', { status: 1, at: new Date() });
+    for (let i = 0; i < 10; i++) {
+      await clock.tickAsync(20_000);
+      await tm.queue.idle();
+    }
+    assert.equal(deletes, 5);
+    assert.match(store.get('c1').error ?? '', /^task teardown failed: runc delete: device or resource busy/);
+    assert.equal(store.get('c1').restartAt, undefined);
+  });
+});
