@@ -38,6 +38,10 @@ export async function recoverOne(t: TaskInternals, id: string): Promise<void> {
       else resumeRestartPolicy(t, id);
       return;
     case 'remove':
+      // a removal the daemon died in before its shim let go of the task: through the shim, as
+      // for a stopped task (removeLocked alone would find no shim attached and run `delete`
+      // beside the live one, which would run on)
+      if (record.shim !== undefined) await finishTeardown(t, record);
       await t.removeLocked(id, true);
       return;
     case 'none':

@@ -15,6 +15,9 @@ import type { Logger } from '../../../supervisor/util/log';
 
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet };
 
+/** Its own namespace: a removal tidies the namespace's empty cgroup parents (of none here). */
+const NAMESPACE = 'tsrunc-unit-fake';
+
 /** A time an hour ago: the last run's. */
 export const HOUR_AGO = new Date(Date.now() - 3_600_000).toISOString();
 
@@ -30,17 +33,38 @@ export function deleted(tm: TaskManager, id: string): Promise<unknown> {
   return Promise.resolve({ pid: 42, exitStatus: 1 });
 }
 
-export function fakeTasks(calls: FakeShimCalls, record: Partial<ContainerRecord> = {}): { tm: TaskManager; store: Store } {
+/**
+ * `attached: false`: the shim is known to the manager only once `shims.attach` was called, as after
+ * a daemon restart; `calls` records what was asked of the fake shim and its manager.
+ */
+export function fakeTasks(calls: FakeShimCalls, record: Partial<ContainerRecord> = {}, options: { attached?: boolean; log?: string[] } = {}): { tm: TaskManager; store: Store } {
   const store = new Store(new MemoryBackend());
+  let attached = options.attached ?? true;
+  const log = options.log ?? [];
   const shim = {
     closed: new Promise<void>(() => undefined),
     start: (id: string) => (calls.start ?? (() => Promise.resolve({ pid: 42 })))(tm, id),
     wait: () => new Promise<never>(() => undefined),
-    delete: (id: string) => (calls.delete ?? deleted)(tm, id),
-    shutdown: () => Promise.resolve(),
+    delete: (id: string) => {
+      log.push('Delete');
+      return (calls.delete ?? deleted)(tm, id);
+    },
+    shutdown: () => {
+      log.push('Shutdown');
+      return Promise.resolve();
+    },
   } as unknown as Shim;
   const shims = {
-    get: () => shim,
+    get: () => (attached ? shim : undefined),
+    attach: () => {
+      log.push('attach');
+      attached = true;
+      return Promise.resolve(shim);
+    },
+    cleanupDead: () => {
+      log.push('cleanupDead');
+      return Promise.resolve({ pid: 0, exitStatus: 255, exitedAt: new Date(), warnings: '' });
+    },
     isLost: () => false,
     releasing: () => undefined,
     release: () => Promise.resolve(),
@@ -51,7 +75,7 @@ export function fakeTasks(calls: FakeShimCalls, record: Partial<ContainerRecord>
     schema: 1,
     id: 'c1',
     name: 'c1',
-    namespace: 'default',
+    namespace: NAMESPACE,
     status: 'created',
     pid: 42,
     startedAt: HOUR_AGO,
@@ -69,5 +93,5 @@ export function fakeTasks(calls: FakeShimCalls, record: Partial<ContainerRecord>
 
 /** A shim's event, as the events endpoint hands it to the manager. */
 export function shimEvent(tm: TaskManager, topic: string, event: Record<string, unknown>): void {
-  tm.onForwarded({ namespace: 'default', topic, timestamp: new Date(), raw: undefined, decoded: { topic, event } } as unknown as Parameters<TaskManager['onForwarded']>[0]);
+  tm.onForwarded({ namespace: NAMESPACE, topic, timestamp: new Date(), raw: undefined, decoded: { topic, event } } as unknown as Parameters<TaskManager['onForwarded']>[0]);
 }

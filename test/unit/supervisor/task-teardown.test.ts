@@ -66,3 +66,13 @@ describe('supervisor: the teardown after an exit', () => {
     assert.equal(store.get('c1').restartAt, undefined);
   });
 });
+
+describe('supervisor: recovery of a removal the daemon died in', () => {
+  it('with the shim still holding the task: attaches, deletes and shuts it down through the shim, then removes', async () => {
+    const log: string[] = [];
+    const { tm, store } = fakeTasks({}, { status: 'removing' }, { attached: false, log });
+    await tm.recover();
+    assert.deepEqual(log, ['attach', 'Delete', 'Shutdown']);
+    assert.equal(store.find('c1'), undefined, 'removed');
+  });
+});
