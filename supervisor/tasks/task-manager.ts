@@ -355,12 +355,20 @@ export class TaskManager implements TaskInternals {
     if (shim !== undefined) {
       this.shims.releasing(record.id);
       const deleted = await shim.delete(record.id).catch((err: unknown) => {
-        if (!(err instanceof ErrdefsError && (err.kind === 'notFound' || err.kind === 'unavailable'))) throw err;
-        return undefined;
+        if (err instanceof ErrdefsError && err.kind === 'notFound') return undefined; // deleted already
+        if (err instanceof ErrdefsError && err.kind === 'unavailable') return 'shim died' as const;
+        throw err;
       });
-      await shim.shutdown(record.id);
-      await this.shims.release(record.id);
-      if (deleted !== undefined) await this.settleDeleteEvent(record, deleted);
+      if (deleted === 'shim died') {
+        // during Delete: what it may have left (runc's state, the rootfs mount, its socket) goes
+        // with the shim's `delete` action, as for any dead shim; its delete event is ours to send
+        const result = await this.shims.cleanupDead(record);
+        this.publishOwnDelete(record, { pid: record.pid, exitStatus: record.exitStatus ?? result.exitStatus, exitedAt: record.exitedAt === undefined ? result.exitedAt : new Date(record.exitedAt) });
+      } else {
+        await shim.shutdown(record.id);
+        await this.shims.release(record.id);
+        if (deleted !== undefined) await this.settleDeleteEvent(record, deleted);
+      }
     } else {
       await this.shims.cleanupDead(record);
     }
@@ -555,8 +563,13 @@ export class TaskManager implements TaskInternals {
     const pid = deleted.pid;
     if (await this.deletes.waitFor(record.id, pid, DELETE_EVENT_WAIT_MS)) return;
     this.log.warn('the shim did not publish the task delete in time: publishing it for the shim', { id: record.id, ms: DELETE_EVENT_WAIT_MS });
-    this.deletes.publishedOurs(record.id, pid);
-    this.exchange.publish(ownEvent('/tasks/delete', record, { pid, exitStatus: deleted.exitStatus, exitedAt: deleted.exitedAt }));
+    this.publishOwnDelete(record, { pid, exitStatus: deleted.exitStatus, exitedAt: deleted.exitedAt });
+  }
+
+  /** Our own /tasks/delete for a task whose shim did not send it; the shim's late copy, if any, is dropped. */
+  private publishOwnDelete(record: ContainerRecord, exit: { pid: number; exitStatus: number; exitedAt: Date }): void {
+    this.deletes.publishedOurs(record.id, exit.pid);
+    this.exchange.publish(ownEvent('/tasks/delete', record, exit));
   }
 
   /** The shim of a running container, or FailedPrecondition naming `verb`. */

@@ -76,3 +76,18 @@ describe('supervisor: recovery of a removal the daemon died in', () => {
     assert.equal(store.find('c1'), undefined, 'removed');
   });
 });
+
+describe('supervisor: a shim that dies during Delete', () => {
+  it('is cleaned up as a dead shim (its `delete` action), and the task’s delete event is published for it', async () => {
+    const log: string[] = [];
+    const { tm, store } = fakeTasks({ delete: () => Promise.reject(new ErrdefsError('unavailable', 'shim connection closed during Delete')) }, { status: 'running' }, { log });
+    const topics: string[] = [];
+    tm.exchange.subscribe((e) => topics.push(e.topic));
+    tm.applyExit('c1', { status: 1, at: new Date() });
+    await tm.queue.idle();
+    assert.deepEqual(log, ['Delete', 'cleanupDead']);
+    assert.deepEqual(topics, ['/tasks/delete']);
+    assert.equal(store.get('c1').shim, undefined);
+    await tm.shutdown(); // the restart's timer
+  });
+});
