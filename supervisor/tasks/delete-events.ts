@@ -72,9 +72,13 @@ export class DeleteEvents {
     });
   }
 
-  /** We published the delete of (id, pid) ourselves: the shim's copy, if it comes, is dropped. */
+  /**
+   * We published the delete of (id, pid) ourselves: the shim's copy, if it comes, is dropped. Not
+   * with pid 0 (no init.pid): it would match the next task's delete, and drop that one.
+   */
   publishedOurs(id: string, pid: number): void {
     this.ours.delete(id);
+    if (pid === 0) return;
     this.ours.set(id, pid);
     if (this.ours.size > MAX_OURS) this.ours.delete(this.ours.keys().next().value as string);
   }

@@ -53,6 +53,12 @@ describe('supervisor: delete events', () => {
     assert.equal(d.arrived('a', 10), true, 'a second one is not ours to drop');
   });
 
+  it('an own delete with pid 0 is not remembered: the next task’s delete would match it', () => {
+    const d = new DeleteEvents();
+    d.publishedOurs('a', 0);
+    assert.equal(d.arrived('a', 77), true);
+  });
+
   it('forget ends a wait; remembered own deletes are bounded', async () => {
     const d = new DeleteEvents();
     const wait = d.waitFor('a', 10, 2000);
