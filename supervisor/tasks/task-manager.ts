@@ -382,7 +382,11 @@ export class TaskManager implements TaskInternals {
     if (hasTask(record.status)) {
       if (!force) throw new ErrdefsError('failedPrecondition', `cannot remove container ${record.name}: it is ${record.status}; stop it first or use --force`);
       await this.signalQuietly(record, SIGKILL, true);
-      if (!(await this.waitExit(id, KILL_WAIT_MS)) && !(await this.exitOfLostShim(id))) this.log.warn('killed task did not report its exit; removing anyway', { id });
+      if (!(await this.waitExit(id, KILL_WAIT_MS)) && !(await this.exitOfLostShim(id))) {
+        // removing it anyway would leave a task running with no record able to stop it (a process
+        // in uninterruptible sleep, a shim that does not answer): the container stays, as it is
+        throw new ErrdefsError('deadlineExceeded', `cannot remove container ${record.name}: its task did not exit within ${KILL_WAIT_MS / 1000} s of SIGKILL; try again`);
+      }
     }
     if (record.status === 'creating') {
       await undoCreate(this, record);

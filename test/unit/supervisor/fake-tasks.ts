@@ -49,6 +49,10 @@ export function fakeTasks(calls: FakeShimCalls, record: Partial<ContainerRecord>
       log.push('Delete');
       return (calls.delete ?? deleted)(tm, id);
     },
+    kill: () => {
+      log.push('Kill');
+      return Promise.resolve({});
+    },
     shutdown: () => {
       log.push('Shutdown');
       return Promise.resolve();

@@ -91,3 +91,26 @@ describe('supervisor: a shim that dies during Delete', () => {
     await tm.shutdown(); // the restart's timer
   });
 });
+
+describe('supervisor: rm -f of a task that does not die', () => {
+  let clock: sinon.SinonFakeTimers;
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: Date.now() });
+  });
+  afterEach(() => clock.restore());
+
+  it('fails after the kill wait and leaves the container as it was (still stoppable), not half removed', async () => {
+    const log: string[] = [];
+    const { tm, store } = fakeTasks({}, { status: 'running' }, { log });
+    const removal = tm.remove('c1', true).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await clock.tickAsync(10_000);
+    const err = await removal;
+    assert.ok(err instanceof ErrdefsError && err.kind === 'deadlineExceeded', String(err));
+    assert.match(err.message, /did not exit within 10 s of SIGKILL/);
+    assert.deepEqual(log, ['Kill']);
+    assert.equal(store.get('c1').status, 'running');
+  });
+});
