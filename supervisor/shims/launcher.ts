@@ -64,7 +64,14 @@ function env(inv: ShimInvocation): NodeJS.ProcessEnv {
 export async function runStart(inv: ShimInvocation, options: Uint8Array | undefined, native: Pick<Native, 'pipe' | 'close'>): Promise<Bootstrap> {
   // stdout and stderr share one pipe (Go's CombinedOutput): the reply is everything printed
   const [readFd, writeFd] = native.pipe();
-  const stdin = options === undefined ? undefined : native.pipe();
+  let stdin: [number, number] | undefined;
+  try {
+    stdin = options === undefined ? undefined : native.pipe();
+  } catch (err) {
+    native.close(readFd);
+    native.close(writeFd);
+    throw err;
+  }
   let child;
   try {
     child = spawn(inv.binary, [...baseArgs(inv), 'start'], {
@@ -74,6 +81,7 @@ export async function runStart(inv: ShimInvocation, options: Uint8Array | undefi
       detached: true,
     });
   } catch (err) {
+    native.close(readFd);
     if (stdin) native.close(stdin[1]);
     throw err;
   } finally {
