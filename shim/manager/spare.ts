@@ -52,7 +52,7 @@ import { claimNextSpare, forkingOn } from './spare-client';
 import { forgetDeleteAnswer } from './delete-answer';
 import { listen, socketPath } from './socket';
 import { rehearse } from './rehearsal';
-import { SHIM_NAME, taskTitle } from './title';
+import { taskTitle, titleSpare } from './title';
 import { daemonEnv, decodeStartOptions, settleDaemon, taskAddress } from './start';
 import { listChildren } from '../reaper/children';
 import type * as ServeModule from './serve';
@@ -106,8 +106,8 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
   if (!prefix) throw new Error('spare: -control is required');
   const spareFlags = flags; // `start` below has the request's flags under that name
   const request = parseRequest(flags.request);
-  // before the door opens: the shell takes a door for a live spare's only while its pid shows this title (live_door)
-  process.title = `${SHIM_NAME} -control ${prefix} spare`;
+  // before the door opens: the shell knocks only at a door whose pid shows the spare's comm (one for a request opens none)
+  titleSpare(prefix, request ? undefined : doorParent(prefix));
   chdir('/'); // never pin the bundle of the task whose start spawned us (or that we served)
   const code = (startStamp ??= codeStamp());
 
