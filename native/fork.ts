@@ -81,8 +81,10 @@ export function forkDetached(libc: Libc, onMiddleFailed?: (exit: ExitInfo) => vo
  * copy only closes its end (and is told nothing).
  */
 function reapMiddle(libc: Libc, middle: number, onFailed: ((exit: ExitInfo) => void) | undefined): void {
+  // (a copy made before this is told inherits it, a nextTick included: only this process hears it)
+  const parent = process.pid;
   const reaped = (exit: ExitInfo | null): void => {
-    if (exit !== null && exit.status !== 0 && onFailed !== undefined) onFailed(exit);
+    if (exit !== null && exit.status !== 0 && onFailed !== undefined && process.pid === parent) onFailed(exit);
   };
   let pidfd: number;
   try {

@@ -65,7 +65,9 @@ export class Daemon {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.api?.shutdown().catch((err: unknown) => this.log.warn('API shutdown', { err: errorMessage(err) }));
-      // the shims' events still come in while queued work ends (a teardown waits for its delete event)
+      // no restart or retry starts now; the shims' events still come in while queued work ends
+      // (a teardown waits for its delete event)
+      this.tasks?.quiesce();
       await this.tasks?.queue.idle();
       await this.forward?.shutdown().catch((err: unknown) => this.log.warn('events shutdown', { err: errorMessage(err) }));
       await this.tasks?.shutdown();

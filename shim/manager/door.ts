@@ -193,11 +193,16 @@ export class Door {
     }
   }
 
+  /** A fork now would be safe: the door is open and no request is being taken here. */
+  mayFork(): boolean {
+    return !this.retiring && this.taking === 0;
+  }
+
   private take(line: string): void {
     const match = /^(\d+) (\d+)$/.exec(line);
     if (!match) return; // not a shell's request: nobody to answer
     // no fork while a request is being taken here: the copy would go on taking it too
-    if (!this.retiring && this.taking === 0 && this.onKnock?.(Number(match[1]), Number(match[2]))) return;
+    if (this.mayFork() && this.onKnock?.(Number(match[1]), Number(match[2]))) return;
     this.taking++;
     void takeRequest(Number(match[1]), Number(match[2]), this.onRequest, { busy: () => this.retiring }).finally(() => this.taking--);
   }

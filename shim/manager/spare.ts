@@ -207,7 +207,8 @@ export async function runSpare(flags: ShimFlags, handedBack = false): Promise<nu
         claimWatches.delete(watch);
         watch = undefined;
         if (!unclaimed(pid)) return; // a copy serves it (or its requester gave up)
-        if (attempt < FORK_ATTEMPTS && knock(pid, argc, attempt + 1)) return;
+        // (as the door's knocks: no fork while a request is being taken here, or the copy takes it on too)
+        if (attempt < FORK_ATTEMPTS && door?.mayFork() === true && knock(pid, argc, attempt + 1)) return;
         sendAway(pid);
       };
       let copy: boolean;

@@ -33,8 +33,12 @@ export class DeleteEvents {
   /** Deletes we published for a shim that did not, per container (insertion order: oldest first). */
   private readonly ours = new Map<string, number>();
 
-  /** A shim's /tasks/delete of an init: false when it repeats one we published (drop it). */
-  arrived(id: string, pid: number): boolean {
+  /**
+   * A shim's /tasks/delete of an init: false when it repeats one we published (drop it). Kept for a
+   * teardown to find only while the container exists (`known`): a late one of a removed container
+   * would stay for ever.
+   */
+  arrived(id: string, pid: number, known = true): boolean {
     const mine = this.ours.get(id);
     if (mine !== undefined && samePid(mine, pid)) {
       this.ours.delete(id);
@@ -44,9 +48,17 @@ export class DeleteEvents {
     if (waiter !== undefined && samePid(waiter.pid, pid)) {
       this.waiters.delete(id);
       waiter.resolve(true);
-    } else {
+    } else if (known) {
       this.seen.set(id, pid);
     }
+    return true;
+  }
+
+  /** Whether the shim's delete event of (id, pid) came and no teardown took it yet; takes it. */
+  came(id: string, pid: number): boolean {
+    const seen = this.seen.get(id);
+    if (seen === undefined || !samePid(seen, pid)) return false;
+    this.seen.delete(id);
     return true;
   }
 

@@ -59,8 +59,12 @@ export class TaskManager implements TaskInternals {
   readonly exits = new ExitLatches();
   private readonly deletes = new DeleteEvents();
   readonly stdins: StdinFifos;
-  /** Restarts waiting for their backoff (or teardowns for their retry: finishExit), by container id. */
+  /** Restarts waiting for their backoff, by container id. */
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** Teardowns waiting for their retry (finishExit), by container id: `stop` leaves them, `rm` ends them. */
+  private readonly teardownRetries = new Map<string, NodeJS.Timeout>();
+  /** The daemon is stopping (quiesce): a shim connection closing now is ours closing it, not the shim dying. */
+  private closing = false;
 
   constructor(
     readonly config: DaemonConfig,
@@ -149,9 +153,20 @@ export class TaskManager implements TaskInternals {
   /** Removes a stopped container; with `force` a running one is killed first. */
   remove(ref: string, force: boolean): Promise<ContainerRecord> {
     const { id } = this.store.resolve(ref);
-    return this.queue.run(id, () => {
+    return this.queue.run(id, async () => {
+      const manualStop = this.store.get(id).manualStop;
       if (force) this.endRestarts(id);
-      return this.removeLocked(id, force);
+      try {
+        return await this.removeLocked(id, force);
+      } catch (err) {
+        // the container stays: so does its restart policy (a task that would not die, still running)
+        if (force && this.store.find(id) !== undefined) {
+          this.store.update(id, (r) => {
+            r.manualStop = manualStop;
+          });
+        }
+        throw err;
+      }
     });
   }
 
@@ -235,7 +250,7 @@ export class TaskManager implements TaskInternals {
     const containerId = decoded?.event.containerId ?? '';
     const record = this.store.find(containerId);
     // a task delete the supervisor already published for this shim (it was late): dropped
-    if (decoded?.topic === '/tasks/delete' && (decoded.event.id === '' || decoded.event.id === containerId) && !this.deletes.arrived(containerId, decoded.event.pid)) return;
+    if (decoded?.topic === '/tasks/delete' && (decoded.event.id === '' || decoded.event.id === containerId) && !this.deletes.arrived(containerId, decoded.event.pid, record !== undefined)) return;
     if (decoded !== undefined && record !== undefined && record.namespace === event.namespace) this.apply(record, decoded);
     this.exchange.publish(toSupervisorEvent(event, decoded, record?.name ?? ''));
   }
@@ -256,10 +271,21 @@ export class TaskManager implements TaskInternals {
     }
   }
 
+  /**
+   * The daemon begins to stop: no restart or teardown retry starts any more, and a shim connection
+   * that closes is not taken for a dead shim (the daemon closes them all: shutdown). What is left
+   * undone, recovery finishes at the next start.
+   */
+  quiesce(): void {
+    this.closing = true;
+    for (const timer of [...this.restartTimers.values(), ...this.teardownRetries.values()]) clearTimeout(timer);
+    this.restartTimers.clear();
+    this.teardownRetries.clear();
+  }
+
   /** Daemon shutdown: close shim connections; containers and shims keep running. */
   async shutdown(): Promise<void> {
-    for (const timer of this.restartTimers.values()) clearTimeout(timer);
-    this.restartTimers.clear();
+    this.quiesce();
     await this.shims.closeAll();
   }
 
@@ -309,13 +335,12 @@ export class TaskManager implements TaskInternals {
           this.store.update(id, (r) => {
             r.error = `task teardown failed${again ? ' (trying again)' : ''}: ${errorMessage(err)}`;
           });
-          // (a restart is planned only after a teardown: this timer has the slot to itself)
-          if (again) {
+          if (again && !this.closing) {
             const retry = setTimeout(() => {
-              this.restartTimers.delete(id);
+              this.teardownRetries.delete(id);
               this.finishExit(id, attempt + 1);
             }, TEARDOWN_RETRY_MS * 2 ** (attempt - 1));
-            this.restartTimers.set(id, retry);
+            this.teardownRetries.set(id, retry);
           }
           return;
         }
@@ -356,14 +381,18 @@ export class TaskManager implements TaskInternals {
       this.shims.releasing(record.id);
       const deleted = await shim.delete(record.id).catch((err: unknown) => {
         if (err instanceof ErrdefsError && err.kind === 'notFound') return undefined; // deleted already
-        if (err instanceof ErrdefsError && err.kind === 'unavailable') return 'shim died' as const;
+        // (while the daemon stops, the connection closing is ours: the shim lives, recovery finishes this)
+        if (err instanceof ErrdefsError && err.kind === 'unavailable' && !this.closing) return 'shim died' as const;
         throw err;
       });
       if (deleted === 'shim died') {
         // during Delete: what it may have left (runc's state, the rootfs mount, its socket) goes
-        // with the shim's `delete` action, as for any dead shim; its delete event is ours to send
+        // with the shim's `delete` action, as for any dead shim; its delete event is ours to send,
+        // unless it came (an earlier attempt's Delete did its work)
         const result = await this.shims.cleanupDead(record);
-        this.publishOwnDelete(record, { pid: record.pid, exitStatus: record.exitStatus ?? result.exitStatus, exitedAt: record.exitedAt === undefined ? result.exitedAt : new Date(record.exitedAt) });
+        if (!this.deletes.came(record.id, record.pid)) {
+          this.publishOwnDelete(record, { pid: record.pid, exitStatus: record.exitStatus ?? result.exitStatus, exitedAt: record.exitedAt === undefined ? result.exitedAt : new Date(record.exitedAt) });
+        }
       } else {
         await shim.shutdown(record.id);
         await this.shims.release(record.id);
@@ -401,6 +430,8 @@ export class TaskManager implements TaskInternals {
     this.store.remove(id);
     clearTimeout(this.restartTimers.get(id));
     this.restartTimers.delete(id);
+    clearTimeout(this.teardownRetries.get(id));
+    this.teardownRetries.delete(id);
     this.exits.forget(id);
     this.deletes.forget(id);
     this.publishContainerEvent('/containers/delete', record);

@@ -25,6 +25,7 @@ export const HOUR_AGO = new Date(Date.now() - 3_600_000).toISOString();
 export interface FakeShimCalls {
   start?: (tm: TaskManager, id: string) => Promise<{ pid: number }>;
   delete?: (tm: TaskManager, id: string) => Promise<unknown>;
+  shutdown?: () => Promise<void>;
 }
 
 /** Delete as a shim does it: /tasks/delete published, then the answer. */
@@ -55,7 +56,7 @@ export function fakeTasks(calls: FakeShimCalls, record: Partial<ContainerRecord>
     },
     shutdown: () => {
       log.push('Shutdown');
-      return Promise.resolve();
+      return calls.shutdown?.() ?? Promise.resolve();
     },
   } as unknown as Shim;
   const shims = {

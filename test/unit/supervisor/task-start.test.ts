@@ -38,5 +38,6 @@ describe('supervisor: a task’s start time', () => {
     assert.ok(Date.parse(r.startedAt ?? '') >= before, `startedAt ${r.startedAt} is the last run's`);
     assert.equal(nextStreak(r), 6, 'a run of no time continues the streak');
     await tm.queue.idle(); // the teardown the exit queued
+    await tm.shutdown(); // and the restart it planned
   });
 });

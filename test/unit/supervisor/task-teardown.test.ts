@@ -45,6 +45,60 @@ describe('supervisor: the teardown after an exit', () => {
     await tm.shutdown(); // the restart's timer
   });
 
+  it('a stop meanwhile does not cancel the retry (the shim would be left running, connected)', async () => {
+    let deletes = 0;
+    const { tm, store } = fakeTasks(
+      {
+        delete: (t, id) => {
+          deletes++;
+          return deletes < 2 ? Promise.reject(new ErrdefsError('deadlineExceeded', 'Delete timed out')) : deleted(t, id);
+        },
+      },
+      { status: 'running' },
+    );
+    tm.applyExit('c1', { status: 1, at: new Date() });
+    await tm.queue.idle();
+    await tm.stop('c1', 10);
+    await clock.tickAsync(1000);
+    await tm.queue.idle();
+    assert.equal(deletes, 2);
+    assert.equal(store.get('c1').shim, undefined, 'torn down');
+    assert.equal(store.get('c1').restartAt, undefined, 'stopped by hand: no restart');
+  });
+
+  it('a Delete that worked before a Shutdown that failed: the retry (the shim gone by then) sends no second /tasks/delete', async () => {
+    let deletes = 0;
+    let shutdowns = 0;
+    const { tm, store } = fakeTasks(
+      {
+        delete: (t, id) => (++deletes === 1 ? deleted(t, id) : Promise.reject(new ErrdefsError('unavailable', 'shim connection closed during Delete'))),
+        shutdown: () => (++shutdowns === 1 ? Promise.reject(new ErrdefsError('deadlineExceeded', 'Shutdown timed out')) : Promise.resolve()),
+      },
+      { status: 'running' },
+    );
+    const topics: string[] = [];
+    tm.exchange.subscribe((e) => topics.push(e.topic));
+    tm.applyExit('c1', { status: 1, at: new Date() });
+    await tm.queue.idle();
+    await clock.tickAsync(1000);
+    await tm.queue.idle();
+    assert.deepEqual(topics, ['/tasks/delete']);
+    assert.equal(store.get('c1').shim, undefined);
+    await tm.shutdown();
+  });
+
+  it('while the daemon stops, a connection that closes under Delete is not taken for a dead shim', async () => {
+    const log: string[] = [];
+    const { tm, store } = fakeTasks({ delete: () => Promise.reject(new ErrdefsError('unavailable', 'shim connection closed during Delete')) }, { status: 'running' }, { log });
+    tm.quiesce();
+    tm.applyExit('c1', { status: 1, at: new Date() });
+    await tm.queue.idle();
+    assert.deepEqual(log, ['Delete'], 'no `delete` action beside the live shim');
+    assert.notEqual(store.get('c1').shim, undefined, 'recovery finishes it at the next start');
+    await clock.tickAsync(60_000);
+    assert.deepEqual(log, ['Delete'], 'and no retry');
+  });
+
   it('gives up after five attempts, saying so', async () => {
     let deletes = 0;
     const { tm, store } = fakeTasks(
@@ -112,5 +166,6 @@ describe('supervisor: rm -f of a task that does not die', () => {
     assert.match(err.message, /did not exit within 10 s of SIGKILL/);
     assert.deepEqual(log, ['Kill']);
     assert.equal(store.get('c1').status, 'running');
+    assert.equal(store.get('c1').manualStop, undefined, 'its restart policy stays');
   });
 });
