@@ -94,15 +94,13 @@ export class TaskManager implements TaskInternals {
     if (record.status !== 'created') throw new ErrdefsError('failedPrecondition', `container ${record.name} is ${record.status}: only a created container can be started`);
     const shim = this.requireShim(record);
     this.exits.reset(id);
-    // this task's start time, not the last run's: the shim's /tasks/start (often before Start's
-    // answer) sets it first if it can, and a restart policy's backoff measures the run from it
-    const asked = new Date().toISOString();
-    this.store.update(id, (r) => {
-      r.startedAt = undefined;
-    });
+    const asked = Date.now();
     const response = await shim.start(id);
     this.store.update(id, (r) => {
-      r.startedAt ??= asked; // also when its exit was applied while Start was in flight
+      // this task's start time, never the last run's (a restart policy's backoff measures the run
+      // from it): the shim's /tasks/start, often before Start's answer, may have set it already;
+      // also when the exit was applied while Start was in flight
+      if (r.startedAt === undefined || Date.parse(r.startedAt) < asked) r.startedAt = new Date(asked).toISOString();
       if (r.status !== 'created') return;
       r.status = 'running';
       r.pid = response.pid;
@@ -567,7 +565,7 @@ export class TaskManager implements TaskInternals {
           this.store.update(record.id, (r) => {
             r.status = 'running';
             r.pid = decoded.event.pid;
-            r.startedAt ??= new Date().toISOString();
+            r.startedAt = new Date().toISOString(); // a created task's start: a new run
           });
         }
         return;
