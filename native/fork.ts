@@ -19,8 +19,8 @@
  *    printed first (Node would print it only after 'exit').
  *  - A page V8 maps between the last read of /proc/self/maps and the fork stays MADV_DONTFORK and
  *    is missing in the middle process and the copy, which die on touching it (SIGSEGV). The reads
- *    repeat until nothing is new, which makes it rare, not impossible: a burst of forks on Node 24
- *    lost one in a few hundred, the middle killed by SIGSEGV before its own fork. The caller
+ *    repeat until nothing is new, which makes it rare, not impossible: on Node 24 the e2e suite's
+ *    bursts lost about one fork a run (once the middle was killed by SIGSEGV before its own fork). The caller
  *    learns of a middle that did not exit 0 (onMiddleFailed) and can fork again; a copy that dies
  *    is not our child, and its caller has to notice that the copy's work was not done.
  *  - The copy is not our child: a middle process forks it and exits at once (reaped from the event
